@@ -1,0 +1,137 @@
+// Reverse-mode autograd over an implicit tape: each op that sees an input requiring grad attaches
+// a GradNode to its output. backward() walks the graph in reverse topological order, sums the
+// gradients that meet at a tensor, and accumulates leaf gradients into `.grad` (allocated on
+// first use, or an arena view the caller installed). Intermediates and gradients are tensors of
+// the enclosing scope, released when it ends. No-grad mode (sampling) records nothing.
+import { EngineError } from './errors.ts';
+import { Tensor, fill0, empty } from './tensor.ts';
+
+export interface GradNode {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  /** Gradients for each input (null where the input needs none), given the output's gradient. */
+  backward(gradOut: Tensor): readonly (Tensor | null)[];
+}
+
+let gradDisabled = 0;
+
+export function isGradEnabled(): boolean {
+  return gradDisabled === 0;
+}
+
+/** Run `fn` without recording any graph (sampling, evaluation). */
+export function noGrad<T>(fn: () => T): T {
+  gradDisabled++;
+  try {
+    return fn();
+  } finally {
+    gradDisabled--;
+  }
+}
+
+export async function noGradAsync<T>(fn: () => Promise<T>): Promise<T> {
+  gradDisabled++;
+  try {
+    return await fn();
+  } finally {
+    gradDisabled--;
+  }
+}
+
+/** Attach a node to `out` when any input needs a gradient. Ops call this once per output. */
+export function record(
+  op: string,
+  out: Tensor,
+  inputs: readonly Tensor[],
+  backward: (gradOut: Tensor) => readonly (Tensor | null)[],
+): Tensor {
+  if (gradDisabled === 0 && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, inputs, backward };
+  }
+  return out;
+}
+
+/** Mark a leaf tensor as a parameter that wants `.grad`. */
+export function requireGrad(t: Tensor): Tensor {
+  t.requiresGrad = true;
+  return t;
+}
+
+/**
+ * Backpropagate from `root`. `seed` is d(objective)/d(root); omitted, root must have one element
+ * and the seed is 1. Leaf gradients accumulate into `.grad`.
+ */
+export function backward(root: Tensor, seed?: Tensor): void {
+  root.assertLive('backward');
+  if (!root.requiresGrad) throw new EngineError(`backward: ${root} does not require grad (no parameter reached it)`);
+  const rt = root.rt;
+  if (!rt.add || !rt.accumulate) throw new EngineError('backward: kernels are not loaded (import kernels/index.ts)');
+  if (!seed) {
+    if (root.size !== 1) throw new EngineError(`backward: root ${root} is not a scalar; pass a seed gradient`);
+    seed = empty(rt, root.shape, 'f32', 'grad:seed');
+    rt.gpu.queue.writeBuffer(seed.buffer, seed.byteOffset, new Float32Array([1]));
+  } else if (seed.size !== root.size) {
+    throw new EngineError(`backward: seed ${seed} does not match root ${root}`);
+  }
+
+  // Reverse topological order by iterative DFS.
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    if (i === 0) {
+      if (seen.has(t)) {
+        stack.pop();
+        continue;
+      }
+      seen.add(t);
+    }
+    const ins = t.node?.inputs ?? [];
+    if (i < ins.length) {
+      top[1]++;
+      if (ins[i].requiresGrad && !seen.has(ins[i])) stack.push([ins[i], 0]);
+    } else {
+      order.push(t);
+      stack.pop();
+    }
+  }
+
+  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  for (let k = order.length - 1; k >= 0; k--) {
+    const t = order[k];
+    const g = grads.get(t);
+    if (!g) continue;
+    grads.delete(t);
+    if (!t.node) {
+      accumulateLeaf(t, g);
+      continue;
+    }
+    const gins = t.node.backward(g);
+    t.node.inputs.forEach((inp, j) => {
+      const gi = gins[j];
+      if (!gi || !inp.requiresGrad) return;
+      if (gi.size !== inp.size) {
+        throw new EngineError(`backward of ${t.node!.op}: gradient ${gi} does not match input ${inp}`);
+      }
+      const prev = grads.get(inp);
+      grads.set(inp, prev ? rt.add!(prev, gi) : gi);
+    });
+  }
+}
+
+function accumulateLeaf(t: Tensor, g: Tensor): void {
+  if (!t.grad) {
+    const grad = empty(t.rt, t.shape, 'f32', `grad:${t.label}`).keep();
+    fill0(grad);
+    t.grad = grad;
+  }
+  t.rt.accumulate!(t.grad, g);
+}
+
+/** Zero (or drop) the gradients of `params`. */
+export function zeroGrad(params: Iterable<Tensor>): void {
+  for (const p of params) if (p.grad) fill0(p.grad);
+}

@@ -1,0 +1,134 @@
+// Device acquisition through Dawn (npm `webgpu`). Picks the backend/adapter from options or the
+// DLLM_WGPU_BACKEND / DLLM_WGPU_ADAPTER environment variables, requests the adapter's real limits
+// (storage binding size, buffer size, workgroup storage and invocations) and the features we use,
+// and turns uncaptured errors and device loss into DeviceErrors. It does not know about ops.
+// The Dawn `create()` result stays private to this module: engine users only see `Device`.
+import { create, globals } from 'webgpu';
+import { DeviceError } from './errors.ts';
+import { Runtime } from './runtime.ts';
+
+export interface DeviceOptions {
+  /** Dawn backend: 'vulkan' | 'metal' | 'd3d12' | 'd3d11' | 'opengl' | 'null'. Env DLLM_WGPU_BACKEND. */
+  backend?: string;
+  /** Adapter name as Dawn lists it (pass a wrong one to see the list). Env DLLM_WGPU_ADAPTER. */
+  adapter?: string;
+  powerPreference?: GPUPowerPreference;
+  /** Extra Dawn toggles (enable-dawn-features=...). */
+  dawnFlags?: string[];
+}
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  backend: string;
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
+}
+
+let installedGlobals = false;
+// Dawn objects that must outlive every device made from them: if the GPU instance or adapter JS
+// object is garbage-collected while a device is alive, Dawn-node crashes (PERF.md pitfall).
+const instances: unknown[] = [];
+const WANTED_FEATURES: GPUFeatureName[] = ['subgroups', 'timestamp-query', 'shader-f16'];
+
+export class Device extends Runtime {
+  private lostReason: string | null = null;
+  private destroyed = false;
+
+  constructor(
+    gpu: GPUDevice,
+    readonly adapterInfo: AdapterDescription,
+    readonly features: ReadonlySet<string>,
+  ) {
+    super(gpu);
+    gpu.addEventListener('uncapturederror', (ev) => {
+      // Wrong numbers are worse than a crash: remember the first error and fail the next sync.
+      const err = (ev as GPUUncapturedErrorEvent).error;
+      this.setFatal(new DeviceError(`uncaptured GPU error: ${err.message}`, 'validation'));
+    });
+    void gpu.lost.then((info) => {
+      if (this.destroyed) return;
+      this.lostReason = `${info.reason}: ${info.message}`;
+      this.setFatal(new DeviceError(`GPU device lost (${this.lostReason})`, 'lost'));
+    });
+  }
+
+  get hasSubgroups(): boolean {
+    return this.features.has('subgroups');
+  }
+  get hasTimestamps(): boolean {
+    return this.features.has('timestamp-query');
+  }
+
+  /** Finish outstanding work and release the device so the process can exit promptly. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    try {
+      await this.sync();
+    } catch {
+      // already reported; still destroy
+    }
+    this.destroyed = true;
+    this.releaseAll();
+    this.gpu.destroy();
+  }
+}
+
+export async function openDevice(options: DeviceOptions = {}): Promise<Device> {
+  process.env.XDG_RUNTIME_DIR ??= '/tmp'; // lavapipe warns on every start without it
+  if (!installedGlobals) {
+    Object.assign(globalThis, globals);
+    installedGlobals = true;
+  }
+  const flags = [...(options.dawnFlags ?? [])];
+  const backend = options.backend ?? process.env.DLLM_WGPU_BACKEND;
+  const adapterName = options.adapter ?? process.env.DLLM_WGPU_ADAPTER;
+  if (backend) flags.push(`backend=${backend}`);
+  if (adapterName) flags.push(`adapter=${adapterName}`);
+  let adapter: GPUAdapter | null;
+  try {
+    const gpu = create(flags);
+    instances.push(gpu);
+    adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+    instances.push(adapter);
+  } catch (e) {
+    throw new DeviceError(`Dawn could not create a WebGPU instance (${flags.join(' ') || 'no flags'}): ${(e as Error).message}`);
+  }
+  if (!adapter) {
+    throw new DeviceError(
+      'no WebGPU adapter found. Run `bash scripts/setup.sh` (installs Mesa lavapipe on Debian as root), ' +
+        'or install a Vulkan/Metal/D3D12 driver; DLLM_WGPU_BACKEND / DLLM_WGPU_ADAPTER pick one.',
+    );
+  }
+  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; backend?: string };
+  const features = WANTED_FEATURES.filter((f) => adapter!.features.has(f));
+  const l = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxBufferSize: l.maxBufferSize,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+  };
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits, label: 'dllm-wgpu' });
+  } catch (e) {
+    throw new DeviceError(`requestDevice failed: ${(e as Error).message}`);
+  }
+  const desc: AdapterDescription = {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+    backend: backend ?? info.backend ?? 'default',
+    subgroupMinSize: info.subgroupMinSize ?? 0,
+    subgroupMaxSize: info.subgroupMaxSize ?? 0,
+  };
+  return new Device(device, desc, new Set(features));
+}

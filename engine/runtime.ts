@@ -1,0 +1,353 @@
+// The GPU runtime under every op: pipeline cache, command batching, uniforms, readback, scopes.
+// - One open command encoder + compute pass; dispatches append. Flush (one submit) happens at a
+//   readback, at an explicit flush(), or every `maxDispatchesPerFlush` dispatches.
+// - Per-dispatch uniforms are bump-allocated (256-byte aligned) in one CPU staging area and written
+//   with one queue.writeBuffer just before the submit that uses them.
+// - Objects used by in-flight work (bind groups, staging buffers) are kept referenced until the
+//   queue reports the work done: Dawn-node segfaults if they are garbage-collected earlier
+//   (shared/PERF.md).
+// It knows nothing about particular ops; kernels/ launch through `run()`.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BufferPool } from './pool.ts';
+import { DeviceError } from './errors.ts';
+import type { Tensor } from './tensor.ts';
+
+const UNIFORM_ALIGN = 256;
+const UNIFORM_BYTES = 1 << 20;
+
+export type Overrides = Record<string, number | boolean>;
+
+export interface Kernel {
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+}
+
+/** A storage binding: a tensor (its view of its buffer) or a raw buffer range. */
+export type Binding = Tensor | { buffer: GPUBuffer; offset?: number; size?: number };
+
+export interface RunArgs {
+  /** Bytes for `@group(0) @binding(0) var<uniform>`; omit when the entry point has none. */
+  uniforms?: ArrayBuffer | ArrayBufferView;
+  /** Storage buffers for @binding(1), @binding(2), ... in order (every one must be used). */
+  bindings: Binding[];
+  /** Workgroup counts; fold large 1-D grids with `grid1d`. */
+  grid: readonly [number, number?, number?];
+}
+
+export interface RuntimeStats {
+  dispatches: number;
+  submits: number;
+  readbacks: number;
+  pipelines: number;
+}
+
+type Scope = Set<Tensor>;
+
+export class Runtime {
+  readonly pool: BufferPool;
+  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, readbacks: 0, pipelines: 0 };
+  /** Flush after this many dispatches even without a sync point (bounds uniform + pending memory). */
+  maxDispatchesPerFlush = 2048;
+
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatchesInBatch = 0;
+  private uniformCpu = new Uint8Array(UNIFORM_BYTES);
+  private uniformGpu: GPUBuffer;
+  private uniformOffset = 0;
+  private keepAlive: unknown[] = [];
+  private toDestroy: GPUBuffer[] = [];
+  private modules = new Map<string, GPUShaderModule>();
+  private kernels = new Map<string, Kernel>();
+  private fatal: Error | null = null;
+  private scopes: Scope[] = [];
+  private readPool: GPUBuffer[] = [];
+
+  /** Hook set by kernels/: dst += src (gradient accumulation). The engine has no ops of its own. */
+  accumulate: ((dst: Tensor, src: Tensor) => void) | null = null;
+  /** Hook set by kernels/: a + b as a new tensor. */
+  add: ((a: Tensor, b: Tensor) => Tensor) | null = null;
+
+  constructor(readonly gpu: GPUDevice) {
+    this.pool = new BufferPool(gpu, (bytes, label, check) => {
+      void check.then((err) => {
+        if (err) {
+          this.pool.trim();
+          this.setFatal(
+            new DeviceError(
+              `out of GPU memory allocating ${(bytes / 2 ** 20).toFixed(1)} MiB for ${label}: ` +
+                'use a smaller batch (local_batch_size) or sequence length',
+              'out-of-memory',
+            ),
+          );
+        }
+      });
+    });
+    this.uniformGpu = gpu.createBuffer({
+      size: UNIFORM_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'uniforms',
+    });
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.gpu.limits;
+  }
+
+  protected setFatal(e: Error): void {
+    this.fatal ??= e;
+  }
+
+  /** Throws the first asynchronous GPU error (validation, OOM, loss) seen so far. */
+  checkFatal(): void {
+    if (this.fatal) throw this.fatal;
+  }
+
+  // ---- pipelines ------------------------------------------------------------------------------
+
+  /** A compute pipeline for `entry` in the WGSL file at `file`, specialised by `overrides`. */
+  kernel(file: URL, entry: string, overrides: Overrides = {}): Kernel {
+    const okeys = Object.keys(overrides).sort();
+    const key = `${file.href}#${entry}{${okeys.map((k) => `${k}=${overrides[k]}`).join(',')}}`;
+    const hit = this.kernels.get(key);
+    if (hit) return hit;
+    const path = fileURLToPath(file);
+    const name = path.split('/').slice(-1)[0];
+    let module = this.modules.get(path);
+    if (!module) {
+      module = this.gpu.createShaderModule({ code: readFileSync(path, 'utf8'), label: name });
+      this.modules.set(path, module);
+    }
+    const label = `${entry}[${okeys.map((k) => `${k}=${overrides[k]}`).join(',')}]`;
+    const constants: Record<string, number> = {};
+    for (const k of okeys) constants[k] = Number(overrides[k]);
+    this.gpu.pushErrorScope('validation');
+    const pipeline = this.gpu.createComputePipeline({
+      label,
+      layout: 'auto',
+      compute: { module, entryPoint: entry, constants },
+    });
+    const mod = module;
+    void this.gpu.popErrorScope().then(async (err) => {
+      if (!err) return;
+      const info = await mod.getCompilationInfo();
+      const lines = info.messages.map((m) => `  ${name}:${m.lineNum}:${m.linePos} ${m.type}: ${m.message}`);
+      this.setFatal(new DeviceError(`pipeline ${label} in ${name} failed: ${err.message}\n${lines.join('\n')}`, 'validation'));
+    });
+    const kernel: Kernel = { label, pipeline, layout: pipeline.getBindGroupLayout(0) };
+    this.kernels.set(key, kernel);
+    this.stats.pipelines++;
+    return kernel;
+  }
+
+  // ---- dispatch -------------------------------------------------------------------------------
+
+  run(k: Kernel, args: RunArgs): void {
+    if (this.fatal) throw this.fatal;
+    const entries: GPUBindGroupEntry[] = [];
+    if (args.uniforms) {
+      const bytes =
+        args.uniforms instanceof ArrayBuffer
+          ? new Uint8Array(args.uniforms)
+          : new Uint8Array(args.uniforms.buffer, args.uniforms.byteOffset, args.uniforms.byteLength);
+      // Bind the whole 256-byte-aligned slot: WGSL structs may declare more fields than a launcher
+      // fills (the rest read as zeros or stale values the entry point ignores).
+      const slot = Math.ceil(Math.max(bytes.byteLength, 16) / UNIFORM_ALIGN) * UNIFORM_ALIGN;
+      if (this.uniformOffset + slot > UNIFORM_BYTES) this.flush();
+      this.uniformCpu.fill(0, this.uniformOffset, this.uniformOffset + slot);
+      this.uniformCpu.set(bytes, this.uniformOffset);
+      entries.push({ binding: 0, resource: { buffer: this.uniformGpu, offset: this.uniformOffset, size: slot } });
+      this.uniformOffset += slot;
+    }
+    args.bindings.forEach((b, i) => {
+      entries.push({ binding: i + 1, resource: bindingResource(b) });
+    });
+    const group = this.gpu.createBindGroup({ layout: k.layout, entries, label: k.label });
+    const pass = this.openPass();
+    pass.setPipeline(k.pipeline);
+    pass.setBindGroup(0, group);
+    const [x, y = 1, z = 1] = args.grid;
+    const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxDim || y > maxDim || z > maxDim) {
+      throw new DeviceError(`${k.label}: grid ${x}x${y}x${z} exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
+    }
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    this.keepAlive.push(group);
+    this.stats.dispatches++;
+    if (++this.dispatchesInBatch >= this.maxDispatchesPerFlush) this.flush();
+  }
+
+  /** Encoder for non-compute commands (copies, clears); ends the open compute pass. */
+  commandEncoder(): GPUCommandEncoder {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    this.encoder ??= this.gpu.createCommandEncoder({ label: 'batch' });
+    return this.encoder;
+  }
+
+  private openPass(): GPUComputePassEncoder {
+    if (!this.pass) this.pass = this.commandEncoder().beginComputePass({ label: 'batch' });
+    return this.pass;
+  }
+
+  get hasPendingWork(): boolean {
+    return this.encoder !== null;
+  }
+
+  /** Submit everything encoded so far (one submit). */
+  flush(): void {
+    if (!this.encoder) return;
+    const enc = this.commandEncoder();
+    this.encoder = null;
+    if (this.uniformOffset > 0) this.gpu.queue.writeBuffer(this.uniformGpu, 0, this.uniformCpu, 0, this.uniformOffset);
+    this.gpu.queue.submit([enc.finish()]);
+    this.stats.submits++;
+    this.uniformOffset = 0;
+    this.dispatchesInBatch = 0;
+    this.pool.afterSubmit();
+    const alive = this.keepAlive;
+    const destroy = this.toDestroy;
+    this.keepAlive = [];
+    this.toDestroy = [];
+    void this.gpu.queue.onSubmittedWorkDone().then(() => {
+      for (const b of destroy) b.destroy();
+      alive.length = 0;
+    });
+  }
+
+  /** Wait until all submitted work is done; throws the first GPU error. A named sync point. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.gpu.queue.onSubmittedWorkDone();
+    this.checkFatal();
+  }
+
+  /** Destroy `buf` once the work encoded so far has completed. */
+  destroyAfterWork(buf: GPUBuffer): void {
+    if (this.encoder) this.toDestroy.push(buf);
+    else buf.destroy();
+  }
+
+  /** Copy bytes [offset, offset+size) of a buffer to the host. A sync point. */
+  async readBytes(buffer: GPUBuffer, offset: number, size: number): Promise<ArrayBuffer> {
+    const padded = Math.ceil(size / 4) * 4;
+    let staging = this.readPool.find((b) => b.size >= padded && b.mapState === 'unmapped');
+    if (staging) this.readPool.splice(this.readPool.indexOf(staging), 1);
+    else
+      staging = this.gpu.createBuffer({
+        size: Math.max(256, 2 ** Math.ceil(Math.log2(padded))),
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        label: 'readback',
+      });
+    this.commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, padded);
+    this.flush();
+    this.stats.readbacks++;
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, padded);
+    } catch (e) {
+      this.checkFatal();
+      throw new DeviceError(`readback failed: ${(e as Error).message}`);
+    }
+    const out = staging.getMappedRange(0, padded).slice(0, size);
+    staging.unmap();
+    this.readPool.push(staging);
+    this.checkFatal();
+    return out;
+  }
+
+  /** Copy host bytes into a buffer range, ordered after all work encoded so far. */
+  writeBytes(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    const size = Math.ceil(data.byteLength / 4) * 4;
+    const staging = this.gpu.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true, label: 'upload' });
+    new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    staging.unmap();
+    this.commandEncoder().copyBufferToBuffer(staging, 0, buffer, offset, size);
+    this.toDestroy.push(staging);
+  }
+
+  // ---- scopes ---------------------------------------------------------------------------------
+
+  /** Register a new tensor with the innermost scope (if any). */
+  track(t: Tensor): void {
+    this.scopes[this.scopes.length - 1]?.add(t);
+  }
+  /** Remove a tensor from scope tracking (it will outlive the scope). */
+  untrack(t: Tensor): void {
+    for (const s of this.scopes) s.delete(t);
+  }
+
+  /**
+   * Run `fn` in a scope: every tensor created inside and not returned (or `keep`-ed) is disposed
+   * when it ends. Returned tensors (also inside arrays/objects, one level deep) move to the outer
+   * scope. GPU memory never waits for the garbage collector.
+   */
+  async scope<T>(fn: () => Promise<T> | T): Promise<T> {
+    const s: Scope = new Set();
+    this.scopes.push(s);
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      this.scopes.splice(this.scopes.lastIndexOf(s), 1);
+    }
+    const keep = collectTensors(result);
+    for (const t of s) {
+      if (keep.has(t)) this.track(t);
+      else t.dispose();
+    }
+    return result;
+  }
+
+  /** Synchronous scope for code that does not await. */
+  tidy<T>(fn: () => T): T {
+    const s: Scope = new Set();
+    this.scopes.push(s);
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      this.scopes.splice(this.scopes.lastIndexOf(s), 1);
+    }
+    const keep = collectTensors(result);
+    for (const t of s) {
+      if (keep.has(t)) this.track(t);
+      else t.dispose();
+    }
+    return result;
+  }
+
+  protected releaseAll(): void {
+    this.pool.trim();
+    for (const b of this.readPool) b.destroy();
+    this.readPool = [];
+    this.uniformGpu.destroy();
+  }
+}
+
+function bindingResource(b: Binding): GPUBufferBinding {
+  if ('storage' in b) return b.binding();
+  return { buffer: b.buffer, offset: b.offset ?? 0, size: b.size };
+}
+
+function collectTensors(x: unknown): Set<Tensor> {
+  const out = new Set<Tensor>();
+  const visit = (v: unknown, depth: number) => {
+    if (!v || typeof v !== 'object' || depth > 2) return;
+    if ((v as { isTensor?: boolean }).isTensor) out.add(v as Tensor);
+    else if (Array.isArray(v)) v.forEach((e) => visit(e, depth + 1));
+    else if (Object.getPrototypeOf(v) === Object.prototype) Object.values(v).forEach((e) => visit(e, depth + 1));
+  };
+  visit(x, 0);
+  return out;
+}
+
+/** Fold a 1-D count of workgroups into (x, y) under the per-dimension limit. */
+export function grid1d(workgroups: number, maxPerDim = 65535): [number, number] {
+  if (workgroups <= maxPerDim) return [Math.max(workgroups, 1), 1];
+  const y = Math.ceil(workgroups / maxPerDim);
+  return [Math.ceil(workgroups / y), y];
+}

@@ -1,0 +1,46 @@
+// The contract every op exports for the generic property suite (kernels/ops.test.ts) and
+// `dllm-wgpu fuzz`: a fast-check arbitrary of cases, the GPU forward (through the public op, so its
+// autograd is exercised too), the CPU reference forward and backward, and a tolerance.
+import type * as fc from 'fast-check';
+import type { Runtime } from '../engine/runtime.ts';
+import type { Tensor, DType } from '../engine/tensor.ts';
+
+export interface CaseInput {
+  name: string;
+  shape: number[];
+  data: Float32Array | Int32Array | Uint32Array;
+  dtype?: DType; // default f32
+  /** Differentiable input: the suite checks its gradient (default: true for f32). */
+  grad?: boolean;
+}
+
+export interface OpCase {
+  inputs: CaseInput[];
+  /** Op options (transposes, op kind, eps, ...), passed to gpu/ref as they are. */
+  params?: any;
+}
+
+export interface Tolerance {
+  atol: number;
+  rtol: number;
+}
+
+export interface OpSpec<C extends OpCase = OpCase> {
+  name: string;
+  /** Kernels whose folders this spec covers (for the meta-test). */
+  kernel: string;
+  arb: fc.Arbitrary<C>;
+  /** GPU forward through the public op. Returns one output tensor. */
+  gpu(rt: Runtime, inputs: Tensor[], c: C): Tensor;
+  /** CPU reference forward (float64 accumulation). */
+  ref(c: C): ArrayLike<number>;
+  /** CPU reference gradients w.r.t. each input given d(out); null for inputs without gradient. */
+  refBackward?(c: C, gradOut: Float64Array): (ArrayLike<number> | null)[];
+  tol(c: C): Tolerance;
+  /** Tolerance for gradients (default: tol). */
+  gradTol?(c: C): Tolerance;
+  /** Compare bit-exactly (integer outputs, RNG). */
+  exact?: boolean;
+  /** Skip the float64 finite-difference check of refBackward (e.g. non-smooth ops). */
+  noFiniteDiff?: boolean;
+}

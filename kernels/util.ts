@@ -1,0 +1,60 @@
+// Small helpers shared by op launchers: uniform packing (std140-like: the caller lays fields out in
+// WGSL declaration order, 4 bytes each; vec4 fields align to 16), argument checks that name the op
+// and the shapes, and the 1-D grid fold.
+import { EngineError } from '../engine/errors.ts';
+import { shapeStr, type Tensor, type DType } from '../engine/tensor.ts';
+export { grid1d } from '../engine/runtime.ts';
+
+export class Uniforms {
+  private view: DataView;
+  private buf: ArrayBuffer;
+  private off = 0;
+  constructor(bytes = 256) {
+    this.buf = new ArrayBuffer(bytes);
+    this.view = new DataView(this.buf);
+  }
+  u32(v: number): this {
+    this.view.setUint32(this.off, v >>> 0, true);
+    this.off += 4;
+    return this;
+  }
+  i32(v: number): this {
+    this.view.setInt32(this.off, v | 0, true);
+    this.off += 4;
+    return this;
+  }
+  f32(v: number): this {
+    this.view.setFloat32(this.off, v, true);
+    this.off += 4;
+    return this;
+  }
+  /** Pad to the next multiple of 16 bytes (before a vec4 field). */
+  align16(): this {
+    this.off = Math.ceil(this.off / 16) * 16;
+    return this;
+  }
+  vec4u(v: readonly number[]): this {
+    this.align16();
+    for (let i = 0; i < 4; i++) this.u32(v[i] ?? 0);
+    return this;
+  }
+  bytes(): Uint8Array {
+    return new Uint8Array(this.buf, 0, Math.max(16, Math.ceil(this.off / 16) * 16));
+  }
+}
+
+export function checkDtype(op: string, t: Tensor, dtype: DType): void {
+  t.assertLive(op);
+  if (t.dtype !== dtype) throw new EngineError(`${op}: expected ${dtype} tensor, got ${t.dtype} ${t.label} ${shapeStr(t.shape)}`);
+}
+
+export function checkRank(op: string, t: Tensor, rank: number | number[], what = 'input'): void {
+  const ok = Array.isArray(rank) ? rank.includes(t.rank) : t.rank === rank;
+  if (!ok) throw new EngineError(`${op}: ${what} must have rank ${rank}, got ${shapeStr(t.shape)}`);
+}
+
+export function fail(op: string, msg: string, ...tensors: Tensor[]): never {
+  throw new EngineError(`${op}: ${msg} (${tensors.map((t) => `${t.label || 'tensor'} ${shapeStr(t.shape)}`).join(', ')})`);
+}
+
+export const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
