@@ -135,3 +135,9 @@ function accumulateLeaf(t: Tensor, g: Tensor): void {
 export function zeroGrad(params: Iterable<Tensor>): void {
   for (const p of params) if (p.grad) fill0(p.grad);
 }
+
+/** A differentiable reshape: a view of the same storage whose gradient is viewed back. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const out = x.view(shape);
+  return record('reshape', out, [x], (g) => [g.view(x.shape)]);
+}

@@ -117,7 +117,7 @@ export class Runtime {
     const name = path.split('/').slice(-1)[0];
     let module = this.modules.get(path);
     if (!module) {
-      module = this.gpu.createShaderModule({ code: readFileSync(path, 'utf8'), label: name });
+      module = this.gpu.createShaderModule({ code: loadWgsl(path), label: name });
       this.modules.set(path, module);
     }
     const label = `${entry}[${okeys.map((k) => `${k}=${overrides[k]}`).join(',')}]`;
@@ -133,7 +133,7 @@ export class Runtime {
     void this.gpu.popErrorScope().then(async (err) => {
       if (!err) return;
       const info = await mod.getCompilationInfo();
-      const lines = info.messages.map((m) => `  ${name}:${m.lineNum}:${m.linePos} ${m.type}: ${m.message}`);
+      const lines = info.messages.map((m) => `  ${sourceLine(path, m.lineNum)}:${m.linePos} ${m.type}: ${m.message}`);
       this.setFatal(new DeviceError(`pipeline ${label} in ${name} failed: ${err.message}\n${lines.join('\n')}`, 'validation'));
     });
     const kernel: Kernel = { label, pipeline, layout: pipeline.getBindGroupLayout(0) };
@@ -165,7 +165,8 @@ export class Runtime {
       entries.push({ binding: i + 1, resource: bindingResource(b) });
     });
     const group = this.gpu.createBindGroup({ layout: k.layout, entries, label: k.label });
-    const pass = this.openPass();
+    const profiled = !!this.profiler && this.profiler.labels.length < this.profiler.capacity;
+    const pass = profiled ? this.profiledPass(k.label) : this.openPass();
     pass.setPipeline(k.pipeline);
     pass.setBindGroup(0, group);
     const [x, y = 1, z = 1] = args.grid;
@@ -174,6 +175,10 @@ export class Runtime {
       throw new DeviceError(`${k.label}: grid ${x}x${y}x${z} exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
     }
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    if (profiled) {
+      pass.end();
+      this.pass = null;
+    }
     this.keepAlive.push(group);
     this.stats.dispatches++;
     if (++this.dispatchesInBatch >= this.maxDispatchesPerFlush) this.flush();
@@ -187,6 +192,68 @@ export class Runtime {
     }
     this.encoder ??= this.gpu.createCommandEncoder({ label: 'batch' });
     return this.encoder;
+  }
+
+  // ---- profiling (timestamp queries, one pass per dispatch) ------------------------------------
+
+  private profiler: { set: GPUQuerySet; resolve: GPUBuffer; labels: string[]; capacity: number; times: Map<string, number> } | null = null;
+
+  /**
+   * Start timing every dispatch with timestamp queries (needs the 'timestamp-query' feature): each
+   * dispatch gets a pass of its own, so call collectProfile() at least every `capacity` dispatches
+   * (later ones run untimed).
+   */
+  startProfile(capacity = 2048): void {
+    if (!this.gpu.features.has('timestamp-query')) throw new DeviceError('this adapter has no timestamp-query feature');
+    this.flush();
+    this.profiler = {
+      set: this.gpu.createQuerySet({ type: 'timestamp', count: capacity * 2, label: 'profile' }),
+      resolve: this.gpu.createBuffer({ size: capacity * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'profile' }),
+      labels: [],
+      capacity,
+      times: new Map(),
+    };
+  }
+
+  private profiledPass(label: string): GPUComputePassEncoder {
+    const p = this.profiler!;
+    const i = p.labels.length;
+    p.labels.push(label);
+    if (this.pass) this.pass.end();
+    this.pass = this.commandEncoder().beginComputePass({
+      label,
+      timestampWrites: { querySet: p.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+    });
+    return this.pass;
+  }
+
+  /** Read the timestamps gathered since the last collect: GPU ms per kernel label. */
+  async collectProfile(): Promise<Map<string, number>> {
+    const p = this.profiler;
+    if (!p) return new Map();
+    if (p.labels.length) {
+      const n = p.labels.length;
+      this.commandEncoder().resolveQuerySet(p.set, 0, 2 * n, p.resolve, 0);
+      const bytes = await this.readBytes(p.resolve, 0, 16 * n);
+      const t = new BigInt64Array(bytes);
+      p.labels.forEach((label, i) => {
+        const ms = Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+        p.times.set(label, (p.times.get(label) ?? 0) + Math.max(0, ms));
+      });
+      p.labels = [];
+    }
+    return p.times;
+  }
+
+  async stopProfile(): Promise<Map<string, number>> {
+    const times = await this.collectProfile();
+    const p = this.profiler;
+    this.profiler = null;
+    if (p) {
+      this.destroyAfterWork(p.resolve);
+      p.set.destroy();
+    }
+    return times;
   }
 
   private openPass(): GPUComputePassEncoder {
@@ -326,6 +393,37 @@ export class Runtime {
     this.readPool = [];
     this.uniformGpu.destroy();
   }
+}
+
+/**
+ * WGSL source with `// #include "file.wgsl"` lines (relative paths) replaced by that file's text,
+ * so shared helpers (the Philox RNG) live in one place. Included text is appended at the end, so
+ * line numbers of the including file stay true; sourceLine() maps the rest back.
+ */
+const includeMaps = new Map<string, { start: number; file: string }[]>();
+function loadWgsl(path: string): string {
+  const own = readFileSync(path, 'utf8');
+  const dir = path.slice(0, path.lastIndexOf('/') + 1);
+  let code = own;
+  let line = own.split('\n').length;
+  const map: { start: number; file: string }[] = [];
+  for (const m of own.matchAll(/^\/\/ #include "([^"]+)"\s*$/gm)) {
+    const inc = readFileSync(dir + m[1], 'utf8');
+    code += '\n' + inc;
+    map.push({ start: line + 1, file: m[1] });
+    line += inc.split('\n').length;
+  }
+  includeMaps.set(path, map);
+  return code;
+}
+
+function sourceLine(path: string, lineNum: number): string {
+  const name = path.split('/').slice(-1)[0];
+  const map = includeMaps.get(path) ?? [];
+  for (let i = map.length - 1; i >= 0; i--) {
+    if (lineNum >= map[i].start) return `${map[i].file}:${lineNum - map[i].start + 1}`;
+  }
+  return `${name}:${lineNum}`;
 }
 
 function bindingResource(b: Binding): GPUBufferBinding {

@@ -1,0 +1,339 @@
+// Fused bidirectional grouped-query attention: out = softmax(scale * Q Kᵀ + keyMask) V with
+// q [B, T, H, D], k and v [B, S, Hkv, D], out [B, T, H, D] (the projections' own layout: no
+// transposes). Forward streams over keys with the online softmax (FlashAttention, Dao et al. 2022)
+// and saves only O and the row log-sum-exp; backward follows FlashAttention-2 (Dao 2023, Alg. 2):
+// delta = rowsum(dO * O), then dQ by query rows and dK/dV by key rows summed over the query heads
+// of each kv group, recomputing P from Q, K and the log-sum-exp. Deterministic: no atomics.
+// Deliberately no causal mask (LLaDA is bidirectional), no dropout, no attention bias.
+// keyMask [B, S] (f32, u32 or i32; nonzero = attend): masked keys get probability 0. A query row
+// whose keys are all masked (or S = 0) outputs zeros and gets zero gradient.
+// Two kernel files, picked per adapter (attentionImplFor): attention.wgsl is portable;
+// attention-subgroup.wgsl is the shuffle-tiled design for CPU-like adapters (llvmpipe).
+// A head dim that is not a multiple of 4 is zero-padded to one (attention_repack) around the vec4
+// kernels: only tests and odd models pay that.
+import type { Runtime } from '../../engine/runtime.ts';
+import { empty, type Tensor } from '../../engine/tensor.ts';
+import { record } from '../../engine/autograd.ts';
+import { EngineError } from '../../engine/errors.ts';
+import { Uniforms, checkDtype, checkRank, fail, grid1d, sameShape } from '../util.ts';
+import * as fc from 'fast-check';
+import type { OpCase, OpSpec } from '../spec.ts';
+import { f32s } from '../arb.ts';
+import { attentionBackwardRef, attentionRef, type AttnDims } from './attention.ref.ts';
+
+const PORTABLE = new URL('./attention.wgsl', import.meta.url);
+const SUBGROUP = new URL('./attention-subgroup.wgsl', import.meta.url);
+const WG = 64;
+const MAX_D = 128; // MAXD4 in the .wgsl files
+const SG_MAX = 16;
+/** Rows x chunks per lane in the subgroup kernels (<= MAXRN there; see its header for why 8). */
+const RN_MAX = 16;
+
+export interface AttentionOptions {
+  /** [B, S], f32/u32/i32: nonzero = attend, 0 = padding key. */
+  keyMask?: Tensor;
+  /** Score scale; default 1/sqrt(D). */
+  scale?: number;
+}
+
+export type AttentionImpl = 'auto' | 'portable' | 'subgroup';
+let forced: AttentionImpl = 'auto';
+
+/** Force a kernel path (tests, benchmarks); returns the previous setting. */
+export function setAttentionImpl(impl: AttentionImpl): AttentionImpl {
+  const prev = forced;
+  forced = impl;
+  return prev;
+}
+
+interface AdapterView {
+  hasSubgroups?: boolean;
+  adapterInfo?: { architecture?: string; description?: string; subgroupMinSize?: number; subgroupMaxSize?: number };
+}
+
+/** The fixed subgroup size the subgroup kernels can rely on, or 0. */
+function fixedSubgroupSize(rt: Runtime): number {
+  const a = rt as unknown as AdapterView;
+  const lo = a.adapterInfo?.subgroupMinSize ?? 0;
+  const hi = a.adapterInfo?.subgroupMaxSize ?? 0;
+  return a.hasSubgroups && lo === hi && lo >= 1 && lo <= SG_MAX ? lo : 0;
+}
+
+/**
+ * Which kernels run on this adapter. The subgroup design pays where a subgroup is a CPU's vector
+ * unit and loads are gathers (llvmpipe, architecture 'software'); GPUs get the portable kernels.
+ */
+export function attentionImplFor(rt: Runtime): 'portable' | 'subgroup' {
+  const sg = fixedSubgroupSize(rt);
+  if (forced === 'subgroup') {
+    if (!sg) throw new EngineError(`attention: the subgroup path needs the 'subgroups' feature with a fixed subgroup size <= ${SG_MAX}`);
+    return 'subgroup';
+  }
+  if (forced === 'portable') return 'portable';
+  const info = (rt as unknown as AdapterView).adapterInfo;
+  const cpu = info?.architecture === 'software' || /llvmpipe|swiftshader/i.test(info?.description ?? '');
+  return sg && cpu ? 'subgroup' : 'portable';
+}
+
+/**
+ * Split of the head dim over the lanes of a subgroup: LPR lanes per row (largest power of two
+ * dividing D4, at most the subgroup size), NC vec4 chunks per lane, and R rows per lane.
+ */
+function subgroupTiling(sg: number, d4: number): { LPR: number; NC: number; R: number } {
+  let LPR = 1;
+  while (LPR * 2 <= sg && d4 % (LPR * 2) === 0) LPR *= 2;
+  const NC = d4 / LPR;
+  return { LPR, NC, R: Math.max(1, Math.min(8, Math.floor(RN_MAX / NC))) };
+}
+
+interface Geometry {
+  impl: 'portable' | 'subgroup';
+  B: number;
+  T: number;
+  S: number;
+  H: number;
+  Hkv: number;
+  D: number;
+  /** vec4 chunks per row the kernels see (the head dim zero-padded to 4 * D4 when needed). */
+  D4: number;
+  scale: number;
+  mask: Tensor | null;
+}
+
+function dimsUniform(g: Geometry, n = 0): Uint8Array {
+  const mask = g.mask ? (g.mask.dtype === 'f32' ? 2 : 1) : 0;
+  return new Uniforms().u32(g.B).u32(g.T).u32(g.S).u32(g.H).u32(g.Hkv).u32(g.H / g.Hkv).f32(g.scale).u32(n).u32(mask).bytes();
+}
+
+/** (n, din) rows -> (n, dout), zero-filled; pads or unpads the head dim. */
+function repack(x: Tensor, din: number, dout: number, shape: number[]): Tensor {
+  const rt = x.rt;
+  const out = empty(rt, shape, 'f32', 'attention_repack');
+  const n = x.size / din;
+  const u = new Uniforms().u32(n).u32(din).u32(dout).bytes();
+  rt.run(rt.kernel(PORTABLE, 'attention_repack', { WG }), { uniforms: u, bindings: [x, out], grid: grid1d(Math.ceil((n * dout) / WG)) });
+  return out;
+}
+
+/** Launch one of fwd / bwd_dq / bwd_dkdv, choosing the kernel file and tiling for this adapter. */
+function launch(rt: Runtime, g: Geometry, entry: 'fwd' | 'bwd_dq' | 'bwd_dkdv', bindings: Tensor[]): void {
+  const rows = entry === 'bwd_dkdv' ? g.S : (g.H / g.Hkv) * g.T;
+  // Binding 4 is the key mask; without one, any read-only tensor fills the slot (never read).
+  const all = [bindings[0], bindings[1], bindings[2], g.mask ?? bindings[0], ...bindings.slice(3)];
+  if (g.impl === 'subgroup') {
+    const sg = fixedSubgroupSize(rt);
+    const t = subgroupTiling(sg, g.D4);
+    const k = rt.kernel(SUBGROUP, `attention_${entry}`, { SG: sg, ...t });
+    const perGroup = (sg / t.LPR) * t.R;
+    rt.run(k, { uniforms: dimsUniform(g), bindings: all, grid: [Math.ceil(rows / perGroup), g.Hkv, g.B] });
+  } else {
+    const k = rt.kernel(PORTABLE, `attention_${entry}`, { D4: g.D4, WG });
+    rt.run(k, { uniforms: dimsUniform(g), bindings: all, grid: [Math.ceil(rows / WG), g.Hkv, g.B] });
+  }
+}
+
+function checkArgs(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Geometry {
+  const op = 'attention';
+  checkDtype(op, q, 'f32');
+  checkDtype(op, k, 'f32');
+  checkDtype(op, v, 'f32');
+  checkRank(op, q, 4, 'q [B, T, H, D]');
+  checkRank(op, k, 4, 'k [B, S, Hkv, D]');
+  checkRank(op, v, 4, 'v [B, S, Hkv, D]');
+  const [B, T, H, D] = q.shape;
+  const [Bk, S, Hkv, Dk] = k.shape;
+  if (Bk !== B || Dk !== D) fail(op, 'k must be [B, S, Hkv, D] with the batch and head dim of q [B, T, H, D]', q, k);
+  if (!sameShape(v.shape, k.shape)) fail(op, 'v must have the shape of k', k, v);
+  if (H < 1 || Hkv < 1 || H % Hkv !== 0) fail(op, `kv heads (${Hkv}) must divide query heads (${H})`, q, k);
+  if (D < 1 || D > MAX_D) fail(op, `head dim must be 1..${MAX_D}, got ${D}`, q);
+  const mask = opts.keyMask ?? null;
+  if (mask) {
+    mask.assertLive(op);
+    if (mask.dtype !== 'f32' && mask.dtype !== 'u32' && mask.dtype !== 'i32') fail(op, `keyMask must be f32, u32 or i32, got ${mask.dtype}`, mask);
+    if (!sameShape(mask.shape, [B, S])) fail(op, `keyMask must be [B, S] = [${B}, ${S}]`, mask, k);
+  }
+  const scale = opts.scale ?? 1 / Math.sqrt(D);
+  if (!Number.isFinite(scale)) throw new EngineError(`attention: scale must be finite, got ${scale}`);
+  const grid = Math.max(B, Hkv);
+  if (grid > q.rt.limits.maxComputeWorkgroupsPerDimension) fail(op, `batch and kv heads must each be <= ${q.rt.limits.maxComputeWorkgroupsPerDimension}`, q, k);
+  const impl = attentionImplFor(q.rt);
+  let D4 = Math.ceil(D / 4);
+  // The subgroup kernels split D4 over a power-of-two number of lanes: pad odd chunk counts up
+  // (a few wasted FMAs beat one lane per row).
+  if (impl === 'subgroup' && D4 & (D4 - 1)) D4 = D4 < 8 ? 2 ** Math.ceil(Math.log2(D4)) : Math.ceil(D4 / 8) * 8;
+  return { impl, B, T, S, H, Hkv, D, D4, scale, mask };
+}
+
+export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+  const g = checkArgs(q, k, v, opts);
+  const rt = q.rt;
+  const { B, T, S, H, Hkv, D, D4 } = g;
+  const Dp = D4 * 4;
+  const padded = Dp !== D;
+  const pad = (x: Tensor) => (padded ? repack(x, D, Dp, [...x.shape.slice(0, 3), Dp]) : x);
+  const qp = pad(q), kp = pad(k), vp = pad(v);
+  const op = empty(rt, [B, T, H, Dp], 'f32', 'attention');
+  const lse = empty(rt, [B, H, T], 'f32', 'attention_lse');
+  launch(rt, g, 'fwd', [qp, kp, vp, op, lse]);
+  const out = padded ? repack(op, Dp, D, [B, T, H, D]) : op;
+  const res = record('attention', out, [q, k, v], (gout) => {
+    checkDtype('attention backward', gout, 'f32');
+    const gp = pad(gout);
+    // (lse, delta) per row: FlashAttention-2's D_i, packed with the lse the backward needs.
+    const stats = empty(rt, [B, H, T, 2], 'f32', 'attention_stats');
+    const n = B * T * H;
+    rt.run(rt.kernel(PORTABLE, 'attention_bwd_delta', { D4, WG }), {
+      uniforms: dimsUniform(g, n),
+      bindings: [gp, op, lse, stats],
+      grid: grid1d(Math.ceil(n / WG)),
+    });
+    let dq: Tensor | null = null, dk: Tensor | null = null, dv: Tensor | null = null;
+    if (q.requiresGrad) {
+      dq = empty(rt, [B, T, H, Dp], 'f32', 'attention_dq');
+      launch(rt, g, 'bwd_dq', [qp, kp, vp, stats, gp, dq]);
+    }
+    if (k.requiresGrad || v.requiresGrad) {
+      dk = empty(rt, [B, S, Hkv, Dp], 'f32', 'attention_dk');
+      dv = empty(rt, [B, S, Hkv, Dp], 'f32', 'attention_dv');
+      launch(rt, g, 'bwd_dkdv', [qp, kp, vp, stats, gp, dk, dv]);
+    }
+    stats.dispose();
+    if (padded) {
+      gp.dispose();
+      const unpad = (x: Tensor | null, shape: readonly number[]) => {
+        if (!x) return null;
+        const y = repack(x, Dp, D, [...shape]);
+        x.dispose();
+        return y;
+      };
+      dq = unpad(dq, q.shape);
+      dk = unpad(dk, k.shape);
+      dv = unpad(dv, v.shape);
+    }
+    return [dq, dk, dv];
+  });
+  if (!res.node) {
+    // Nothing will call the backward: free what it would have needed now.
+    lse.dispose();
+    if (padded) for (const t of [qp, kp, vp, op]) t.dispose();
+  }
+  return res;
+}
+
+// ---- property-test specs ----------------------------------------------------------------------
+
+interface AttnCase extends OpCase {
+  params: AttnDims & { scale: number; mask: 'none' | 'f32' | 'u32'; impl: AttentionImpl };
+}
+
+// Odd and tile-edge lengths (the subgroup kernels tile by 8 x rows-per-lane), plus anything 1..20.
+const seqLen = fc.oneof(fc.constantFrom(1, 2, 7, 8, 9, 13, 16, 17), fc.integer({ min: 1, max: 20 }));
+
+function attnArb(impl: AttentionImpl): fc.Arbitrary<AttnCase> {
+  return fc
+    .record({
+      B: fc.integer({ min: 1, max: 2 }),
+      T: seqLen,
+      S: fc.option(seqLen, { freq: 2, nil: 0 }), // 0 -> S = T
+      heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [4, 1], [4, 2], [4, 4]),
+      D: fc.constantFrom(1, 3, 4, 8, 12, 16),
+      mask: fc.constantFrom('none', 'none', 'f32', 'u32', 'dead'),
+      big: fc.integer({ min: 0, max: 4 }), // 0: q, k up to 30 (logits in the thousands)
+      scale: fc.option(fc.constant(0.3), { freq: 4, nil: 0 }),
+    })
+    .chain((p) => {
+      const S = p.S || p.T;
+      const [H, Hkv] = p.heads;
+      const lim = p.big === 0 ? 30 : 4;
+      return fc
+        .tuple(
+          f32s(p.B * p.T * H * p.D, -lim, lim),
+          f32s(p.B * S * Hkv * p.D, -lim, lim),
+          f32s(p.B * S * Hkv * p.D),
+          fc.array(fc.integer({ min: 0, max: 9 }), { minLength: p.B * S, maxLength: p.B * S }),
+          fc.integer({ min: 0, max: p.B - 1 }),
+        )
+        .map(([q, k, v, bits, dead]): AttnCase => {
+          const dims = { B: p.B, T: p.T, S, H, Hkv, D: p.D };
+          const inputs: OpCase['inputs'] = [
+            { name: 'q', shape: [p.B, p.T, H, p.D], data: q },
+            { name: 'k', shape: [p.B, S, Hkv, p.D], data: k },
+            { name: 'v', shape: [p.B, S, Hkv, p.D], data: v },
+          ];
+          const mask = p.mask === 'dead' ? 'f32' : p.mask;
+          if (mask !== 'none') {
+            // ~70% of keys attend; 'dead' masks every key of one batch row (fully masked queries).
+            const on = bits.map((x, i) => (p.mask === 'dead' && Math.floor(i / S) === dead ? 0 : x < 7 ? 1 : 0));
+            const data = mask === 'f32' ? Float32Array.from(on) : Uint32Array.from(on);
+            inputs.push({ name: 'keyMask', shape: [p.B, S], data, dtype: mask, grad: false });
+          }
+          return { inputs, params: { ...dims, scale: p.scale || 1 / Math.sqrt(p.D), mask, impl } };
+        });
+    });
+}
+
+const EPS32 = 2 ** -23;
+const absMax = (a: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+};
+
+/**
+ * Error budget from f32 logits: z = scale q·k carries ~eps (sqrt(D) + 2) scale Σ|q_i k_i| of
+ * rounding, and p = exp(z - lse) inherits it as a relative error (twice: z and lse). Large logits
+ * therefore get a proportionally larger tolerance; f32 cannot do better.
+ */
+function logitErr(c: AttnCase): number {
+  const { B, T, S, H, Hkv, D, scale } = c.params;
+  const [q, k] = [c.inputs[0].data, c.inputs[1].data];
+  let z = 0;
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let t = 0; t < T; t++)
+        for (let s = 0; s < S; s++) {
+          let a = 0;
+          for (let i = 0; i < D; i++) a += Math.abs(q[((b * T + t) * H + h) * D + i] * k[((b * S + s) * Hkv + Math.floor(h / (H / Hkv))) * D + i]);
+          z = Math.max(z, a * scale);
+        }
+  return 2 * EPS32 * (Math.sqrt(D) + 2) * z;
+}
+
+function attnTol(c: AttnCase) {
+  const vmax = Math.max(1, absMax(c.inputs[2].data));
+  return { atol: vmax * (2e-6 + logitErr(c) / 8), rtol: 1e-5 };
+}
+
+function attnGradTol(c: AttnCase) {
+  const { T, S, H, Hkv, D, scale } = c.params;
+  const vmax = Math.max(1, absMax(c.inputs[2].data));
+  const qk = Math.max(1, scale * Math.max(absMax(c.inputs[0].data), absMax(c.inputs[1].data)));
+  // |dP| <= D vmax (|dO| < 1); dK/dV sum over the group's query rows, dQ over keys.
+  const m = qk * D * vmax * Math.sqrt(Math.max((H / Hkv) * T, S));
+  return { atol: m * (1e-7 + logitErr(c) / 4), rtol: 1e-5 };
+}
+
+function attnSpec(name: string, impl: AttentionImpl): OpSpec<AttnCase> {
+  return {
+    name,
+    kernel: 'attention',
+    arb: attnArb(impl),
+    gpu: (_rt, [q, k, v, mask], c) => {
+      const prev = setAttentionImpl(c.params.impl);
+      try {
+        return attention(q, k, v, { keyMask: mask, scale: c.params.scale });
+      } finally {
+        setAttentionImpl(prev);
+      }
+    },
+    ref: (c) => attentionRef(c.params, c.inputs[0].data, c.inputs[1].data, c.inputs[2].data, c.inputs[3]?.data ?? null, c.params.scale),
+    refBackward: (c, g) => [
+      ...attentionBackwardRef(c.params, c.inputs[0].data, c.inputs[1].data, c.inputs[2].data, c.inputs[3]?.data ?? null, c.params.scale, g),
+      null,
+    ],
+    tol: attnTol,
+    gradTol: attnGradTol,
+  };
+}
+
+export const attentionSpecs: OpSpec<any>[] = [attnSpec('attention', 'auto'), attnSpec('attention.portable', 'portable')];

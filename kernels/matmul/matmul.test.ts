@@ -1,0 +1,154 @@
+// Matmul API tests beyond the property suite (kernels/ops.test.ts runs the specs): misuse throws
+// an EngineError naming the op and the shapes, hand-computed products on every kernel variant,
+// matmulInto's accumulate, one dispatch per product (also for a shared operand's gradient), and the
+// adapter-based kernel choice. It does not re-test numerics on random shapes: the specs do that.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { closeDevice, gpuDevice } from '../../tests/gpu.ts';
+import { tensor, type Tensor } from '../../engine/tensor.ts';
+import { backward } from '../../engine/autograd.ts';
+import { EngineError } from '../../engine/errors.ts';
+import { defaultMatmulVariant, linear, matmul, matmulInto, matmulVariant, type MatmulVariant } from './matmul.ts';
+
+const VARIANTS: MatmulVariant[] = ['portable', 'subgroup', 'tiled'];
+
+function throwsEngine(fn: () => unknown, ...parts: string[]): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, EngineError);
+    for (const p of parts) assert.ok((e as Error).message.includes(p), `"${(e as Error).message}" should mention "${p}"`);
+    return;
+  }
+  assert.unreachable(`expected an EngineError mentioning ${parts.join(', ')}`);
+}
+
+const read = async (t: Tensor) => Array.from(await t.read());
+
+test('shape, rank, dtype and dispose misuse name the op and the shapes', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  await rt.scope(async () => {
+    const a = tensor(rt, new Float32Array(6), [2, 3], 'f32', 'a');
+    const b = tensor(rt, new Float32Array(8), [4, 2], 'f32', 'b');
+    throwsEngine(() => matmul(a, b), 'matmul', '[2, 3]', '[4, 2]', 'K 3 vs 4');
+    throwsEngine(() => matmul(a, tensor(rt, new Float32Array(3), [3])), 'matmul', 'rank >= 2', '[3]');
+    const a3 = tensor(rt, new Float32Array(12), [2, 2, 3]);
+    const b3 = tensor(rt, new Float32Array(18), [3, 3, 2]);
+    throwsEngine(() => matmul(a3, b3), 'matmul', '[2, 2, 3]', '[3, 3, 2]', 'batch dims');
+    const bi = tensor(rt, new Int32Array(6), [3, 2], 'i32', 'idx');
+    throwsEngine(() => matmul(a, bi), 'matmul', 'i32', '[3, 2]');
+    throwsEngine(() => linear(a, tensor(rt, new Float32Array(8), [4, 2])), 'linear', '[2, 3]', '[4, 2]');
+    throwsEngine(() => linear(a, tensor(rt, new Float32Array(3), [3])), 'linear', '[3]');
+    const out = tensor(rt, new Float32Array(6), [2, 3]);
+    throwsEngine(() => matmulInto(out, a, tensor(rt, new Float32Array(6), [3, 2])), 'matmulInto', '[2, 3]', 'product shape [2, 2]');
+    const sq = tensor(rt, new Float32Array(4), [2, 2]);
+    throwsEngine(() => matmulInto(sq, sq, sq), 'matmulInto', 'shares a GPU buffer');
+    const gone = tensor(rt, new Float32Array(6), [3, 2], 'f32', 'gone');
+    gone.dispose();
+    throwsEngine(() => matmul(a, gone), 'matmul', 'gone', '[3, 2]', 'after dispose');
+  });
+});
+
+test('DLLM_WGPU_MATMUL picks the kernel and rejects unknown names', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  const saved = process.env.DLLM_WGPU_MATMUL;
+  try {
+    process.env.DLLM_WGPU_MATMUL = 'tiled';
+    assert.is(matmulVariant(rt), 'tiled');
+    process.env.DLLM_WGPU_MATMUL = 'fast';
+    throwsEngine(() => matmulVariant(rt), 'DLLM_WGPU_MATMUL=fast', 'portable, subgroup, tiled');
+  } finally {
+    if (saved === undefined) delete process.env.DLLM_WGPU_MATMUL;
+    else process.env.DLLM_WGPU_MATMUL = saved;
+  }
+});
+
+test('adapter choice: CPU devices with 8-lane subgroups get the subgroup kernel, GPUs the tiled one', () => {
+  const lavapipe = { vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: 'llvmpipe (LLVM 15)', subgroupMinSize: 8 };
+  assert.is(defaultMatmulVariant(lavapipe, true), 'subgroup');
+  assert.is(defaultMatmulVariant(lavapipe, false), 'portable');
+  const swiftshader = { vendor: 'google', architecture: '', device: 'SwiftShader Device', description: '', subgroupMinSize: 4 };
+  assert.is(defaultMatmulVariant(swiftshader, true), 'portable');
+  const nvidia = { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H100', subgroupMinSize: 32 };
+  assert.is(defaultMatmulVariant(nvidia, true), 'tiled');
+  assert.is(defaultMatmulVariant({ ...nvidia, subgroupMinSize: 0 }, false), 'tiled');
+});
+
+for (const variant of VARIANTS) {
+  test(`${variant}: hand-computed products, transposes, accumulate`, async () => {
+    const rt = await gpuDevice();
+    if (!rt) return;
+    if (variant === 'subgroup' && !rt.hasSubgroups) return;
+    await rt.scope(async () => {
+      const a = tensor(rt, [1, 2, 3, 4], [2, 2]);
+      const b = tensor(rt, [5, 6, 7, 8], [2, 2]);
+      assert.equal(await read(matmul(a, b, { variant })), [19, 22, 43, 50]);
+      assert.equal(await read(matmul(a, b, { transA: true, variant })), [26, 30, 38, 44]);
+      assert.equal(await read(matmul(a, b, { transB: true, variant })), [17, 23, 39, 53]);
+      assert.equal(await read(matmul(a, b, { transA: true, transB: true, variant })), [23, 31, 34, 46]);
+      // (1, 3) x (3, 1) and a batch of two sharing b
+      const r = tensor(rt, [1, 2, 3], [1, 3]);
+      const col = tensor(rt, [4, 5, 6], [3, 1]);
+      assert.equal(await read(matmul(r, col, { variant })), [32]);
+      const ab = tensor(rt, [1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2]);
+      assert.equal(await read(matmul(ab, b, { variant })), [19, 22, 43, 50, 67, 78, 91, 106]);
+      const out = tensor(rt, [1, 1, 1, 1], [2, 2]);
+      matmulInto(out, a, b, { accumulate: true, variant });
+      assert.equal(await read(out), [20, 23, 44, 51]);
+      matmulInto(out, a, b, { variant });
+      assert.equal(await read(out), [19, 22, 43, 50]);
+    });
+  });
+}
+
+test('one dispatch per product, also for the gradient of a shared operand', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  await rt.scope(async () => {
+    const x = tensor(rt, new Float32Array(2 * 5 * 6).fill(1), [2, 5, 6]);
+    const w = tensor(rt, new Float32Array(6 * 3).fill(0.5), [6, 3]);
+    x.requiresGrad = true;
+    w.requiresGrad = true;
+    const d0 = rt.stats.dispatches;
+    const y = matmul(x, w);
+    assert.is(rt.stats.dispatches - d0, 1);
+    const d1 = rt.stats.dispatches;
+    backward(y, tensor(rt, new Float32Array(30).fill(1), [2, 5, 3]));
+    // dx, dw (the batch sum folded into K), and one accumulate per leaf gradient.
+    assert.is(rt.stats.dispatches - d1, 2 + 2);
+    // dw[k, n] = sum over 10 rows of x = 10
+    assert.equal(await read(w.grad!), new Array(18).fill(10));
+    // a shared across b's batch: the batch sum happens inside the kernel
+    const a = tensor(rt, [1, 2, 3, 4], [2, 2]);
+    const bb = tensor(rt, [1, 0, 0, 1, 2, 0, 0, 2], [2, 2, 2]);
+    a.requiresGrad = true;
+    const z = matmul(a, bb, { transA: true });
+    const d2 = rt.stats.dispatches;
+    backward(z, tensor(rt, new Float32Array(8).fill(1), [2, 2, 2]));
+    assert.is(rt.stats.dispatches - d2, 1 + 1);
+    // dA (stored (K, M)) = sum_z B_z g_z^T = (I + 2I) ones = 3 everywhere
+    assert.equal(await read(a.grad!), [3, 3, 3, 3]);
+  });
+});
+
+test('linear: x (..., in) by w (out, in), gradients dx = dy w and dw = dy^T x', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  await rt.scope(async () => {
+    const x = tensor(rt, [1, 2, 3, 4, 5, 6], [1, 2, 3]);
+    const w = tensor(rt, [1, 0, -1, 2, 1, 0], [2, 3]);
+    x.requiresGrad = true;
+    w.requiresGrad = true;
+    const y = linear(x, w);
+    assert.equal(y.shape, [1, 2, 2]);
+    assert.equal(await read(y), [-2, 4, -2, 13]);
+    backward(y, tensor(rt, [1, 0, 0, 1], [1, 2, 2]));
+    assert.equal(await read(x.grad!), [1, 0, -1, 2, 1, 0]);
+    assert.equal(await read(w.grad!), [1, 2, 3, 4, 5, 6]);
+  });
+});
+
+test.after(closeDevice);
+test.run();

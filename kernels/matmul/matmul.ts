@@ -1,0 +1,344 @@
+// Matrix multiply: `matmul` (batched, optional transposes, one operand may be shared across the
+// other's batch), `linear` (PyTorch Linear without bias) and `matmulInto` (write or accumulate
+// into an existing view, no autograd). Every call is one dispatch: transposes are index math in
+// the kernel, a shared operand's gradient sums over the batch inside the kernel (or, where the
+// layout allows, by viewing the batch as a longer K or M), never with extra reduce dispatches.
+// Three kernels behind one launcher, picked by adapter (`matmulVariant`, env DLLM_WGPU_MATMUL):
+//   subgroup  matmul_subgroup.wgsl  CPU devices with 8+-lane subgroups (llvmpipe), shared/PERF.md
+//   tiled     matmul_tiled.wgsl     GPUs: shared-memory tiles and barriers
+//   portable  matmul.wgsl           anywhere else: no subgroups, no workgroup memory
+// Gradient formulas: dA = dC op(B)^T, dB = op(A)^T dC, expressed in each operand's stored layout.
+// It deliberately has no bias, no f16 path and no split-K (the model's shapes do not need them).
+import * as fc from 'fast-check';
+import type { Binding, Overrides, Runtime } from '../../engine/runtime.ts';
+import type { Device } from '../../engine/device.ts';
+import { empty, shapeStr, type Tensor } from '../../engine/tensor.ts';
+import { record } from '../../engine/autograd.ts';
+import { EngineError } from '../../engine/errors.ts';
+import { Uniforms, checkDtype, grid1d, sameShape } from '../util.ts';
+import type { OpCase, OpSpec } from '../spec.ts';
+import { f32s, prod } from '../arb.ts';
+import { linearBackwardRef, linearRef, matmulBackwardRef, matmulDims, matmulRef, type MatmulDims } from './matmul.ref.ts';
+
+export type MatmulVariant = 'portable' | 'subgroup' | 'tiled';
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  /** Force a kernel (tests, benchmarks); default `matmulVariant(rt)`. */
+  variant?: MatmulVariant;
+}
+
+const KERNELS: Record<MatmulVariant, { file: URL; entry: string; tile: number }> = {
+  portable: { file: new URL('./matmul.wgsl', import.meta.url), entry: 'matmul_portable', tile: 32 },
+  subgroup: { file: new URL('./matmul_subgroup.wgsl', import.meta.url), entry: 'matmul_subgroup', tile: 32 },
+  tiled: { file: new URL('./matmul_tiled.wgsl', import.meta.url), entry: 'matmul_tiled', tile: 64 },
+};
+const VARIANTS = Object.keys(KERNELS) as MatmulVariant[];
+
+interface AdapterFacts {
+  architecture: string;
+  description: string;
+  device: string;
+  vendor: string;
+  subgroupMinSize: number;
+}
+
+/**
+ * The kernel a device gets by default. CPU implementations (llvmpipe/lavapipe, SwiftShader, WARP)
+ * run the subgroup kernel when a workgroup of 8 fits in one subgroup, else the portable one; real
+ * GPUs run the shared-memory tiled kernel.
+ */
+export function defaultMatmulVariant(info: AdapterFacts, hasSubgroups: boolean): MatmulVariant {
+  const software =
+    info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|warp|software/i.test(`${info.description} ${info.device}`);
+  if (!software) return 'tiled';
+  return hasSubgroups && info.subgroupMinSize >= 8 ? 'subgroup' : 'portable';
+}
+
+/** The kernel `matmul` uses on `rt`: env DLLM_WGPU_MATMUL=portable|subgroup|tiled, else by adapter. */
+export function matmulVariant(rt: Runtime): MatmulVariant {
+  const env = process.env.DLLM_WGPU_MATMUL;
+  if (env) {
+    if (!VARIANTS.includes(env as MatmulVariant)) {
+      throw new EngineError(`matmul: DLLM_WGPU_MATMUL=${env} is not one of ${VARIANTS.join(', ')}`);
+    }
+    return env as MatmulVariant;
+  }
+  const dev = rt as Partial<Device>;
+  if (!dev.adapterInfo) return 'portable';
+  return defaultMatmulVariant(dev.adapterInfo, rt.gpu.features.has('subgroups'));
+}
+
+/** One operand of the kernel: op(x) = x, or x^T when stored transposed; `batched`: one matrix per batch. */
+interface Operand {
+  t: Tensor;
+  trans: boolean;
+  batched: boolean;
+}
+
+/**
+ * out[z] (+)= op(x[z]) op(y[z]) for z < batch, op(x) (M, K), op(y) (K, N). `outBatched` false: one
+ * output, the sum over the batch (the gradient of a shared operand).
+ */
+function gemm(
+  op: string, out: Tensor, outBatched: boolean, x: Operand, y: Operand,
+  batch: number, M: number, N: number, K: number, accumulate: boolean, variant: MatmulVariant,
+): void {
+  const rt = out.rt;
+  if (variant === 'subgroup' && !rt.gpu.features.has('subgroups')) {
+    throw new EngineError(`${op}: the subgroup matmul kernel needs the 'subgroups' feature, which this device lacks`);
+  }
+  const xs = x.batched ? M * K : 0;
+  const ys = y.batched ? K * N : 0;
+  let nb = outBatched ? batch : 1;
+  let nRed = outBatched ? 1 : batch;
+  // A shared y and x rows contiguous across the batch: one (batch*M, K) x (K, N) product.
+  if (nb > 1 && x.batched && !y.batched && !x.trans) {
+    M *= nb;
+    nb = 1;
+  }
+  // A batch sum where both operands store k as the leading axis: a (batch*K)-long reduction.
+  if (nRed > 1 && x.batched && y.batched && x.trans && !y.trans) {
+    K *= nRed;
+    nRed = 1;
+  }
+  if (M === 0 || N === 0 || nb === 0) return;
+  if (nRed === 0) nRed = 1; // an empty batch summed: K loops over nothing, the output is zeros
+  const maxDim = rt.limits.maxComputeWorkgroupsPerDimension;
+  if (nb > maxDim) throw new EngineError(`${op}: batch ${nb} exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
+  let entry = KERNELS[variant].entry;
+  const overrides: Overrides = { TRANS_A: x.trans, TRANS_B: y.trans };
+  let bindings: Binding[] = [x.t, y.t, out];
+  if (variant === 'subgroup') {
+    // A and B are read as vec4s: bind them rounded up to 16 bytes (pool buffers always have the
+    // room; a view at the very end of an exact-size buffer falls back to the portable kernel).
+    const ba = vec4Binding(x.t), bb = vec4Binding(y.t);
+    if (ba && bb) {
+      bindings = [ba, bb, out];
+      // Each operand is read in 4-float groups along its contiguous axis.
+      overrides.ALIGNED_A = (x.trans ? M : K) % 4 === 0;
+      overrides.ALIGNED_B = (y.trans ? K : N) % 4 === 0;
+      if (N % 4 !== 0) entry = 'matmul_subgroup_n1';
+    } else {
+      variant = 'portable';
+      entry = KERNELS.portable.entry;
+    }
+  }
+  const tile = KERNELS[variant].tile;
+  const tilesM = Math.ceil(M / tile);
+  const tilesN = Math.ceil(N / tile);
+  const u = new Uniforms()
+    .u32(M).u32(N).u32(K).u32(accumulate ? 1 : 0)
+    .u32(outBatched ? xs : 0).u32(outBatched ? ys : 0).u32(M * N)
+    .u32(nRed).u32(outBatched ? 0 : xs).u32(outBatched ? 0 : ys)
+    .u32(tilesN).u32(tilesM);
+  const [gx, gy] = grid1d(tilesM * tilesN, maxDim);
+  rt.run(rt.kernel(KERNELS[variant].file, entry, overrides), { uniforms: u.bytes(), bindings, grid: [gx, gy, nb] });
+}
+
+function vec4Binding(t: Tensor): Binding | null {
+  const size = Math.max(16, Math.ceil(t.byteLength / 16) * 16);
+  t.assertLive('matmul');
+  return t.byteOffset + size <= t.buffer.size ? { buffer: t.buffer, offset: t.byteOffset, size } : null;
+}
+
+function dimsOf(op: string, a: Tensor, b: Tensor, transA: boolean, transB: boolean): MatmulDims {
+  checkDtype(op, a, 'f32');
+  checkDtype(op, b, 'f32');
+  const d = matmulDims(a.shape, b.shape, transA, transB);
+  if (typeof d === 'string') {
+    throw new EngineError(
+      `${op}: cannot multiply a ${shapeStr(a.shape)}${transA ? '^T' : ''} by b ${shapeStr(b.shape)}${transB ? '^T' : ''}: ${d}`,
+    );
+  }
+  return d;
+}
+
+/** C = op(a) op(b): a (..., M, K) or (..., K, M) with transA, b (..., K, N) or (..., N, K) with transB. */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  const d = dimsOf('matmul', a, b, transA, transB);
+  const variant = opts.variant ?? matmulVariant(a.rt);
+  const out = empty(a.rt, d.outShape, 'f32', 'matmul');
+  const A: Operand = { t: a, trans: transA, batched: !d.aShared };
+  const B: Operand = { t: b, trans: transB, batched: !d.bShared };
+  gemm('matmul', out, true, A, B, d.batch, d.M, d.N, d.K, false, variant);
+  return record('matmul', out, [a, b], (g) => {
+    const G: Operand = { t: g, trans: false, batched: true };
+    const Gt: Operand = { ...G, trans: true };
+    let ga: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (a.requiresGrad) {
+      ga = empty(a.rt, a.shape, 'f32', 'matmul_bwd_a');
+      if (!transA) gemm('matmul backward', ga, A.batched, G, { ...B, trans: !transB }, d.batch, d.M, d.K, d.N, false, variant);
+      else gemm('matmul backward', ga, A.batched, B, Gt, d.batch, d.K, d.M, d.N, false, variant);
+    }
+    if (b.requiresGrad) {
+      gb = empty(a.rt, b.shape, 'f32', 'matmul_bwd_b');
+      if (!transB) gemm('matmul backward', gb, B.batched, { ...A, trans: !transA }, G, d.batch, d.K, d.N, d.M, false, variant);
+      else gemm('matmul backward', gb, B.batched, Gt, A, d.batch, d.N, d.K, d.M, false, variant);
+    }
+    return [ga, gb];
+  });
+}
+
+/**
+ * out = op(a) op(b), or out += op(a) op(b) with `accumulate`, into an existing tensor (e.g. a view
+ * of the gradient arena). No autograd. `out` must have the product's shape and its own buffer.
+ */
+export function matmulInto(out: Tensor, a: Tensor, b: Tensor, opts: MatmulOptions & { accumulate?: boolean } = {}): void {
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  const d = dimsOf('matmulInto', a, b, transA, transB);
+  checkDtype('matmulInto', out, 'f32');
+  if (!sameShape(out.shape, d.outShape)) {
+    throw new EngineError(
+      `matmulInto: out ${shapeStr(out.shape)} does not match the product shape ${shapeStr(d.outShape)} of a ${shapeStr(a.shape)} and b ${shapeStr(b.shape)}`,
+    );
+  }
+  if (out.buffer === a.buffer || out.buffer === b.buffer) {
+    // WebGPU forbids a buffer bound writable and read-only in one dispatch.
+    throw new EngineError(`matmulInto: out ${shapeStr(out.shape)} shares a GPU buffer with an input (a ${shapeStr(a.shape)}, b ${shapeStr(b.shape)})`);
+  }
+  const variant = opts.variant ?? matmulVariant(a.rt);
+  gemm(
+    'matmulInto', out, true, { t: a, trans: transA, batched: !d.aShared }, { t: b, trans: transB, batched: !d.bShared },
+    d.batch, d.M, d.N, d.K, opts.accumulate ?? false, variant,
+  );
+}
+
+/** PyTorch Linear without bias: x (..., in), w (out, in) -> x w^T (..., out). */
+export function linear(x: Tensor, w: Tensor, opts: { variant?: MatmulVariant } = {}): Tensor {
+  checkDtype('linear', x, 'f32');
+  checkDtype('linear', w, 'f32');
+  if (w.rank !== 2 || x.rank < 1 || x.shape[x.rank - 1] !== w.shape[1]) {
+    throw new EngineError(`linear: x ${shapeStr(x.shape)} does not match weight ${shapeStr(w.shape)} (want x (..., in), w (out, in))`);
+  }
+  const [outF, inF] = w.shape;
+  const lead = x.shape.slice(0, -1);
+  const rowsN = prod(lead); // (..., in) viewed as (rowsN, in)
+  const variant = opts.variant ?? matmulVariant(x.rt);
+  const out = empty(x.rt, [...lead, outF], 'f32', 'linear');
+  const X: Operand = { t: x, trans: false, batched: true };
+  gemm('linear', out, true, X, { t: w, trans: true, batched: true }, 1, rowsN, outF, inF, false, variant);
+  return record('linear', out, [x, w], (g) => {
+    let gx: Tensor | null = null;
+    let gw: Tensor | null = null;
+    if (x.requiresGrad) {
+      gx = empty(x.rt, x.shape, 'f32', 'linear_bwd_x');
+      gemm('linear backward', gx, true, { t: g, trans: false, batched: true }, { t: w, trans: false, batched: true }, 1, rowsN, inF, outF, false, variant);
+    }
+    if (w.requiresGrad) {
+      gw = empty(x.rt, w.shape, 'f32', 'linear_bwd_w');
+      gemm('linear backward', gw, true, { t: g, trans: true, batched: true }, X, 1, outF, inF, rowsN, false, variant);
+    }
+    return [gx, gw];
+  });
+}
+
+// ---- property-test specs ----------------------------------------------------------------------
+
+type BatchMode = 'none' | 'equal' | 'sharedA' | 'sharedB';
+
+/** Edge-heavy sizes around a kernel's tile: 1, primes, tile - 1, tile, tile + 1. */
+const sizes = (tile: number) => fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 13, tile - 1, tile, tile + 1);
+
+/** Gradient reduction lengths: dA sums over N, dB over M times the batch for a shared b, C over K. */
+function matmulTol(c: OpCase): { atol: number; rtol: number } {
+  const { M, N, K, batch } = c.params as { M: number; N: number; K: number; batch: number };
+  const L = Math.max(K, N, M * batch, 1);
+  // |a|, |b| <= 2 and |g| <= 1: every partial sum is below 4L; f32 rounding error grows ~ eps*sqrt(L)
+  // per partial sum in practice; 1e-6*4L leaves a wide margin and still catches any wrong index.
+  return { atol: 4e-6 * L, rtol: 1e-5 };
+}
+
+function matmulCase(tile: number): fc.Arbitrary<OpCase> {
+  return fc
+    .record({
+      M: sizes(tile),
+      N: sizes(tile),
+      K: sizes(tile),
+      transA: fc.boolean(),
+      transB: fc.boolean(),
+      mode: fc.constantFrom<BatchMode>('none', 'equal', 'sharedA', 'sharedB'),
+      lead: fc.constantFrom([2], [3], [2, 2]),
+    })
+    .chain((p) => {
+      const lead = p.mode === 'none' ? [] : p.lead;
+      const aMat = p.transA ? [p.K, p.M] : [p.M, p.K];
+      const bMat = p.transB ? [p.N, p.K] : [p.K, p.N];
+      const aShape = p.mode === 'sharedA' ? aMat : [...lead, ...aMat];
+      const bShape = p.mode === 'sharedB' ? bMat : [...lead, ...bMat];
+      return fc.tuple(f32s(prod(aShape), -2, 2), f32s(prod(bShape), -2, 2)).map(
+        ([a, b]): OpCase => ({
+          inputs: [
+            { name: 'a', shape: aShape, data: a },
+            { name: 'b', shape: bShape, data: b },
+          ],
+          params: { M: p.M, N: p.N, K: p.K, batch: prod(lead), transA: p.transA, transB: p.transB },
+        }),
+      );
+    });
+}
+
+const matmulSpec = (variant: MatmulVariant): OpSpec => ({
+  name: `matmul.${variant}`,
+  kernel: 'matmul',
+  arb: matmulCase(KERNELS[variant].tile),
+  gpu: (_rt, [a, b], c) => matmul(a, b, { transA: c.params.transA, transB: c.params.transB, variant }),
+  ref: (c) => matmulRef(c.inputs[0].data, c.inputs[0].shape, c.inputs[1].data, c.inputs[1].shape, c.params.transA, c.params.transB),
+  refBackward: (c, g) =>
+    matmulBackwardRef(c.inputs[0].data, c.inputs[0].shape, c.inputs[1].data, c.inputs[1].shape, g, c.params.transA, c.params.transB),
+  tol: matmulTol,
+});
+
+/** linear on the device's default kernel: x (..., in) with 0-2 leading dims. */
+const linearSpec: OpSpec = {
+  name: 'matmul.linear',
+  kernel: 'matmul',
+  arb: fc
+    .record({ lead: fc.constantFrom([], [5], [2, 3], [1, 33]), inF: sizes(32), outF: sizes(32) })
+    .chain(({ lead, inF, outF }) =>
+      fc.tuple(f32s(prod(lead) * inF, -2, 2), f32s(outF * inF, -2, 2)).map(
+        ([x, w]): OpCase => ({
+          inputs: [
+            { name: 'x', shape: [...lead, inF], data: x },
+            { name: 'w', shape: [outF, inF], data: w },
+          ],
+          params: { M: prod(lead), N: outF, K: inF, batch: 1 },
+        }),
+      ),
+    ),
+  gpu: (_rt, [x, w]) => linear(x, w),
+  ref: (c) => linearRef(c.inputs[0].data, c.inputs[1].data, c.inputs[1].shape),
+  refBackward: (c, g) => linearBackwardRef(c.inputs[0].data, c.inputs[1].data, c.inputs[1].shape, g),
+  tol: matmulTol,
+};
+
+/** matmulInto with accumulate: out = c0 + op(a) op(b) (forward only: matmulInto has no autograd). */
+const intoSpec: OpSpec = {
+  name: 'matmul.into',
+  kernel: 'matmul',
+  arb: matmulCase(32).chain((c) => {
+    const { M, N, batch } = c.params;
+    return f32s(batch * M * N, -2, 2).map(
+      (c0): OpCase => ({ inputs: [...c.inputs, { name: 'c0', shape: [batch * M * N], data: c0, grad: false }], params: c.params }),
+    );
+  }),
+  gpu: (rt, [a, b, c0], c) => {
+    const d = matmulDims(a.shape, b.shape, c.params.transA, c.params.transB) as MatmulDims;
+    const out = empty(rt, d.outShape, 'f32', 'into');
+    rt.commandEncoder().copyBufferToBuffer(c0.buffer, c0.byteOffset, out.buffer, out.byteOffset, Math.max(4, c0.byteLength));
+    matmulInto(out, a, b, { transA: c.params.transA, transB: c.params.transB, accumulate: true });
+    return out;
+  },
+  ref: (c) => {
+    const p = matmulRef(c.inputs[0].data, c.inputs[0].shape, c.inputs[1].data, c.inputs[1].shape, c.params.transA, c.params.transB);
+    return p.map((v, i) => v + c.inputs[2].data[i]);
+  },
+  tol: matmulTol,
+};
+
+export const matmulSpecs: OpSpec[] = [...VARIANTS.map(matmulSpec), linearSpec, intoSpec];

@@ -1,0 +1,96 @@
+// Portable matmul: C[z] (+)= op(A[z]) op(B[z]) in f32 on any WebGPU device, no subgroups, no
+// workgroup memory, no barriers. An 8x8 workgroup owns a 32x32 output tile; invocation (x, y)
+// accumulates the 4x4 outputs at rows m0+y+8i and columns n0+x+8j in registers (16 FMAs per 8
+// loads; the stride-8 spread keeps neighbouring invocations on neighbouring addresses on GPUs).
+// Transposes are index math (TRANS_A / TRANS_B pick which stride walks k). Edges: load addresses
+// are clamped into the matrix once, outside the k loop, and only in-range outputs are stored.
+// The batch-sum loop (n_red) computes gradients of a broadcast operand in the same dispatch.
+// It deliberately is the simple, always-correct fallback: the fast paths are matmul_subgroup.wgsl
+// (llvmpipe-like CPU devices) and matmul_tiled.wgsl (GPUs); all three share Params.
+
+override TRANS_A: bool = false; // A stored (K, M) instead of (M, K)
+override TRANS_B: bool = false; // B stored (N, K) instead of (K, N)
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  accumulate: u32, // 1: C += A B (matmulInto), 0: C = A B
+  a_bs: u32, // element stride of A/B/C per output batch (grid z); 0 for a shared operand
+  b_bs: u32,
+  c_bs: u32,
+  n_red: u32, // batches summed into one output (gradients of a broadcast operand)
+  a_rs: u32, // element stride of A/B per summed batch
+  b_rs: u32,
+  tiles_n: u32,
+  tiles_m: u32,
+}
+
+@group(0) @binding(0) var<uniform> u: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+@compute @workgroup_size(8, 8)
+fn matmul_portable(
+  @builtin(workgroup_id) wg: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+) {
+  let tile = wg.x + wg.y * nwg.x; // folded 1-D list of tiles (engine grid1d)
+  let tm = tile / u.tiles_n;
+  if (tm >= u.tiles_m) { return; }
+  let m0 = tm * 32u + lid.y;
+  let n0 = (tile % u.tiles_n) * 32u + lid.x;
+  let z = wg.z;
+  let M = u.M;
+  let N = u.N;
+  let K = u.K;
+  let spread = vec4u(0u, 8u, 16u, 24u);
+  let mi = min(vec4u(m0) + spread, vec4u(max(M, 1u) - 1u));
+  let ni = min(vec4u(n0) + spread, vec4u(max(N, 1u) - 1u));
+  // op(A)[m, k] = A[m*K + k] or, transposed, A[k*M + m]; op(B)[k, n] = B[k*N + n] or B[n*K + k].
+  var a_row: vec4u;
+  var a_step: u32;
+  if (TRANS_A) { a_row = mi; a_step = M; } else { a_row = mi * K; a_step = 1u; }
+  var b_col: vec4u;
+  var b_step: u32;
+  if (TRANS_B) { b_col = ni * K; b_step = 1u; } else { b_col = ni; b_step = N; }
+
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+  for (var r = 0u; r < u.n_red; r++) {
+    var ai = a_row + vec4u(z * u.a_bs + r * u.a_rs);
+    var bi = b_col + vec4u(z * u.b_bs + r * u.b_rs);
+    for (var k = 0u; k < K; k++) {
+      let av = vec4f(a[ai.x], a[ai.y], a[ai.z], a[ai.w]);
+      let bv = vec4f(b[bi.x], b[bi.y], b[bi.z], b[bi.w]);
+      ai += vec4u(a_step);
+      bi += vec4u(b_step);
+      acc0 = fma(vec4f(av.x), bv, acc0);
+      acc1 = fma(vec4f(av.y), bv, acc1);
+      acc2 = fma(vec4f(av.z), bv, acc2);
+      acc3 = fma(vec4f(av.w), bv, acc3);
+    }
+  }
+  let base = z * u.c_bs;
+  store_row(base, m0, n0, acc0);
+  store_row(base, m0 + 8u, n0, acc1);
+  store_row(base, m0 + 16u, n0, acc2);
+  store_row(base, m0 + 24u, n0, acc3);
+}
+
+fn store_row(base: u32, m: u32, n0: u32, v: vec4f) {
+  if (m >= u.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    let n = n0 + 8u * j;
+    if (n < u.N) {
+      let o = base + m * u.N + n;
+      var s = v[j];
+      if (u.accumulate != 0u) { s += c[o]; }
+      c[o] = s;
+    }
+  }
+}

@@ -1,0 +1,151 @@
+// RMSNorm over the last axis of x viewed as (rows, C), as LLaDA's RMSLayerNorm computes it
+// (GSAI-ML/LLaDA modeling_llada.py, OLMo-derived): y = x * rsqrt(mean(x^2) + eps) * w, in f32.
+// Backward (derivation in rmsnorm.ref.ts), with r = rsqrt(mean(x^2) + eps) saved per row:
+//   dx_j = r * (w_j dy_j - x_j * r^2 * dot / C),   dot = sum_k w_k dy_k x_k
+//   dw_j = sum_rows dy_j * x_j * r          (two passes: per-chunk partials, then a fixed-order sum)
+// Row kernels: LANES invocations cooperate on one row and WG / LANES rows share a workgroup.
+// LANES = 1 is one row per invocation with no workgroup memory and no barrier (CPU adapters
+// without fixed-size subgroups: on llvmpipe a barrier is a coroutine switch, shared/PERF.md);
+// LANES = WG is the usual tree reduction in workgroup memory (the portable GPU path). The
+// subgroup-per-row variant (the default where subgroups have a fixed size) is rmsnorm-sg.wgsl.
+// No float atomics anywhere: every sum has a fixed order.
+// Deliberately not done: protection against x^2 overflowing f32 (|x| > ~1.8e19), as in LLaDA.
+
+override WG: u32 = 64u;
+override LANES: u32 = 64u; // power of two dividing WG
+
+struct Params {
+  rows: u32,
+  c: u32,
+  eps: f32,
+  rows_per_chunk: u32, // bwd_w only
+  chunks: u32,         // bwd_w_sum only
+}
+
+@group(0) @binding(0) var<uniform> u: Params;
+
+var<workgroup> red: array<f32, WG>;
+
+// Sum of `v` over the LANES invocations of this row. Must be called in uniform control flow, once
+// per entry point (no trailing barrier protects `red` against a second call).
+fn row_sum(v: f32, lid: u32) -> f32 {
+  if (LANES == 1u) {
+    return v;
+  }
+  red[lid] = v;
+  workgroupBarrier();
+  let lane = lid % LANES;
+  for (var s = LANES / 2u; s > 0u; s = s >> 1u) {
+    if (lane < s) {
+      red[lid] = red[lid] + red[lid + s];
+    }
+    workgroupBarrier();
+  }
+  return red[lid - lane];
+}
+
+fn row_of(lid: u32, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return (wid.x + wid.y * nwg.x) * (WG / LANES) + lid / LANES;
+}
+
+@group(0) @binding(1) var<storage, read> x: array<f32>;       // (rows, C)
+@group(0) @binding(2) var<storage, read> w: array<f32>;       // (C)
+@group(0) @binding(3) var<storage, read_write> y: array<f32>; // (rows, C)
+@group(0) @binding(4) var<storage, read_write> rstd: array<f32>; // (rows)
+
+@compute @workgroup_size(WG)
+fn rmsnorm_fwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = row_of(lid, wid, nwg);
+  let lane = lid % LANES;
+  let live = row < u.rows;
+  let base = row * u.c;
+  var ss = 0.0;
+  if (live) {
+    for (var j = lane; j < u.c; j += LANES) {
+      let v = x[base + j];
+      ss += v * v;
+    }
+  }
+  let total = row_sum(ss, lid);
+  if (!live) {
+    return;
+  }
+  let r = inverseSqrt(total / f32(u.c) + u.eps);
+  for (var j = lane; j < u.c; j += LANES) {
+    y[base + j] = (x[base + j] * r) * w[j];
+  }
+  if (lane == 0u) {
+    rstd[row] = r;
+  }
+}
+
+@group(0) @binding(1) var<storage, read> bdy: array<f32>;       // (rows, C)
+@group(0) @binding(2) var<storage, read> bx: array<f32>;        // (rows, C)
+@group(0) @binding(3) var<storage, read> bw: array<f32>;        // (C)
+@group(0) @binding(4) var<storage, read> brstd: array<f32>;     // (rows)
+@group(0) @binding(5) var<storage, read_write> bdx: array<f32>; // (rows, C)
+
+@compute @workgroup_size(WG)
+fn rmsnorm_bwd_x(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = row_of(lid, wid, nwg);
+  let lane = lid % LANES;
+  let live = row < u.rows;
+  let base = row * u.c;
+  var dot = 0.0;
+  if (live) {
+    for (var j = lane; j < u.c; j += LANES) {
+      dot += bw[j] * bdy[base + j] * bx[base + j];
+    }
+  }
+  let total = row_sum(dot, lid);
+  if (!live) {
+    return;
+  }
+  let r = brstd[row];
+  let k = r * r * total / f32(u.c);
+  for (var j = lane; j < u.c; j += LANES) {
+    bdx[base + j] = r * (bw[j] * bdy[base + j] - bx[base + j] * k);
+  }
+}
+
+// Weight gradient, pass 1: invocation (column j, chunk q) sums rows [q * rows_per_chunk, ...) in
+// order. Columns are consecutive invocations (coalesced on GPUs). With one chunk, `part` is dw.
+@group(0) @binding(1) var<storage, read> wdy: array<f32>;        // (rows, C)
+@group(0) @binding(2) var<storage, read> wx: array<f32>;         // (rows, C)
+@group(0) @binding(3) var<storage, read> wrstd: array<f32>;      // (rows)
+@group(0) @binding(4) var<storage, read_write> part: array<f32>; // (chunks, C)
+
+@compute @workgroup_size(WG)
+fn rmsnorm_bwd_w(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let j = gid.x;
+  let q = gid.y;
+  if (j >= u.c) {
+    return;
+  }
+  let r0 = q * u.rows_per_chunk;
+  let r1 = min(r0 + u.rows_per_chunk, u.rows);
+  var acc = 0.0;
+  for (var row = r0; row < r1; row++) {
+    acc += wdy[row * u.c + j] * wx[row * u.c + j] * wrstd[row];
+  }
+  part[q * u.c + j] = acc;
+}
+
+// Weight gradient, pass 2: dw_j = sum over chunks q = 0, 1, ... of part[q, j], in that order.
+@group(0) @binding(1) var<storage, read> spart: array<f32>;    // (chunks, C)
+@group(0) @binding(2) var<storage, read_write> sdw: array<f32>; // (C)
+
+@compute @workgroup_size(WG)
+fn rmsnorm_bwd_w_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let j = gid.x;
+  if (j >= u.c) {
+    return;
+  }
+  var acc = 0.0;
+  for (var q = 0u; q < u.chunks; q++) {
+    acc += spart[q * u.c + j];
+  }
+  sdw[j] = acc;
+}

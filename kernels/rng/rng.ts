@@ -1,0 +1,154 @@
+// Counter-based random numbers on the GPU: Philox-4x32-10 draws, bit-exact with the CPU reference
+// kernels/rng/rng.ref.ts (its header defines the (seed, stream, index) -> u32 mapping and
+// uniform(u) = (u >>> 8) * 2^-24). Element k of a tensor is element offset + k of its stream, so a
+// resumed run draws what the uninterrupted one would have. Kernel in rng.wgsl.
+//
+// How the project consumes it (streams from streamOf(STREAM_TAG.<use>, a, b), rng.ref.ts):
+// - MDLM masks (LLaDA pre-training, GUIDELINES): per sample b, t_b = uniform #b of
+//   streamOf(mdlmT, step, 0); position l is masked iff uniform #l of streamOf(mdlmMask, step, b) is
+//   < p_mask = (1 - eps) t_b + eps. philoxUniformRows draws all samples' rows in one dispatch.
+// - Gumbel noise for sampling (LLaDA's add_gumbel_noise: argmax exp(l) / (-log u)^T equals
+//   argmax l + T g): g = -log(-log(u + 2^-25)) with u uniform #(position * V + token) of
+//   streamOf(sampling, step, b); the 2^-25 moves u to the middle of its 2^-24 bin, inside (0, 1).
+// - A kernel that draws noise inline (sample-pick) includes the shared block function with
+//   `// #include "../rng/philox.wgsl"`; the specs here check that function bit for bit.
+// Deliberately no stateful generator: every call names its seed, stream and offset.
+import * as fc from 'fast-check';
+import type { Runtime } from '../../engine/runtime.ts';
+import { empty, type Tensor } from '../../engine/tensor.ts';
+import { EngineError } from '../../engine/errors.ts';
+import { Uniforms, grid1d } from '../util.ts';
+import type { OpCase, OpSpec } from '../spec.ts';
+import * as ref from './rng.ref.ts';
+
+export { STREAM_TAG, streamOf, type StreamWords } from './rng.ref.ts';
+
+const WGSL = new URL('./rng.wgsl', import.meta.url);
+const WG = 64;
+
+export type Stream = number | ref.StreamWords;
+
+function fill(op: string, rt: Runtime, seed: number, stream: Stream, rows: number, n: number, offset: number, uniform: boolean): Tensor {
+  let key: ref.Key2, words: ref.StreamWords;
+  try {
+    key = ref.seedKey(seed);
+    words = ref.streamWords(stream);
+  } catch (e) {
+    throw new EngineError(`${op}: ${(e as Error).message}`);
+  }
+  if (!Number.isSafeInteger(n) || n < 0) throw new EngineError(`${op}: count must be an integer >= 0, got ${n}`);
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + n > Number.MAX_SAFE_INTEGER) {
+    throw new EngineError(`${op}: offset must be an integer >= 0 with offset + count < 2^53, got offset ${offset}, count ${n}`);
+  }
+  if (words[1] + rows - 1 > 0xffffffff) throw new EngineError(`${op}: ${rows} rows from stream word ${words[1]} overflow a u32`);
+  const shape = rows === 1 ? [n] : [rows, n];
+  const out = empty(rt, shape, uniform ? 'f32' : 'u32', uniform ? 'philox.uniform' : 'philox.u32');
+  if (n === 0 || rows === 0) return out;
+  const r = offset % 4;
+  const block0 = Math.floor(offset / 4);
+  const bpr = Math.ceil((n + r) / 4);
+  const u = new Uniforms()
+    .u32(key[0]).u32(key[1]).u32(words[0]).u32(words[1])
+    .u32(block0 % 2 ** 32).u32(Math.floor(block0 / 2 ** 32))
+    .u32(n).u32(r).u32(rows).u32(bpr);
+  rt.run(rt.kernel(WGSL, 'philox_fill', { WG, UNIFORM: uniform }), {
+    uniforms: u.bytes(),
+    bindings: [out],
+    grid: grid1d(Math.ceil((rows * bpr) / WG), rt.limits.maxComputeWorkgroupsPerDimension),
+  });
+  return out;
+}
+
+/** n raw u32 draws of `stream` under `seed`, elements offset .. offset + n - 1, as a u32 (n) tensor. */
+export function philoxU32(rt: Runtime, seed: number, stream: Stream, n: number, offset = 0): Tensor {
+  return fill('philoxU32', rt, seed, stream, 1, n, offset, false);
+}
+
+/** n uniform draws in [0, 1) (multiples of 2^-24), elements offset .. offset + n - 1, f32 (n). */
+export function philoxUniform(rt: Runtime, seed: number, stream: Stream, n: number, offset = 0): Tensor {
+  return fill('philoxUniform', rt, seed, stream, 1, n, offset, true);
+}
+
+/**
+ * Uniform draws for `rows` consecutive streams in one dispatch, f32 (rows, n): row q is
+ * philoxUniform(seed, [s0, s1 + q], n, offset), i.e. streamOf(tag, a, b + q) for stream0 =
+ * streamOf(tag, a, b) (one row of mask draws per sample).
+ */
+export function philoxUniformRows(rt: Runtime, seed: number, stream0: ref.StreamWords, rows: number, n: number, offset = 0): Tensor {
+  if (!Number.isSafeInteger(rows) || rows < 1) throw new EngineError(`philoxUniformRows: rows must be an integer >= 1, got ${rows}`);
+  return fill('philoxUniformRows', rt, seed, stream0, rows, n, offset, true);
+}
+
+// ---- property-test specs ----------------------------------------------------------------------
+
+interface RngCase extends OpCase {
+  params: { seed: number; stream: Stream; n: number; offset: number; rows: number };
+}
+
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const rngCase = (rows: fc.Arbitrary<number>): fc.Arbitrary<RngCase> =>
+  fc
+    .record({
+      seed: fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+      stream: fc.oneof(
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }) as fc.Arbitrary<Stream>,
+        fc.tuple(u32, fc.integer({ min: 0, max: 0xfffffff0 })),
+        fc.tuple(fc.integer({ min: 1, max: 6 }), u32, fc.integer({ min: 0, max: 1000 })).map(([t, a, b]) => ref.streamOf(t, a, b)),
+      ),
+      n: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.constantFrom(1, 2, 3, 4, 5, 255, 256, 257, 1031)),
+      // small offsets (every residue mod 4), a block index crossing 2^32 (carry into counter word
+      // c1), and offsets near 2^53
+      offset: fc.oneof(
+        fc.integer({ min: 0, max: 20 }),
+        fc.integer({ min: 4 * (2 ** 32 - 40), max: 4 * (2 ** 32 + 4) }),
+        fc.integer({ min: 2 ** 52, max: 2 ** 53 - 4096 }),
+      ),
+      rows,
+    })
+    .map((p) => ({ inputs: [], params: p }));
+
+const rowsRef = (c: RngCase, uniform: boolean): ArrayLike<number> => {
+  const { seed, stream, n, offset, rows } = c.params;
+  const [s0, s1] = ref.streamWords(stream);
+  const out = uniform ? new Float32Array(rows * n) : new Uint32Array(rows * n);
+  for (let q = 0; q < rows; q++) {
+    out.set(uniform ? ref.philoxUniform(seed, [s0, s1 + q], n, offset) : ref.philoxU32(seed, [s0, s1 + q], n, offset), q * n);
+  }
+  return out;
+};
+
+const exactTol = () => ({ atol: 0, rtol: 0 });
+
+export const rngSpecs: OpSpec<RngCase>[] = [
+  {
+    name: 'rng.u32',
+    kernel: 'rng',
+    arb: rngCase(fc.constant(1)),
+    gpu: (rt, _ins, c) => philoxU32(rt, c.params.seed, c.params.stream, c.params.n, c.params.offset),
+    ref: (c) => rowsRef(c, false),
+    tol: exactTol,
+    exact: true,
+  },
+  {
+    name: 'rng.uniform',
+    kernel: 'rng',
+    arb: rngCase(fc.constant(1)),
+    gpu: (rt, _ins, c) => philoxUniform(rt, c.params.seed, c.params.stream, c.params.n, c.params.offset),
+    ref: (c) => rowsRef(c, true),
+    tol: exactTol,
+    exact: true,
+  },
+  {
+    name: 'rng.uniformRows',
+    kernel: 'rng',
+    arb: rngCase(fc.integer({ min: 1, max: 5 })).map((c) => {
+      // rows need pair streams with room for s1 + rows - 1
+      const [s0, s1] = ref.streamWords(c.params.stream);
+      return { ...c, params: { ...c.params, stream: [s0, Math.min(s1, 0xffffffff - 8)] as const } };
+    }),
+    gpu: (rt, _ins, c) => philoxUniformRows(rt, c.params.seed, c.params.stream as ref.StreamWords, c.params.rows, c.params.n, c.params.offset),
+    ref: (c) => rowsRef(c, true),
+    tol: exactTol,
+    exact: true,
+  },
+];
