@@ -1,0 +1,164 @@
+// LLaDA's bidirectional transformer on the engine, as GSAI-ML/LLaDA's modeling_llada.py
+// (LLaDALlamaBlock) computes it: token embedding (no position embedding); per block
+// RMSNorm -> q/k/v -> RoPE (half-rotated) on q, k -> full attention (no causal mask, GQA) ->
+// attn_out -> residual; RMSNorm -> SiLU(ff_proj x) * up_proj x -> ff_out -> residual;
+// final RMSNorm (ln_f) -> LM head (ff_out, or wte when weight_tying).
+// Deliberately no training logic and no file formats here (io.ts, train/).
+import type { Runtime } from '../engine/runtime.ts';
+import { empty, tensor, type Tensor } from '../engine/tensor.ts';
+import { reshape } from '../engine/autograd.ts';
+import { UserError } from '../engine/errors.ts';
+import { add, scale } from '../kernels/elementwise/elementwise.ts';
+import { linear } from '../kernels/matmul/matmul.ts';
+import { attention } from '../kernels/attention/attention.ts';
+import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
+import { rope } from '../kernels/rope/rope.ts';
+import { swiglu } from '../kernels/swiglu/swiglu.ts';
+import { embedding } from '../kernels/embedding/embedding.ts';
+import { type ModelConfig, embeddingRows, headDim, kvHeads } from './config.ts';
+import { parameterTable } from './names.ts';
+import { ParamStore } from './params.ts';
+import type { Tokenizer } from './tokenizer.ts';
+
+export interface ForwardInput {
+  /** Token ids, row-major [B, T]. */
+  ids: Int32Array;
+  B: number;
+  T: number;
+  /** Optional key padding mask [B, T]: 1 = real token, 0 = padding (never attended to). */
+  keyMask?: Float32Array;
+}
+
+export interface KVCache {
+  B: number;
+  L: number;
+  /** Per layer, post-RoPE keys and values (B, L, Hkv, D). */
+  k: Tensor[];
+  v: Tensor[];
+  dispose(): void;
+}
+
+/** Copy src (B, Tq, ...) into dst (B, L, ...) at sequence offset `start` (encoded, no autograd). */
+function writeRows(dst: Tensor, src: Tensor, start: number): void {
+  const [B, L] = dst.shape;
+  const Tq = src.shape[1];
+  const row = dst.size / (B * L) * 4;
+  const enc = dst.rt.commandEncoder();
+  for (let b = 0; b < B; b++) {
+    enc.copyBufferToBuffer(src.buffer, src.byteOffset + b * Tq * row, dst.buffer, dst.byteOffset + (b * L + start) * row, Tq * row);
+  }
+}
+
+export class LLaDAModel {
+  readonly params: ParamStore;
+  /** The checkpoint's tokenizer, when it has one. */
+  tokenizer: Tokenizer | null = null;
+
+  constructor(
+    readonly rt: Runtime,
+    readonly config: ModelConfig,
+  ) {
+    this.params = new ParamStore(rt, parameterTable(config));
+  }
+
+  get vocabRows(): number {
+    return embeddingRows(this.config);
+  }
+
+  private p(name: string): Tensor {
+    return this.params.get(`model.transformer.${name}`);
+  }
+
+  /** Check host ids before they reach the GPU (the kernel would clamp them silently). */
+  checkIds(ids: ArrayLike<number>, where = 'input'): void {
+    const V = this.vocabRows;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!Number.isInteger(id) || id < 0 || id >= V) {
+        throw new UserError(`${where}: token id ${id} at position ${i} is outside the model's vocabulary [0, ${V})`);
+      }
+    }
+  }
+
+  /** Logits [B*T, embedding_size] for a batch (records autograd when parameters require grad). */
+  forward(inp: ForwardInput): Tensor {
+    return this.run(inp.ids, inp.B, inp.T, 0, inp.T, inp.keyMask, null);
+  }
+
+  /**
+   * Fast-dLLM's block-level approximate KV cache (Wu et al. 2025, sec. 3.1). `fill`: a full forward
+   * of [B, L] that also stores every layer's post-RoPE keys and values. Otherwise: only the tokens
+   * at positions [start, start + Tq) run through the model; their fresh keys/values overwrite the
+   * cache there, and their queries attend over the whole cached sequence (prefix cache: Tq covers
+   * the block and the suffix; dual cache: the block only). Logits come for the Tq tokens.
+   */
+  forwardCached(ids: Int32Array, B: number, Tq: number, start: number, cache: KVCache, keyMask?: Float32Array): Tensor {
+    return this.run(ids, B, Tq, start, cache.L, keyMask, cache);
+  }
+
+  /** An empty cache for [B, L] sequences (filled by the first forwardCached with start 0, Tq = L). */
+  newCache(B: number, L: number): KVCache {
+    const Hkv = kvHeads(this.config), D = headDim(this.config);
+    const mk = (n: string) => Array.from({ length: this.config.n_layers }, (_, l) => empty(this.rt, [B, L, Hkv, D], 'f32', `${n}_cache.${l}`).keep());
+    return { B, L, k: mk('k'), v: mk('v'), dispose() { [...this.k, ...this.v].forEach((t) => t.dispose()); } };
+  }
+
+  private run(idsHost: Int32Array, B: number, T: number, start: number, L: number, keyMaskHost: Float32Array | undefined, cache: KVCache | null): Tensor {
+    const cfg = this.config;
+    if (idsHost.length !== B * T) throw new UserError(`forward: ${idsHost.length} ids for a [${B}, ${T}] batch`);
+    if (L > cfg.max_sequence_length) {
+      throw new UserError(`sequence length ${L} exceeds the model's max_sequence_length ${cfg.max_sequence_length}`);
+    }
+    if (keyMaskHost && keyMaskHost.length !== B * L) throw new UserError(`forward: key mask of ${keyMaskHost.length} for a [${B}, ${L}] batch`);
+    const rt = this.rt;
+    const C = cfg.d_model, H = cfg.n_heads, Hkv = kvHeads(cfg), D = headDim(cfg);
+    const ids = tensor(rt, idsHost, [B, T], 'i32', 'ids');
+    const keyMask = keyMaskHost ? tensor(rt, keyMaskHost, [B, L], 'f32', 'key_mask') : undefined;
+    const ropeOpts = { theta: cfg.rope_theta, positions: start };
+    let x = embedding(ids, this.p('wte.weight'), { hostIds: idsHost }); // (B, T, C)
+    for (let l = 0; l < cfg.n_layers; l++) {
+      const blk = (n: string) => this.p(`blocks.${l}.${n}.weight`);
+      const h = rmsnorm(x, blk('attn_norm'), cfg.rms_norm_eps);
+      const q = rope(reshape(linear(h, blk('q_proj')), [B, T, H, D]), ropeOpts);
+      let k = rope(reshape(linear(h, blk('k_proj')), [B, T, Hkv, D]), ropeOpts);
+      let v = reshape(linear(h, blk('v_proj')), [B, T, Hkv, D]);
+      if (cache) {
+        writeRows(cache.k[l], k, start);
+        writeRows(cache.v[l], v, start);
+        k = cache.k[l];
+        v = cache.v[l];
+      }
+      const a = reshape(attention(q, k, v, { keyMask }), [B, T, C]);
+      x = add(x, linear(a, blk('attn_out')));
+      const h2 = rmsnorm(x, blk('ff_norm'), cfg.rms_norm_eps);
+      x = add(x, linear(swiglu(linear(h2, blk('ff_proj')), linear(h2, blk('up_proj'))), blk('ff_out')));
+    }
+    x = rmsnorm(x, this.p('ln_f.weight'), cfg.rms_norm_eps);
+    const head = cfg.weight_tying ? this.p('wte.weight') : this.p('ff_out.weight');
+    const logits = linear(reshape(x, [B * T, C]), head); // (B*T, V)
+    return cfg.scale_logits ? scale(logits, 1 / Math.sqrt(C)) : logits;
+  }
+
+  /** Public API: logits for token id rows as a Float32Array [B, T, vocab_size] (row-major). */
+  async logits(ids: number[][], opts: { attentionMask?: number[][] } = {}): Promise<Float32Array> {
+    const B = ids.length;
+    if (B === 0) throw new UserError('logits: empty batch');
+    const T = ids[0].length;
+    if (ids.some((r) => r.length !== T)) throw new UserError('logits: rows must have equal length (pad them and pass attentionMask)');
+    const flat = Int32Array.from(ids.flat());
+    this.checkIds(flat);
+    const mask = opts.attentionMask ? Float32Array.from(opts.attentionMask.flat()) : undefined;
+    if (mask && mask.length !== B * T) throw new UserError('logits: attentionMask must have the shape of ids');
+    const { noGradAsync } = await import('../engine/autograd.ts');
+    const full = await noGradAsync(() => this.rt.scope(async () => (await this.forward({ ids: flat, B, T, keyMask: mask }).read()) as Float32Array));
+    const V = this.config.vocab_size, E = this.vocabRows;
+    if (V === E) return full;
+    const out = new Float32Array(B * T * V);
+    for (let i = 0; i < B * T; i++) out.set(full.subarray(i * E, i * E + V), i * V);
+    return out;
+  }
+
+  dispose(): void {
+    this.params.dispose();
+  }
+}

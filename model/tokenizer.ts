@@ -1,0 +1,198 @@
+// Tokenizer for LLaDA models: loads a Hugging Face tokenizer.json + tokenizer_config.json through
+// @huggingface/tokenizers, finds LLaDA's special tokens, and renders chats with the config's
+// chat_template (through @huggingface/jinja) or, when there is none, LLaDA's Llama-3-style format.
+// Also the entry points for the char tokenizer of from-scratch models (files: char-tokenizer.ts).
+// Deliberately not here: padding/batching, ids -> tensors, the chat format itself (chat-format.ts).
+// API of the files: huggingface/tokenizers (tokenizer.json) and transformers (tokenizer_config.json).
+
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Template } from '@huggingface/jinja';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { UserError } from '../engine/errors.ts';
+import { writeFileAtomic } from './atomic-file.ts';
+import { SPECIAL, renderLladaChat, type ChatMessage } from './chat-format.ts';
+import { charTokenizerFiles } from './char-tokenizer.ts';
+
+export { SPECIAL, renderLladaChat, LLADA_CHAT_TEMPLATE, type ChatMessage } from './chat-format.ts';
+
+/** The two JSON files a Hugging Face tokenizer directory holds, parsed. */
+export interface TokenizerFiles {
+  tokenizerJson: Record<string, unknown>;
+  tokenizerConfig: Record<string, unknown>;
+}
+
+export interface Tokenizer {
+  /** Largest token id + 1 (the model's embedding may have more rows). */
+  readonly vocabSize: number;
+  readonly maskId: number;
+  readonly eosId: number;
+  readonly padId: number;
+  readonly bosId: number | null;
+  readonly eotId: number | null;
+  /** Special tokens in the text are always recognised; addSpecial adds the post-processor's. */
+  encode(text: string, opts?: { addSpecial?: boolean }): number[];
+  decode(ids: readonly number[], opts?: { skipSpecial?: boolean }): string;
+  tokenToId(token: string): number | undefined;
+  idToToken(id: number): string | undefined;
+  applyChat(messages: readonly ChatMessage[], opts: { addGenerationPrompt: boolean }): string;
+  /** What it was built from, to save beside a checkpoint. */
+  readonly files: TokenizerFiles;
+}
+
+/** Special tokens in tokenizer_config.json are strings or {"content": ...} objects. */
+function tokenString(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string') {
+    return (v as { content: string }).content;
+  }
+  return null;
+}
+
+function chatTemplateOf(config: Record<string, unknown>, source: string): string | null {
+  const t = config.chat_template;
+  if (t === undefined || t === null) return null;
+  if (typeof t === 'string') return t;
+  // Newer configs may hold a list of named templates; "default" is the one apply_chat_template uses.
+  if (Array.isArray(t)) {
+    const named = t as { name?: unknown; template?: unknown }[];
+    const pick = named.find((x) => x?.name === 'default') ?? named[0];
+    if (typeof pick?.template === 'string') return pick.template;
+  }
+  throw new UserError(`${source}: chat_template must be a string or a list of {name, template}`);
+}
+
+/** Build from already-parsed files; `source` names them in errors. */
+export function tokenizerFromFiles(files: TokenizerFiles, source: string): Tokenizer {
+  let hf: HfTokenizer;
+  try {
+    hf = new HfTokenizer(structuredClone(files.tokenizerJson), structuredClone(files.tokenizerConfig));
+  } catch (e) {
+    throw new UserError(`${source}: cannot build the tokenizer (${(e as Error).message})`);
+  }
+  const vocab = hf.get_vocab(true);
+  let maxId = -1;
+  for (const id of vocab.values()) maxId = Math.max(maxId, id);
+  const cfg = files.tokenizerConfig;
+  const idOf = (...names: (string | null)[]) => {
+    for (const n of names) if (n !== null && hf.token_to_id(n) !== undefined) return hf.token_to_id(n)!;
+    return null;
+  };
+  const required = (what: string, id: number | null, name: string) => {
+    if (id === null) throw new UserError(`${source}: no ${what} token ${name} in the vocabulary (LLaDA needs it)`);
+    return id;
+  };
+  const maskId = required('mask', idOf(SPECIAL.mask, tokenString(cfg.mask_token)), SPECIAL.mask);
+  const eosId = required('end-of-text', idOf(SPECIAL.eos, tokenString(cfg.eos_token)), SPECIAL.eos);
+  const padId = idOf(tokenString(cfg.pad_token)) ?? eosId;
+  const bosId = idOf(SPECIAL.bos, tokenString(cfg.bos_token));
+  const eotId = idOf(SPECIAL.eot);
+  const bosToken = bosId === null ? '' : hf.id_to_token(bosId)!;
+
+  const template = chatTemplateOf(cfg, source);
+  let compiled: Template | null = null;
+  if (template !== null) {
+    try {
+      compiled = new Template(template);
+    } catch (e) {
+      throw new UserError(`${source}: chat_template does not parse (${(e as Error).message})`);
+    }
+  }
+
+  // Char-level vocabularies (BPE without merges or unknown token, as buildCharTokenizer writes)
+  // drop characters they do not know; refuse instead, since a silent gap corrupts training data.
+  const model = files.tokenizerJson.model as { type?: unknown; merges?: unknown[]; unk_token?: unknown; byte_fallback?: unknown };
+  const charLevel =
+    model?.type === 'BPE' &&
+    Array.isArray(model.merges) &&
+    model.merges.length === 0 &&
+    model.unk_token == null &&
+    !model.byte_fallback &&
+    files.tokenizerJson.normalizer == null &&
+    files.tokenizerJson.post_processor == null;
+
+  return {
+    vocabSize: maxId + 1,
+    maskId,
+    eosId,
+    padId,
+    bosId,
+    eotId,
+    files,
+    encode(text, opts = {}) {
+      const enc = hf.encode(text, { add_special_tokens: opts.addSpecial ?? false });
+      if (charLevel && enc.tokens.join('') !== text) {
+        const unknown = [...new Set(Array.from(text).filter((c) => hf.token_to_id(c) === undefined))].slice(0, 5);
+        throw new UserError(`${source}: text has characters outside the vocabulary: ${unknown.map((c) => JSON.stringify(c)).join(', ')}`);
+      }
+      return enc.ids;
+    },
+    decode(ids, opts = {}) {
+      if (ids.length === 0) return '';
+      for (const id of ids) {
+        if (!Number.isInteger(id) || hf.id_to_token(id) === undefined) {
+          throw new UserError(`${source}: token id ${id} is not in the vocabulary (0..${maxId})`);
+        }
+      }
+      return hf.decode([...ids], { skip_special_tokens: opts.skipSpecial ?? false });
+    },
+    tokenToId: (token) => hf.token_to_id(token),
+    idToToken: (id) => hf.id_to_token(id),
+    applyChat(messages, { addGenerationPrompt }) {
+      if (compiled === null) return renderLladaChat(messages, addGenerationPrompt, bosToken);
+      try {
+        return compiled.render({
+          messages,
+          add_generation_prompt: addGenerationPrompt,
+          bos_token: bosToken,
+          eos_token: hf.id_to_token(eosId),
+          pad_token: hf.id_to_token(padId),
+        });
+      } catch (e) {
+        throw new UserError(`${source}: chat_template failed to render (${(e as Error).message})`);
+      }
+    },
+  };
+}
+
+function readJson(path: string, required: boolean): Record<string, unknown> | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new UserError(`${path}: cannot read (${(e as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UserError(`${path}: expected a JSON object`);
+  return json as Record<string, unknown>;
+}
+
+/** Load `<dir>/tokenizer.json` and, when present, `<dir>/tokenizer_config.json`. */
+export function loadTokenizer(dir: string): Tokenizer {
+  const tokenizerJson = readJson(join(dir, 'tokenizer.json'), true)!;
+  const tokenizerConfig = readJson(join(dir, 'tokenizer_config.json'), false) ?? {};
+  return tokenizerFromFiles({ tokenizerJson, tokenizerConfig }, join(dir, 'tokenizer.json'));
+}
+
+/** A character-level tokenizer over `chars` with LLaDA's special tokens (see char-tokenizer.ts). */
+export function buildCharTokenizer(chars: string, opts: { extraSpecials?: readonly string[] } = {}): Tokenizer {
+  return tokenizerFromFiles(charTokenizerFiles(chars, opts), 'char tokenizer');
+}
+
+/** Write tokenizer.json and tokenizer_config.json into `dir` (created if needed). */
+export function saveTokenizer(dir: string, tok: Tokenizer | TokenizerFiles): void {
+  const files = 'files' in tok ? tok.files : tok;
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new UserError(`${dir}: cannot create the tokenizer directory (${(e as Error).message})`);
+  }
+  writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(files.tokenizerJson, null, 2) + '\n');
+  writeFileAtomic(join(dir, 'tokenizer_config.json'), JSON.stringify(files.tokenizerConfig, null, 2) + '\n');
+}
