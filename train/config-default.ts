@@ -1,0 +1,68 @@
+// The embedded default training config: what `dllm-wgpu train` runs with no config file. A tiny
+// LLaDA-style model (d_model 64, 2 layers, 4 heads, SwiGLU 192) trained from scratch with a char
+// tokenizer on addition of two numbers of 1-2 digits, validated on 500 held-out prompts it never
+// trains on. Only the fields that matter for reading the run are written (the architecture is the
+// schema default); `dllm-wgpu train --print-config` shows every field. Step count: the lead tunes it.
+
+export const DEFAULT_CONFIG_TOML = `# dllm-wgpu default run: learn two-digit addition from scratch with masked diffusion.
+name = "addition"
+seed = 42
+
+# [model] keeps the schema's tiny architecture: d_model 64, n_layers 2, n_heads 4, n_kv_heads 4,
+# mlp_hidden_size 192, max_sequence_length 64 (see --print-config). Leaving it unwritten lets
+# "--set model.path=<checkpoint>" fine-tune from a checkpoint without conflicting keys.
+[model]
+charset = "0123456789+="        # characters of the char tokenizer (its special tokens are its own)
+
+[dllm]
+mode = "mdlm"
+eps = 1e-3
+supervise_padding = true
+normalization = "token"
+
+[dataset]
+task = "addition"         # "37+48=" -> "85"; 9500 training prompts
+split_seed = 1234
+n_heldout = 500
+seq_length = 10
+shuffle_seed = 42
+
+[validation_dataset]
+task = "addition"         # the 500 held-out prompts
+split_seed = 1234
+n_heldout = 500
+seq_length = 10
+
+[step_scheduler]
+global_batch_size = 64
+local_batch_size = 64
+max_steps = 6000
+ckpt_every_steps = 1000
+val_every_steps = 500
+log_every_steps = 50
+
+[optimizer]
+name = "adamw"
+lr = 3e-3
+betas = [0.9, 0.98]
+eps = 1e-8
+weight_decay = 0.1
+
+[clip_grad_norm]
+max_norm = 1.0
+
+[lr_scheduler]
+lr_warmup_steps = 200
+lr_decay_style = "cosine"
+init_lr = 0.0
+min_lr = 3e-4
+
+[checkpoint]
+enabled = true
+save_dtype = "f32"
+keep_last = 3
+
+[logging]
+metrics_file = "metrics.jsonl"
+plot = true
+`;

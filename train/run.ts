@@ -1,0 +1,108 @@
+// One training run in its run folder: resolved config saved, resume from the newest complete
+// checkpoint (or a given one), the loop with progress (a live line on a TTY, plain lines
+// otherwise), metrics.jsonl, the loss-curve SVG refreshed at each validation, checkpoints with
+// keep_last pruning, and summary.json. Returns the trained model for the caller to evaluate.
+// Deliberately not here: sampling/accuracy (the CLI composes train and sample).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Runtime } from '../engine/runtime.ts';
+import type { LLaDAModel } from '../model/llada.ts';
+import type { Tokenizer } from '../model/tokenizer.ts';
+import { resolvedConfigToToml, type TrainConfig } from './config.ts';
+import { buildRun, runFolder } from './setup.ts';
+import { DataOrder } from './data-order.ts';
+import { describeDataset, type TokenizedDataset } from './data.ts';
+import { cleanStaleTemps, resolveResume } from './checkpoint-dir.ts';
+import { loadCheckpoint, saveCheckpoint } from './state.ts';
+import { totalSteps, trainLoop } from './trainer.ts';
+import { appendMetrics, formatLogLine, lossPointsFromMetrics, readMetrics, renderLossSvg, truncateMetricsAfter, writeFileAtomic } from './metrics.ts';
+import type { TaskName } from './tasks.ts';
+
+export interface RunResult {
+  runDir: string;
+  model: LLaDAModel;
+  tokenizer: Tokenizer;
+  task: TaskName | null;
+  val: TokenizedDataset | null;
+  summary: Record<string, unknown>;
+}
+
+export async function runTraining(
+  rt: Runtime,
+  cfg: TrainConfig,
+  o: { configPath: string | null; out?: string; log: (line: string, live?: boolean) => void },
+): Promise<RunResult> {
+  const runDir = runFolder(cfg, o.out);
+  mkdirSync(runDir, { recursive: true });
+  const configToml = resolvedConfigToToml(cfg);
+  writeFileSync(join(runDir, 'config.toml'), configToml);
+  const stale = cleanStaleTemps(runDir);
+  if (stale.length) o.log(`removed ${stale.length} incomplete checkpoint folder(s) left by an interrupted save`);
+
+  const parts = await buildRun(rt, cfg, o.configPath);
+  let model = parts.model;
+  o.log(describeDataset(parts.train));
+  if (parts.val) o.log(describeDataset(parts.val));
+  model.checkIds(parts.train.inputIds, `${parts.train.source}`);
+  let startStep = 0;
+  let data = new DataOrder(parts.train.nRows, cfg.dataset.shuffle_seed);
+  const resume = resolveResume(cfg.resume, runDir);
+  if (resume) {
+    model.dispose();
+    const ck = await loadCheckpoint(resume.path, rt);
+    model = ck.model;
+    model.tokenizer ??= parts.tokenizer;
+    startStep = ck.state.step;
+    data = new DataOrder(parts.train.nRows, cfg.dataset.shuffle_seed, ck.state.data_position);
+    o.log(`resumed from ${resume.path} (step ${startStep})`);
+  }
+  const metricsPath = join(runDir, cfg.logging.metrics_file);
+  if (resume) truncateMetricsAfter(metricsPath, startStep);
+  else writeFileAtomic(metricsPath, '');
+  const maxSteps = totalSteps(cfg, parts.train);
+  o.log(`model: ${model.params.count.toLocaleString('en')} parameters; ${maxSteps} steps of ${cfg.step_scheduler.global_batch_size} x ${parts.train.T} tokens; run folder ${runDir}`);
+  const plot = () => {
+    if (!cfg.logging.plot) return;
+    writeFileAtomic(join(runDir, cfg.logging.plot_file), renderLossSvg(lossPointsFromMetrics(readMetrics(metricsPath)), { title: `${cfg.name}: MDLM loss`, logY: cfg.logging.plot_log_y }));
+  };
+  let lastVal: number | null = null;
+  const t0 = performance.now();
+  const res = await trainLoop({
+    cfg, model, train: parts.train, val: parts.val, maskId: parts.maskId, startStep, data,
+    hooks: {
+      onLog(e) {
+        const eta = ((maxSteps - e.step) * e.stepMs) / 1000;
+        o.log(formatLogLine({ ...e, etaSec: eta, gpuBytes: rt.pool.stats.highWaterBytes }), e.step !== maxSteps);
+        appendMetrics(metricsPath, { event: 'train', step: e.step, loss: e.loss, lr: e.lr, ms_per_step: e.stepMs, tokens_per_sec: e.tokensPerSec });
+      },
+      onValidate(step, loss) {
+        lastVal = loss;
+        o.log(`step ${step}/${maxSteps} | val loss ${loss.toFixed(4)}`);
+        appendMetrics(metricsPath, { event: 'val', step, loss });
+        plot();
+      },
+      async onCheckpoint(step, d, loss) {
+        const path = await saveCheckpoint(runDir, model, { step, data_position: d.position, loss, seed: cfg.seed }, {
+          dtype: cfg.checkpoint.save_dtype, configToml, keepLast: cfg.checkpoint.keep_last,
+        });
+        o.log(`checkpoint ${path}`);
+      },
+    },
+  });
+  plot();
+  if (startStep >= maxSteps && res.steps === 0) o.log(`nothing to do: the run is already at step ${startStep}/${maxSteps}`);
+  const summary: Record<string, unknown> = {
+    name: cfg.name,
+    steps: startStep + res.steps,
+    train_loss: Number.isFinite(res.lastLoss) ? res.lastLoss : null,
+    val_loss: lastVal,
+    tokens_per_sec: res.tokensPerSec,
+    wall_seconds: (performance.now() - t0) / 1000,
+    parameters: model.params.count,
+  };
+  return { runDir, model, tokenizer: model.tokenizer ?? parts.tokenizer, task: parts.task, val: parts.val, summary };
+}
+
+export function writeSummary(runDir: string, summary: Record<string, unknown>): void {
+  writeFileAtomic(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+}

@@ -1,0 +1,76 @@
+// Tests for the builtin tasks: the held-out split never overlaps training, splits are deterministic
+// in their seed, formats fit a char tokenizer, and the answer checker is exact.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { checkTaskAnswer, taskExamples, type TaskOptions } from './tasks.ts';
+import { tokenizeExamples } from './data.ts';
+import { fakeTokenizer } from './fake-tokenizer.test-util.ts';
+
+const FC = { seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined, numRuns: 10 };
+const base = (o: Partial<TaskOptions>): TaskOptions => ({ task: 'addition', split: 'train', splitSeed: 1234, nHeldout: 500, nExamples: 0, ...o });
+
+test('addition: 9500 training + 500 held-out prompts, disjoint, covering all 10,000', () => {
+  const train = taskExamples(base({}));
+  const held = taskExamples(base({ split: 'heldout' }));
+  assert.is(train.length, 9500);
+  assert.is(held.length, 500);
+  const heldSet = new Set(held.map((e) => e.prompt));
+  assert.is(heldSet.size, 500);
+  assert.ok(train.every((e) => !heldSet.has(e.prompt)), 'a held-out prompt is in the training split');
+  assert.is(new Set([...train, ...held].map((e) => e.prompt)).size, 10_000);
+  assert.ok([...train, ...held].every((e) => checkTaskAnswer('addition', e.prompt, e.response)));
+  assert.equal(taskExamples(base({ nExamples: 3 })), train.slice(0, 3));
+});
+
+test('held-out split is disjoint from training for any seed and size (addition and sort)', () => {
+  fc.assert(
+    fc.property(fc.nat(), fc.integer({ min: 1, max: 3000 }), fc.constantFrom('addition' as const, 'sort' as const), (seed, nHeldout, task) => {
+      const o = base({ task, splitSeed: seed, nHeldout, nExamples: task === 'sort' ? 2000 : 0 });
+      const held = new Set(taskExamples({ ...o, split: 'heldout' }).map((e) => e.prompt));
+      return held.size === nHeldout && taskExamples(o).every((e) => !held.has(e.prompt));
+    }),
+    FC,
+  );
+});
+
+test('splits are deterministic in the seed and change with it', () => {
+  assert.equal(taskExamples(base({ split: 'heldout' })), taskExamples(base({ split: 'heldout' })));
+  assert.not.equal(taskExamples(base({ split: 'heldout' })), taskExamples(base({ split: 'heldout', splitSeed: 1 })));
+  const s = base({ task: 'sort', nExamples: 100 });
+  assert.equal(taskExamples(s), taskExamples(s));
+});
+
+test('sort: 3-8 single digits, compact format, correct answers', () => {
+  const ex = taskExamples(base({ task: 'sort', nExamples: 3000 }));
+  assert.is(ex.length, 3000);
+  const lengths = new Set<number>();
+  for (const e of ex) {
+    assert.match(e.prompt, /^\d{3,8}=$/);
+    lengths.add(e.prompt.length - 1);
+    assert.is(e.response, [...e.prompt.slice(0, -1)].sort().join(''));
+    assert.ok(checkTaskAnswer('sort', e.prompt, e.response));
+  }
+  assert.equal([...lengths].sort(), [3, 4, 5, 6, 7, 8]);
+});
+
+test('checkTaskAnswer is exact', () => {
+  assert.ok(checkTaskAnswer('addition', '37+48=', '85'));
+  assert.ok(checkTaskAnswer('addition', '37+48=', ' 85 '));
+  assert.not.ok(checkTaskAnswer('addition', '37+48=', '84'));
+  assert.not.ok(checkTaskAnswer('addition', '37+48=', '085'));
+  assert.ok(checkTaskAnswer('sort', '5391=', '1359'));
+  assert.not.ok(checkTaskAnswer('sort', '5391=', '135'));
+  assert.throws(() => checkTaskAnswer('addition', '123+4=', '127'), /not an addition prompt/);
+});
+
+test('every task example fits the default rows: addition in 16, sort in 24, no truncation', () => {
+  const tok = fakeTokenizer();
+  const opts = { format: 'auto', truncation: 'error', supervisePadding: true, useChatTemplate: false, skipMalformed: false } as const;
+  const add = tokenizeExamples(taskExamples(base({})), tok, { ...opts, seqLength: 16 }, 'addition');
+  assert.is(add.nRows, 9500);
+  const sort = tokenizeExamples(taskExamples(base({ task: 'sort', nExamples: 500 })), tok, { ...opts, seqLength: 24 }, 'sort');
+  assert.is(sort.stats.truncated + sort.stats.dropped, 0);
+});
+
+test.run();

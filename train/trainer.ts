@@ -1,0 +1,183 @@
+// The MDLM training loop (LLaDA GUIDELINES; NeMo AutoModel train_ft.py with mode mdlm): per
+// optimizer step, `accum` micro-batches are corrupted on the host (train/mdlm.ts, keyed by
+// (seed, step, sample) so a resumed run draws the same masks), run forward + backward on the GPU
+// with the loss weights already normalised over the whole step, then global-norm clipping and one
+// AdamW dispatch per parameter group, all without a readback. The loss is read back only at log
+// intervals, before validation and before every checkpoint (a NaN/Inf stops the run there, so the
+// last checkpoint on disk is always a good one).
+// Deliberately not here: building the model/data (setup.ts), checkpoint contents (state.ts),
+// sampling (sample/: the CLI composes the two).
+import type { Runtime } from '../engine/runtime.ts';
+import { tensor, zeros, type Tensor } from '../engine/tensor.ts';
+import { backward, noGradAsync } from '../engine/autograd.ts';
+import { UserError } from '../engine/errors.ts';
+import { axpyInPlace } from '../kernels/elementwise/elementwise.ts';
+import { softmaxCrossEntropy } from '../kernels/softmax-xent/softmax-xent.ts';
+import { adamwStep, clipScale, gradNormSquared } from '../kernels/adamw/adamw.ts';
+import type { LLaDAModel } from '../model/llada.ts';
+import type { TrainConfig } from './config.ts';
+import { DataOrder, makeBatch, sequentialBatches, stepsForEpochs, type Batch } from './data-order.ts';
+import type { TokenizedDataset } from './data.ts';
+import { VALIDATION_STEP, foldNormalizer, mdlmCorrupt, stepNormalizer } from './mdlm.ts';
+import { lrAt, lrScheduleFromConfig } from './schedule.ts';
+
+export interface StepEvent {
+  step: number;
+  maxSteps: number;
+  loss: number;
+  lr: number;
+  stepMs: number;
+  tokensPerSec: number;
+  gradNorm?: number;
+}
+
+export interface LoopHooks {
+  onLog?(e: StepEvent): void;
+  onValidate?(step: number, valLoss: number): void | Promise<void>;
+  onCheckpoint?(step: number, data: DataOrder, loss: number): Promise<void>;
+}
+
+export interface LoopOptions {
+  cfg: TrainConfig;
+  model: LLaDAModel;
+  train: TokenizedDataset;
+  val: TokenizedDataset | null;
+  maskId: number;
+  startStep: number;
+  data: DataOrder;
+  hooks: LoopHooks;
+}
+
+export function totalSteps(cfg: TrainConfig, train: TokenizedDataset): number {
+  const s = cfg.step_scheduler;
+  if (s.max_steps > 0) return s.max_steps;
+  if (s.num_epochs > 0) return stepsForEpochs(train.nRows, s.global_batch_size, s.num_epochs);
+  throw new UserError('step_scheduler: set max_steps or num_epochs');
+}
+
+/** The step's loss on the GPU: sum over micro-batches of sum_i w_i CE_i (weights pre-normalised). */
+function microStep(model: LLaDAModel, batch: Batch, noisy: Int32Array, weights: Float32Array, lossAcc: Tensor): void {
+  const rt = model.rt;
+  rt.tidy(() => {
+    const logits = model.forward({ ids: noisy, B: batch.B, T: batch.T });
+    const targets = tensor(rt, batch.inputIds, [batch.B * batch.T], 'i32', 'targets');
+    const w = tensor(rt, weights, [batch.B * batch.T], 'f32', 'loss_weights');
+    const loss = softmaxCrossEntropy(logits, targets, w);
+    backward(loss);
+    axpyInPlace(lossAcc, loss, 1);
+  });
+}
+
+/** Validation MDLM loss with the fixed VALIDATION_STEP corruption (same masks every time). */
+export async function validationLoss(model: LLaDAModel, ds: TokenizedDataset, cfg: TrainConfig, maskId: number): Promise<number> {
+  const rt = model.rt;
+  const B = cfg.step_scheduler.local_batch_size;
+  const batches = [...sequentialBatches(ds, B)];
+  const norm = stepNormalizer(cfg.dllm.normalization, batches);
+  return noGradAsync(() =>
+    rt.scope(async () => {
+      const acc = zeros(rt, [1], 'f32', 'val_loss');
+      batches.forEach((batch, i) => {
+        const c = mdlmCorrupt(batch, { seed: cfg.seed, step: VALIDATION_STEP, sampleOffset: i * B, maskId, eps: cfg.dllm.eps });
+        const w = foldNormalizer(c, batch, norm);
+        rt.tidy(() => {
+          const logits = model.forward({ ids: c.noisyIds, B: batch.B, T: batch.T });
+          const loss = softmaxCrossEntropy(logits, tensor(rt, batch.inputIds, [batch.B * batch.T], 'i32'), tensor(rt, w, [batch.B * batch.T]));
+          axpyInPlace(acc, loss, 1);
+        });
+      });
+      return (await acc.read())[0];
+    }),
+  );
+}
+
+export class NonFiniteLossError extends UserError {}
+
+export async function trainLoop(o: LoopOptions): Promise<{ lastLoss: number; steps: number; tokensPerSec: number; seconds: number }> {
+  const { cfg, model, train, val, maskId, data, hooks } = o;
+  const rt: Runtime = model.rt;
+  const s = cfg.step_scheduler;
+  if (s.global_batch_size % s.local_batch_size !== 0) {
+    throw new UserError(`step_scheduler.global_batch_size ${s.global_batch_size} is not a multiple of local_batch_size ${s.local_batch_size}`);
+  }
+  const accum = s.global_batch_size / s.local_batch_size;
+  const maxSteps = totalSteps(cfg, train);
+  const sched = lrScheduleFromConfig(cfg, maxSteps);
+  const [beta1, beta2] = cfg.optimizer.betas;
+  const P = model.params;
+  P.enableGrad();
+  const { m, v } = P.moments();
+  const groups = [
+    { start: 0, end: P.decayFloats, wd: cfg.optimizer.weight_decay },
+    { start: P.decayFloats, end: P.totalFloats, wd: 0 },
+  ].filter((g) => g.end > g.start);
+  const views = groups.map((g) => ({
+    wd: g.wd,
+    p: P.range(P.flatParams, g.start, g.end).keep(),
+    g: P.range(P.flatGrads, g.start, g.end).keep(),
+    m: P.range(m, g.start, g.end).keep(),
+    v: P.range(v, g.start, g.end).keep(),
+  }));
+  const lossAcc = zeros(rt, [1], 'f32', 'loss_acc').keep();
+  const tokensPerStep = s.global_batch_size * train.T;
+  let lastLoss = NaN;
+  let since = 0;
+  let t0 = performance.now();
+  const tStart = performance.now();
+  let stepsDone = 0;
+
+  const readLoss = async (step: number): Promise<number> => {
+    const sum = (await lossAcc.read())[0];
+    const loss = sum / Math.max(since, 1);
+    if (!Number.isFinite(loss)) {
+      throw new NonFiniteLossError(
+        `loss became ${loss} by step ${step}; training stopped. The last checkpoint on disk is from before this ` +
+          'interval: lower optimizer.lr, raise lr_scheduler.lr_warmup_steps or set clip_grad_norm.max_norm',
+      );
+    }
+    return loss;
+  };
+
+  try {
+    for (let step = o.startStep + 1; step <= maxSteps; step++) {
+      const batches: Batch[] = [];
+      for (let k = 0; k < accum; k++) batches.push(makeBatch(train, data.take(s.local_batch_size)));
+      const norm = stepNormalizer(cfg.dllm.normalization, batches);
+      P.zeroGrads();
+      batches.forEach((batch, k) => {
+        const c = mdlmCorrupt(batch, { seed: cfg.seed, step, sampleOffset: k * s.local_batch_size, maskId, eps: cfg.dllm.eps });
+        microStep(model, batch, c.noisyIds, foldNormalizer(c, batch, norm), lossAcc);
+      });
+      const lr = lrAt(step, sched);
+      rt.tidy(() => {
+        const scaleT = cfg.clip_grad_norm.max_norm > 0 ? clipScale(gradNormSquared([P.flatGrads]), cfg.clip_grad_norm.max_norm) : undefined;
+        for (const g of views) {
+          adamwStep(g.p, g.g, g.m, g.v, { lr, beta1, beta2, eps: cfg.optimizer.eps, weightDecay: g.wd, step, gradScale: scaleT });
+        }
+      });
+      // Phase boundary: submit the step, so the buffers it released return to the pool and the
+      // next step reuses them (memory stays at one step's working set).
+      rt.flush();
+      since++;
+      stepsDone++;
+      const isLog = step % s.log_every_steps === 0 || step === maxSteps;
+      const isVal = !!val && s.val_every_steps > 0 && (step % s.val_every_steps === 0 || step === maxSteps);
+      const isCkpt = cfg.checkpoint.enabled && ((s.ckpt_every_steps > 0 && step % s.ckpt_every_steps === 0) || step === maxSteps);
+      if (isLog || isVal || isCkpt) {
+        lastLoss = await readLoss(step); // sync point: the only readback of a training step
+        const ms = (performance.now() - t0) / since;
+        hooks.onLog?.({ step, maxSteps, loss: lastLoss, lr, stepMs: ms, tokensPerSec: (tokensPerStep * 1000) / ms });
+        lossAcc.write([0]);
+        since = 0;
+        if (isVal) await hooks.onValidate?.(step, await validationLoss(model, val!, cfg, maskId));
+        if (isCkpt) await hooks.onCheckpoint?.(step, data, lastLoss);
+        t0 = performance.now();
+      }
+    }
+  } finally {
+    for (const g of views) [g.p, g.g, g.m, g.v].forEach((t) => t.dispose());
+    lossAcc.dispose();
+  }
+  const seconds = (performance.now() - tStart) / 1000;
+  return { lastLoss, steps: stepsDone, tokensPerSec: (stepsDone * tokensPerStep) / seconds, seconds };
+}
