@@ -1,0 +1,103 @@
+// The GPU side of a denoising step: a no-grad forward (conditional and, with CFG, unconditional
+// rows in one batch), then the pick kernel, and a readback of (token, confidence) per position:
+// 8 bytes per position, never the logits.
+// With a Fast-dLLM block cache (Wu et al. 2025, "Fast-dLLM", sec. 3.1): the first step of a block
+// runs the whole sequence and stores every layer's keys/values; later steps of the block run only
+// the block and the suffix (prefix cache) or only the block (dual cache), attending over the cache.
+// Deliberately not here: the schedule of what to commit (generate.ts).
+import { noGradAsync } from '../engine/autograd.ts';
+import { pickTokens } from '../kernels/sample-pick/sample-pick.ts';
+import { STREAM_TAG, streamOf } from '../kernels/rng/rng.ref.ts';
+import type { KVCache, LLaDAModel } from '../model/llada.ts';
+import type { Denoiser } from './generate.ts';
+
+export type CacheMode = 'none' | 'prefix' | 'dual';
+
+export interface ModelDenoiser extends Denoiser {
+  /** Forward passes run. */
+  forwards: number;
+  /** Token positions run through the model (sum over forwards of batch rows x tokens). */
+  tokensEvaluated: number;
+  /** Query-key pairs of attention per layer, summed (for FLOP accounting). */
+  attnPairs: number;
+  dispose(): void;
+}
+
+export function modelDenoiser(model: LLaDAModel, opts: { cache?: CacheMode } = {}): ModelDenoiser {
+  const rt = model.rt;
+  const mode = opts.cache ?? 'none';
+  let cache: KVCache | null = null;
+  let cacheBlock = -1;
+  const den: ModelDenoiser = {
+    forwards: 0,
+    tokensEvaluated: 0,
+    attnPairs: 0,
+    dispose() {
+      cache?.dispose();
+      cache = null;
+    },
+    async predict(a) {
+      const cfg = a.uncond !== undefined && a.cfgScale > 0;
+      const B2 = cfg ? 2 * a.B : a.B;
+      const L = a.L;
+      const full = cfg ? new Int32Array(B2 * L) : a.x;
+      if (cfg) {
+        full.set(a.x);
+        full.set(a.uncond!, a.B * L);
+      }
+      let keyMask = a.keyMask;
+      if (keyMask && cfg) {
+        const km = new Float32Array(B2 * L);
+        km.set(keyMask);
+        km.set(keyMask, a.B * L);
+        keyMask = km;
+      }
+      // Which positions run through the model this step.
+      let start = 0, Tq = L;
+      if (mode !== 'none') {
+        if (!cache || cache.B !== B2 || cache.L !== L || cacheBlock !== a.from || a.blockStep === 0) {
+          if (!cache || cache.B !== B2 || cache.L !== L) {
+            cache?.dispose();
+            cache = model.newCache(B2, L);
+          }
+          cacheBlock = a.from;
+        } else {
+          start = a.from;
+          Tq = (mode === 'prefix' ? L : a.to) - a.from;
+        }
+      }
+      let ids = full;
+      if (Tq !== L) {
+        ids = new Int32Array(B2 * Tq);
+        for (let b = 0; b < B2; b++) ids.set(full.subarray(b * L + start, b * L + start + Tq), b * Tq);
+      }
+      den.forwards++;
+      den.tokensEvaluated += B2 * Tq;
+      den.attnPairs += B2 * Tq * L;
+      const packed = await noGradAsync(() =>
+        rt.scope(async () => {
+          const logits = cache ? model.forwardCached(ids, B2, Tq, start, cache, keyMask) : model.forward({ ids, B: B2, T: L, keyMask });
+          const pick = pickTokens(logits, {
+            cfgScale: cfg ? a.cfgScale : 0,
+            temperature: a.temperature,
+            seed: a.seed,
+            stream: streamOf(STREAM_TAG.sampling, a.nfe, 0),
+            suppress: a.suppressIds,
+          });
+          return (await pick.read()) as Float32Array;
+        }),
+      );
+      const n = a.B * L;
+      const tokens = new Int32Array(n), conf = new Float32Array(n).fill(-1);
+      for (let b = 0; b < a.B; b++) {
+        for (let j = 0; j < Tq; j++) {
+          const src = b * Tq + j, dst = b * L + start + j;
+          tokens[dst] = packed[2 * src];
+          conf[dst] = packed[2 * src + 1];
+        }
+      }
+      return { tokens, conf };
+    },
+  };
+  return den;
+}

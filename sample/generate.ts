@@ -1,0 +1,237 @@
+// Block-wise masked-diffusion sampling as LLaDA's reference generate() (GSAI-ML/LLaDA generate.py)
+// computes it: x = prompt + gen_length masks; blocks of block_length; steps/num_blocks steps per
+// block; at each step the block's remaining masks are split evenly over its remaining steps (the
+// remainder to the earliest steps); per step one forward of the whole sequence, optional
+// classifier-free guidance (unconditional input = prompt replaced by masks; u + (cfg+1)(c - u)),
+// argmax with Gumbel noise at the temperature (argmax(l/T + g) is the exact log-space form of
+// LLaDA's exp(l) / (-log u)^T), confidence = noise-free softmax probability of the prediction
+// (low_confidence) or uniform random (random); only masked positions of the current block can
+// be committed; the top-k by confidence are committed (ties: lower position first).
+// Beyond the reference: Fast-dLLM's confidence threshold (Wu et al. 2025, "Fast-dLLM", parallel
+// decoding: commit every masked position of the block with confidence >= threshold, at least the
+// best one), early stop once every row has an end token with no mask before it, EOS suppression.
+// Deliberately not here: tokenisation/chat formatting (sample/prompt.ts), the GPU picking kernel
+// (sample/denoiser.ts).
+import { UserError } from '../engine/errors.ts';
+import { philoxUniform, streamOf, STREAM_TAG } from '../kernels/rng/rng.ref.ts';
+
+export type Remasking = 'low_confidence' | 'random';
+
+export interface GenerateOptions {
+  steps: number;
+  genLength: number;
+  blockLength: number;
+  temperature: number;
+  remasking: Remasking;
+  cfgScale: number;
+  seed: number;
+  maskId: number;
+  /** End tokens: EOS and end-of-turn. */
+  endIds: number[];
+  /** Forbid end tokens as predictions (LLaDA logits_eos_inf). */
+  logitsEosInf?: boolean;
+  /** Never commit an end token by confidence (LLaDA confidence_eos_eot_inf): its confidence is -inf. */
+  confidenceEosEotInf?: boolean;
+  /** Fast-dLLM parallel decoding threshold; undefined = LLaDA's fixed schedule. */
+  threshold?: number;
+  /** Stop once every row has an end token with nothing masked before it. */
+  earlyStop?: boolean;
+  onStep?(s: { x: Int32Array; B: number; L: number; promptLen: number; block: number; step: number; nfe: number }): void;
+}
+
+/** What one denoising step needs from the model: per position the predicted token and confidence. */
+export interface Denoiser {
+  /** Rows of x [B, L]; keyMask [B, L] (1 = real token, 0 = left padding); uncond: the CFG input. */
+  predict(args: {
+    x: Int32Array;
+    B: number;
+    L: number;
+    keyMask: Float32Array | undefined;
+    uncond: Int32Array | undefined;
+    cfgScale: number;
+    temperature: number;
+    /** Noise stream: (seed, step counter) -> Gumbel noise per (row, position, vocab id). */
+    seed: number;
+    nfe: number;
+    suppressIds: number[];
+    /** Positions whose prediction matters (others may be skipped): [from, to) of each row. */
+    from: number;
+    to: number;
+    /** Step within the current block (0 = the block's first step: caches must be refreshed). */
+    blockStep: number;
+  }): Promise<{ tokens: Int32Array; conf: Float32Array }>;
+}
+
+export interface GenerateResult {
+  /** gen_length generated ids per row, as committed (masks left where early stop skipped them). */
+  outputIds: number[][];
+  nfe: number;
+  seconds: number;
+}
+
+export function checkOptions(o: GenerateOptions, promptLen: number, maxLen: number): { numBlocks: number; stepsPerBlock: number } {
+  const bad = (m: string): never => {
+    throw new UserError(m);
+  };
+  for (const [k, v] of [['steps', o.steps], ['gen-length', o.genLength], ['block-length', o.blockLength]] as const) {
+    if (!Number.isInteger(v) || v < 1) bad(`--${k} must be a positive integer, got ${v}`);
+  }
+  if (o.genLength % o.blockLength !== 0) bad(`--gen-length ${o.genLength} is not divisible by --block-length ${o.blockLength}`);
+  const numBlocks = o.genLength / o.blockLength;
+  if (o.steps % numBlocks !== 0) bad(`--steps ${o.steps} is not divisible by the number of blocks (${numBlocks} = gen-length / block-length)`);
+  if (!(o.temperature >= 0)) bad(`--temperature must be >= 0, got ${o.temperature}`);
+  if (!(o.cfgScale >= 0)) bad(`--cfg-scale must be >= 0, got ${o.cfgScale}`);
+  if (o.threshold !== undefined && !(o.threshold > 0 && o.threshold <= 1)) bad(`--threshold must be in (0, 1], got ${o.threshold}`);
+  if (promptLen < 1) bad('the prompt is empty');
+  if (promptLen + o.genLength > maxLen) {
+    bad(`prompt (${promptLen} tokens) + gen-length (${o.genLength}) exceeds the model's max_sequence_length ${maxLen}`);
+  }
+  return { numBlocks, stepsPerBlock: o.steps / numBlocks };
+}
+
+/** LLaDA's get_num_transfer_tokens: `count` masks over `steps` steps, remainder first. */
+export function transferSchedule(count: number, steps: number): number[] {
+  const base = Math.floor(count / steps), rem = count % steps;
+  return Array.from({ length: steps }, (_, i) => base + (i < rem ? 1 : 0));
+}
+
+/** Indices of the k largest values (ties: lower index first). */
+export function topK(values: Float64Array | Float32Array | number[], candidates: number[], k: number): number[] {
+  return [...candidates].sort((a, b) => (values[b] === values[a] ? a - b : values[b] - values[a])).slice(0, k);
+}
+
+/** Left-pad prompts to a common length with `padId`; keyMask marks the real tokens. */
+export function padPrompts(prompts: number[][], padId: number): { ids: number[][]; P: number; keyMask: Float32Array | undefined } {
+  const P = Math.max(...prompts.map((p) => p.length));
+  const needMask = prompts.some((p) => p.length !== P);
+  const ids = prompts.map((p) => [...new Array(P - p.length).fill(padId), ...p]);
+  return { ids, P, keyMask: needMask ? Float32Array.from(prompts.flatMap((p) => [...new Array(P - p.length).fill(0), ...new Array(P).fill(1).slice(P - p.length)])) : undefined };
+}
+
+interface Seq {
+  x: Int32Array;
+  B: number;
+  L: number;
+  keyMask: Float32Array | undefined;
+  /** CFG: the unconditional input's fixed part (prompt positions replaced by masks). */
+  uncondBase: Int32Array | undefined;
+  promptLen: number;
+}
+
+/**
+ * Denoise positions [s0, s1) of every row until its schedule ends (fixed `steps`) or, with a
+ * threshold, until no mask is left there. Returns the forward evaluations used.
+ */
+async function denoiseBlock(den: Denoiser, q: Seq, s0: number, s1: number, steps: number, blk: number, nfe0: number, o: GenerateOptions): Promise<number> {
+  const { x, B, L } = q;
+  const suppress = o.logitsEosInf ? o.endIds : [];
+  const sched = Array.from({ length: B }, (_, b) => {
+    let cnt = 0;
+    for (let i = s0; i < s1; i++) if (x[b * L + i] === o.maskId) cnt++;
+    return transferSchedule(cnt, steps);
+  });
+  let nfe = nfe0;
+  for (let step = 0; ; step++) {
+    const masked: number[][] = Array.from({ length: B }, (_, b) => {
+      const r: number[] = [];
+      for (let i = s0; i < s1; i++) if (x[b * L + i] === o.maskId) r.push(i);
+      return r;
+    });
+    if (o.threshold === undefined ? step >= steps : masked.every((r) => r.length === 0)) break;
+    let uncond: Int32Array | undefined;
+    if (q.uncondBase) {
+      uncond = x.slice();
+      for (let b = 0; b < B; b++) for (let i = 0; i < q.promptLen; i++) uncond[b * L + i] = q.uncondBase[b * L + i];
+    }
+    const { tokens, conf } = await den.predict({
+      x, B, L, keyMask: q.keyMask, uncond, cfgScale: o.cfgScale, temperature: o.temperature, seed: o.seed, nfe, suppressIds: suppress, from: s0, to: s1, blockStep: step,
+    });
+    nfe++;
+    const rnd = o.remasking === 'random' ? philoxUniform(o.seed, streamOf(STREAM_TAG.sampling, nfe, 1), B * L) : undefined;
+    for (let b = 0; b < B; b++) {
+      const cand = masked[b];
+      if (!cand.length) continue;
+      const score = new Float64Array(L).fill(-Infinity);
+      for (const i of cand) {
+        let c = rnd ? rnd[b * L + i] : conf[b * L + i];
+        if (o.confidenceEosEotInf && o.endIds.includes(tokens[b * L + i])) c = -Infinity;
+        score[i] = c;
+      }
+      let pick: number[];
+      if (o.threshold === undefined) pick = topK(score, cand, sched[b][step]);
+      else {
+        pick = cand.filter((i) => score[i] >= o.threshold!);
+        if (!pick.length) pick = topK(score, cand, 1);
+      }
+      for (const i of pick) x[b * L + i] = tokens[b * L + i];
+    }
+    o.onStep?.({ x, B, L, promptLen: q.promptLen, block: blk, step, nfe });
+  }
+  return nfe;
+}
+
+/** True when every row has an end token in [from, L) with no mask before it. */
+function allEnded(q: Seq, from: number, o: GenerateOptions): boolean {
+  for (let b = 0; b < q.B; b++) {
+    let ok = false;
+    for (let i = from; i < q.L; i++) {
+      const t = q.x[b * q.L + i];
+      if (t === o.maskId) break;
+      if (o.endIds.includes(t)) {
+        ok = true;
+        break;
+      }
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function makeSeq(rows: number[][], padId: number, extra: number, o: GenerateOptions): Seq {
+  const { ids, P, keyMask: promptMask } = padPrompts(rows, padId);
+  const B = rows.length, L = P + extra;
+  const x = new Int32Array(B * L).fill(o.maskId);
+  ids.forEach((r, b) => x.set(r, b * L));
+  const keyMask = promptMask ? new Float32Array(B * L).fill(1) : undefined;
+  if (keyMask && promptMask) for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) keyMask[b * L + i] = promptMask[b * P + i];
+  let uncondBase: Int32Array | undefined;
+  if (o.cfgScale > 0) {
+    uncondBase = x.slice();
+    for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) if (!keyMask || keyMask[b * L + i]) uncondBase[b * L + i] = o.maskId;
+  }
+  return { x, B, L, keyMask, uncondBase, promptLen: P };
+}
+
+export async function generate(den: Denoiser, prompts: number[][], padId: number, maxLen: number, o: GenerateOptions): Promise<GenerateResult> {
+  if (!prompts.length) throw new UserError('no prompts to generate from');
+  const t0 = performance.now();
+  if (prompts.some((p) => p.length === 0)) throw new UserError('a prompt is empty');
+  const P = Math.max(...prompts.map((p) => p.length));
+  const { numBlocks, stepsPerBlock } = checkOptions(o, P, maxLen);
+  const q = makeSeq(prompts, padId, o.genLength, o);
+  let nfe = 0;
+  for (let blk = 0; blk < numBlocks; blk++) {
+    const s0 = P + blk * o.blockLength;
+    nfe = await denoiseBlock(den, q, s0, s0 + o.blockLength, stepsPerBlock, blk, nfe, o);
+    if (o.earlyStop !== false && blk < numBlocks - 1 && allEnded(q, P, o)) break;
+  }
+  const outputIds = Array.from({ length: q.B }, (_, b) => Array.from(q.x.subarray(b * q.L + P, (b + 1) * q.L)));
+  return { outputIds, nfe, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Infilling: the prompts already hold mask tokens (the [MASK] spans); only those are filled, over
+ * `steps` steps in one block spanning the whole sequence. Output rows are the whole sequences.
+ */
+export async function infill(den: Denoiser, rows: number[][], padId: number, maxLen: number, o: GenerateOptions): Promise<GenerateResult> {
+  if (!rows.length) throw new UserError('no prompts to infill');
+  const t0 = performance.now();
+  const L = Math.max(...rows.map((r) => r.length));
+  if (L > maxLen) throw new UserError(`infill prompt of ${L} tokens exceeds the model's max_sequence_length ${maxLen}`);
+  if (!rows.every((r) => r.includes(o.maskId))) throw new UserError('an infill prompt has no mask span to fill');
+  if (!Number.isInteger(o.steps) || o.steps < 1) throw new UserError(`--steps must be a positive integer, got ${o.steps}`);
+  const q = makeSeq(rows, padId, 0, { ...o, cfgScale: 0 });
+  const nfe = await denoiseBlock(den, q, 0, q.L, o.steps, 0, 0, { ...o, cfgScale: 0 });
+  const outputIds = Array.from({ length: q.B }, (_, b) => Array.from(q.x.subarray(b * q.L + (L - rows[b].length), (b + 1) * q.L)));
+  return { outputIds, nfe, seconds: (performance.now() - t0) / 1000 };
+}
