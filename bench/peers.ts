@@ -1,0 +1,130 @@
+// Peers measured in the same run on the same adapter: TF.js's WebGPU backend (given Dawn's
+// navigator.gpu) for matmul, attention written in TF.js ops (fwd and fwd+bwd through tf.grads) and
+// softmax-cross-entropy; gpu.js for matmul (whatever mode it finds in Node: it reports it).
+// Peers are optional dependencies: a missing one is reported as skipped, never a failure.
+// Timing: `reps` ops enqueued, then one 1-element readback forces completion; ms per op.
+import { create } from 'webgpu';
+import type { PeerFigure } from './harness.ts';
+import { median, rand } from './harness.ts';
+
+type Fig = Record<string, PeerFigure>;
+
+export interface Peers {
+  matmul(a: number[], b: number[], reps: number, flops: number): Promise<Fig>;
+  attention(c: { B: number; T: number; H: number; D: number }, reps: number): Promise<{ fwd: Fig; fwdBwd: Fig }>;
+  xent(rows: number, V: number, chunks: number, reps: number): Promise<Fig>;
+}
+
+const TFJS = 'tfjs-webgpu';
+
+export async function loadPeers(log: (s: string) => void): Promise<Peers> {
+  let tf: any = null;
+  let tfSkip = '';
+  try {
+    (globalThis as any).navigator ??= {};
+    (globalThis as any).navigator.gpu ??= create([]);
+    tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-webgpu');
+    if (!(await tf.setBackend('webgpu'))) throw new Error('setBackend("webgpu") returned false');
+    await tf.ready();
+    log(`peer: TF.js ${tf.version_core} WebGPU backend on the same Dawn adapter`);
+  } catch (e) {
+    tfSkip = `TF.js WebGPU unavailable: ${(e as Error).message.split('\n')[0]}`;
+    tf = null;
+    log(`peer: ${tfSkip}`);
+  }
+  let gpujs: any = null;
+  let gpuSkip = '';
+  try {
+    const mod: any = await import('gpu.js');
+    gpujs = new (mod.GPU ?? mod.default.GPU)();
+    log(`peer: gpu.js mode "${gpujs.mode}"`);
+  } catch (e) {
+    gpuSkip = `gpu.js unavailable: ${(e as Error).message.split('\n')[0]}`;
+  }
+
+  const timeTf = async (fn: () => any, reps: number): Promise<number> => {
+    const warm = fn();
+    await tf.slice(warm.flat ? warm[0] : warm, [0], [1]).data();
+    tf.dispose(warm);
+    const times: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const t0 = performance.now();
+      const outs: any[] = [];
+      for (let r = 0; r < reps; r++) outs.push(fn());
+      const last = outs[outs.length - 1];
+      const probe = Array.isArray(last) ? last[0] : last;
+      await tf.slice(tf.reshape(probe, [-1]), [0], [1]).data();
+      times.push((performance.now() - t0) / reps);
+      tf.dispose(outs);
+    }
+    return median(times);
+  };
+
+  return {
+    async matmul(a, b, reps, flops) {
+      const fig: Fig = {};
+      if (tf) {
+        const ta = tf.tensor(rand(a[0] * a[1], 1), a), tb = tf.tensor(rand(b[0] * b[1], 2), b);
+        const ms = await timeTf(() => tf.matMul(ta, tb), reps);
+        fig[TFJS] = { ms, gflops: flops / (ms * 1e6) };
+        tf.dispose([ta, tb]);
+      } else fig[TFJS] = { skipped: tfSkip };
+      if (gpujs && a[0] * a[1] * b[1] <= 512 ** 3) {
+        const [M, K] = a, N = b[1];
+        const k = gpujs.createKernel(function (this: any, x: number[][], y: number[][]) {
+          let s = 0;
+          for (let i = 0; i < this.constants.K; i++) s += x[this.thread.y][i] * y[i][this.thread.x];
+          return s;
+        }, { output: [N, M], constants: { K } });
+        const xa = Array.from({ length: M }, (_, i) => Array.from(rand(K, i + 1)));
+        const xb = Array.from({ length: K }, (_, i) => Array.from(rand(N, i + 7)));
+        k(xa, xb);
+        const t: number[] = [];
+        for (let r = 0; r < Math.max(1, Math.min(reps, 3)); r++) {
+          const t0 = performance.now();
+          k(xa, xb);
+          t.push(performance.now() - t0);
+        }
+        const ms = median(t);
+        fig['gpu.js'] = { ms, gflops: flops / (ms * 1e6), note: `mode ${gpujs.mode}` };
+        k.destroy?.();
+      } else fig['gpu.js'] = { skipped: gpujs ? 'only run up to 512^3 (too slow beyond)' : gpuSkip };
+      return fig;
+    },
+
+    async attention(c, reps) {
+      if (!tf) return { fwd: { [TFJS]: { skipped: tfSkip } }, fwdBwd: { [TFJS]: { skipped: tfSkip } } };
+      const shape = [c.B, c.H, c.T, c.D];
+      const n = c.B * c.H * c.T * c.D;
+      const q = tf.tensor(rand(n, 3), shape), k = tf.tensor(rand(n, 4), shape), v = tf.tensor(rand(n, 5), shape);
+      const scale = 1 / Math.sqrt(c.D);
+      const f = (qq: any, kk: any, vv: any) => tf.matMul(tf.softmax(tf.mul(tf.matMul(qq, kk, false, true), scale)), vv);
+      const fwd = await timeTf(() => f(q, k, v), reps);
+      const g = tf.grads((qq: any, kk: any, vv: any) => tf.sum(f(qq, kk, vv)));
+      const fb = await timeTf(() => g([q, k, v]), reps);
+      tf.dispose([q, k, v]);
+      const fl = 4 * c.B * c.H * c.T * c.T * c.D;
+      return { fwd: { [TFJS]: { ms: fwd, gflops: fl / (fwd * 1e6) } }, fwdBwd: { [TFJS]: { ms: fb, gflops: (3.5 * fl) / (fb * 1e6) } } };
+    },
+
+    async xent(rows, V, chunks, reps) {
+      if (!tf) return { [TFJS]: { skipped: tfSkip } };
+      const logits = tf.tensor(rand(rows * V, 7, 4), [rows, V]);
+      const targets = tf.tensor(Int32Array.from({ length: rows }, (_, i) => (i * 7919) % V), [rows], 'int32');
+      const loss = (l: any) => {
+        const lse = tf.logSumExp(l, 1);
+        const picked = tf.squeeze(tf.gather(l, tf.reshape(targets, [rows, 1]), 1, 1), [1]);
+        return tf.sum(tf.sub(lse, picked));
+      };
+      const g = tf.grad(loss);
+      const ms = await timeTf(() => {
+        const outs = [];
+        for (let c = 0; c < chunks; c++) outs.push(g(logits));
+        return outs.length === 1 ? outs[0] : outs;
+      }, Math.max(1, Math.floor(reps / 2)));
+      tf.dispose([logits, targets]);
+      return { [TFJS]: { ms, note: 'sparse labels via gather, gradient by tf.grad' } };
+    },
+  };
+}

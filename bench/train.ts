@@ -1,0 +1,133 @@
+// `dllm-wgpu bench train`: one MDLM training step (forward, fused loss, backward, global-norm
+// clip, AdamW) of the default model and of the "llada-tiny" shape (d_model 256, 4 layers, 4 heads,
+// MLP 768, vocab 512, seq 128, batch 8): ms/step, tokens/s, model FLOPs/s (6 * params * tokens +
+// attention 12 * L * B * T^2 * C) and its share of the 1024^3 matmul rate, GPU time by kernel
+// family (timestamp queries), dispatches and submits per step, pool high-water, buffer creates
+// after warm-up, host RSS. PyTorch CPU runs the same shape when python3 has torch.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Device } from '../engine/device.ts';
+import { tensor } from '../engine/tensor.ts';
+import { backward } from '../engine/autograd.ts';
+import { createConfig } from '../model/config.ts';
+import { createModel } from '../model/io.ts';
+import { softmaxCrossEntropy } from '../kernels/softmax-xent/softmax-xent.ts';
+import { adamwStep, clipScale, gradNormSquared } from '../kernels/adamw/adamw.ts';
+import { median, type BenchResult } from './harness.ts';
+
+export const TRAIN_SHAPES = [
+  { name: 'default (addition)', C: 64, L: 2, H: 4, F: 192, V: 18, T: 10, B: 64 },
+  { name: 'llada-tiny', C: 256, L: 4, H: 4, F: 768, V: 512, T: 128, B: 8 },
+];
+
+function family(label: string): string {
+  const entry = label.split('[')[0];
+  if (/matmul|mm_|gemm/i.test(entry)) return 'matmul';
+  if (/attention|attn/i.test(entry)) return 'attention';
+  if (/xent/i.test(entry)) return 'softmax-xent';
+  if (/rmsnorm|rms/i.test(entry)) return 'rmsnorm';
+  if (/rope/i.test(entry)) return 'rope';
+  if (/swiglu/i.test(entry)) return 'swiglu';
+  if (/embed/i.test(entry)) return 'embedding';
+  if (/adam|norm_sq|clip|grad_norm|partial/i.test(entry)) return 'optimizer';
+  return 'elementwise/other';
+}
+
+export async function benchTrain(dev: Device, reps: number, matmulGflops: number | undefined, withPeer: boolean, log: (s: string) => void): Promise<BenchResult[]> {
+  const out: BenchResult[] = [];
+  for (const s of TRAIN_SHAPES) {
+    const cfg = createConfig({ d_model: s.C, n_layers: s.L, n_heads: s.H, n_kv_heads: s.H, mlp_hidden_size: s.F, vocab_size: s.V, embedding_size: s.V, max_sequence_length: Math.max(256, s.T) });
+    const model = createModel(cfg, { device: dev, seed: 1 });
+    const P = model.params;
+    P.enableGrad();
+    const { m, v } = P.moments();
+    const N = s.B * s.T;
+    let seed = 1;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), seed);
+    const ids = Int32Array.from({ length: N }, () => rnd() % s.V);
+    const noisy = ids.map((t, i) => (i % 2 ? cfg.mask_token_id : t));
+    const w = Float32Array.from(noisy, (t) => (t === cfg.mask_token_id ? 2 / N : 0));
+    const step = (k: number) => {
+      P.zeroGrads();
+      dev.tidy(() => {
+        const logits = model.forward({ ids: noisy, B: s.B, T: s.T });
+        backward(softmaxCrossEntropy(logits, tensor(dev, ids, [N], 'i32'), tensor(dev, w, [N])));
+        const sc = clipScale(gradNormSquared([P.flatGrads]), 1);
+        adamwStep(P.flatParams, P.flatGrads, m, v, { lr: 1e-4, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1, step: k, gradScale: sc });
+      });
+      dev.flush();
+    };
+    const t0 = performance.now();
+    step(1);
+    step(2);
+    await dev.sync();
+    const compile = performance.now() - t0;
+    const creates0 = dev.pool.stats.creates;
+    const d0 = dev.stats.dispatches, s0 = dev.stats.submits;
+    const times: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      const t = performance.now();
+      step(3 + r);
+      await dev.sync();
+      times.push(performance.now() - t);
+    }
+    const dispatches = (dev.stats.dispatches - d0) / reps, submits = (dev.stats.submits - s0) / reps;
+    const newBuffers = dev.pool.stats.creates - creates0;
+    let breakdown: Record<string, number> = {};
+    let gpuMs: number | undefined;
+    if (dev.hasTimestamps) {
+      dev.startProfile();
+      step(100);
+      await dev.sync();
+      const prof = await dev.stopProfile();
+      gpuMs = [...prof.values()].reduce((a, b) => a + b, 0);
+      for (const [label, ms] of prof) breakdown[family(label)] = (breakdown[family(label)] ?? 0) + ms;
+      breakdown = Object.fromEntries(Object.entries(breakdown).sort((a, b) => b[1] - a[1]).map(([k, ms]) => [k, +(ms / gpuMs! * 100).toFixed(1)]));
+    }
+    const ms = median(times);
+    const flops = 6 * P.count * N + 12 * s.L * s.B * s.T * s.T * s.C;
+    const gflops = flops / (ms * 1e6);
+    const r: BenchResult = {
+      case: `train step ${s.name}`,
+      shape: `C${s.C} L${s.L} H${s.H} F${s.F} V${s.V} T${s.T} B${s.B} (${(P.count / 1e6).toFixed(2)}M params)`,
+      ms_median: ms,
+      ms_min: Math.min(...times),
+      ms_max: Math.max(...times),
+      gpu_ms: gpuMs,
+      compile_ms: compile,
+      gflops,
+      verified: 'model forward/backward checked by the test suite (model/llada.test.ts)',
+      peer: {},
+      extra: {
+        tokens_per_sec: (N * 1000) / ms,
+        share_of_1024_matmul: matmulGflops ? gflops / matmulGflops : undefined,
+        gpu_time_percent_by_family: breakdown,
+        matmul_plus_attention_percent: (breakdown.matmul ?? 0) + (breakdown.attention ?? 0),
+        dispatches_per_step: dispatches,
+        submits_per_step: submits,
+        new_gpu_buffers_after_warmup: newBuffers,
+        pool_high_water_mib: dev.pool.stats.highWaterBytes / 2 ** 20,
+        host_rss_mib: process.memoryUsage().rss / 2 ** 20,
+      },
+    };
+    if (withPeer) r.peer['pytorch-cpu'] = torchPeer(s, reps, log);
+    out.push(r);
+    model.dispose();
+  }
+  return out;
+}
+
+function torchPeer(s: (typeof TRAIN_SHAPES)[number], reps: number, log: (s: string) => void) {
+  const script = fileURLToPath(new URL('./pytorch-step.py', import.meta.url));
+  for (const py of ['python3', '/usr/bin/python3']) {
+    const r = spawnSync(py, [script, JSON.stringify({ ...s, reps })], { encoding: 'utf8', timeout: 600_000 });
+    if (r.status === 0) {
+      const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      return { ms: j.ms, tokens_per_sec: j.tokens_per_sec, note: `torch ${j.torch}, ${j.threads} threads` };
+    }
+    if (r.error) continue;
+    if (/No module named 'torch'/.test(r.stderr)) continue;
+    log(`pytorch peer failed: ${r.stderr.split('\n').slice(-2).join(' ')}`);
+  }
+  return { skipped: 'no python3 with torch on this machine (Debian: apt-get install python3-torch)' };
+}

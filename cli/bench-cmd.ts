@@ -1,0 +1,66 @@
+// `dllm-wgpu bench [kernels|train|sample|all]`: figures side by side with peers measured in the
+// same run (TF.js WebGPU, gpu.js, PyTorch CPU). Each case is checked against the CPU reference once,
+// then timed. --json prints one object per case.
+import { Argument, Option, type Command } from 'commander';
+import type { DeviceOptions } from '../engine/device.ts';
+import { action, log, parseIntOpt, withDevice } from './run.ts';
+import { printTable, type BenchResult } from '../bench/harness.ts';
+import { benchAdamw, benchAttention, benchMatmul, benchXent } from '../bench/kernels.ts';
+import { benchTrain } from '../bench/train.ts';
+import { benchSample, defaultCheckpoint } from '../bench/sample.ts';
+import { loadPeers } from '../bench/peers.ts';
+
+interface BenchFlags {
+  json: boolean;
+  peers: boolean;
+  repeat: number;
+  checkpoint?: string;
+  sampleLimit: number;
+}
+
+export function registerBench(program: Command, deviceOpts: () => DeviceOptions): void {
+  program
+    .command('bench')
+    .description('benchmarks (not tests): kernels, a training step, sampling; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run')
+    .addArgument(new Argument('[section]', 'kernels | train | sample | all').choices(['kernels', 'train', 'sample', 'all']).default('all'))
+    .option('--json', 'one JSON object per case on stdout', false)
+    .option('--peers', 'also run the peers on the same adapter', false)
+    .option('--repeat <n>', 'timed repetitions per case (after a warm-up)', parseIntOpt('--repeat'), 10)
+    .option('--checkpoint <dir>', 'trained default model for the sample section (default: newest in runs/addition)')
+    .addOption(new Option('--sample-limit <n>', 'held-out prompts decoded per sample setting (0 = all 500)').argParser(parseIntOpt('--sample-limit')).default(0))
+    .action(
+      action(async (section: string, o: BenchFlags) => {
+        await withDevice(deviceOpts(), async (dev) => {
+          log(`bench on ${dev.adapterInfo.description || dev.adapterInfo.device}; timestamps: ${dev.hasTimestamps ? 'yes' : 'no (wall time only)'}`);
+          const peers = o.peers ? await loadPeers(log) : null;
+          const all: BenchResult[] = [];
+          const emit = (rs: BenchResult[]) => {
+            all.push(...rs);
+            if (o.json) for (const r of rs) process.stdout.write(JSON.stringify(r) + '\n');
+            else printTable(rs);
+          };
+          const want = (s: string) => section === 'all' || section === s;
+          let mm1024: number | undefined;
+          if (want('kernels')) {
+            const mm = await benchMatmul(dev, o.repeat, peers);
+            mm1024 = mm.find((r) => r.case === 'matmul 1024^3')?.gflops;
+            emit(mm);
+            emit(await benchAttention(dev, o.repeat, peers));
+            emit(await benchXent(dev, Math.max(2, Math.ceil(o.repeat / 3)), peers));
+            emit(await benchAdamw(dev, o.repeat));
+          }
+          if (want('train')) {
+            if (mm1024 === undefined) {
+              const mm = await benchMatmul(dev, 3, null);
+              mm1024 = mm.find((r) => r.case === 'matmul 1024^3')?.gflops;
+            }
+            emit(await benchTrain(dev, o.repeat, mm1024, o.peers, log));
+          }
+          if (want('sample')) emit(await benchSample(dev, o.checkpoint ?? defaultCheckpoint(), o.sampleLimit, log));
+          if (!o.json) {
+            for (const r of all.filter((x) => x.extra)) log(`${r.case}: ${JSON.stringify(r.extra)}`);
+          }
+        });
+      }),
+    );
+}
