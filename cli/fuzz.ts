@@ -26,8 +26,10 @@ export async function fuzz(dev: Device, o: FuzzOptions): Promise<{ cases: number
   while (Date.now() < end || round === 0) {
     for (const spec of specs) {
       if (Date.now() >= end && round > 0) break;
+      const t0 = Date.now();
       const r = await fc.check(fc.asyncProperty(spec.arb, (c) => checkCase(dev, spec, c)), { seed, numRuns: o.runs, endOnFailure: true });
       cases += r.numRuns;
+      if (Date.now() - t0 > 10_000) log(`fuzz: ${spec.name} took ${((Date.now() - t0) / 1000).toFixed(0)} s for ${r.numRuns} cases (seed ${seed})`);
       if (r.failed) {
         failures++;
         const err = (r.errorInstance as Error | undefined)?.message ?? String(r.errorInstance);

@@ -3,12 +3,11 @@
 // path of any failure; replay with FC_SEED=<seed> FC_PATH=<path>.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as fc from 'fast-check';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ALL_SPECS } from './registry.ts';
 import { checkCase } from './check.ts';
-import { closeDevice, fcParams, gpuDevice } from '../tests/gpu.ts';
+import { checkProperty, closeDevice, gpuDevice } from '../tests/gpu.ts';
 
 const RUNS = 12;
 const only = process.env.KERNEL;
@@ -18,7 +17,7 @@ for (const spec of ALL_SPECS) {
   test(`${spec.name}: GPU matches CPU reference (forward, backward, finite differences)`, async () => {
     const rt = await gpuDevice();
     if (!rt) return;
-    await fc.assert(fc.asyncProperty(spec.arb, (c) => checkCase(rt, spec, c)), fcParams(spec.name.includes('attention') || spec.name.includes('matmul') ? RUNS : RUNS));
+    await checkProperty(spec.name, spec.arb, (c) => checkCase(rt, spec, c), RUNS, `KERNEL=${spec.name} node --import tsx kernels/ops.test.ts`);
   });
 }
 

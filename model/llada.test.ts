@@ -132,6 +132,29 @@ test('gradient of a masked-token loss through the whole model matches finite dif
   m.dispose();
 });
 
+test('KV cache: a partial forward over cached keys/values equals the full forward when nothing changed', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  const cfg = tinyConfig();
+  const m = createModel(cfg, { device: rt, seed: 13 });
+  const B = 2, L = 9, V = 11, s0 = 4, s1 = 7;
+  const ids = Int32Array.from(randIds(B * L, V, 17));
+  const full = (await rt.scope(async () => await m.forward({ ids, B, T: L }).read())) as Float32Array;
+  const cache = m.newCache(B, L);
+  const filled = (await rt.scope(async () => await m.forwardCached(ids, B, L, 0, cache).read())) as Float32Array;
+  allclose(filled, full, { atol: 1e-6, rtol: 1e-5 }, 'cache fill = full forward');
+  for (const [a, b] of [[s0, s1], [s0, L]]) {
+    const sub = new Int32Array(B * (b - a));
+    for (let r = 0; r < B; r++) sub.set(ids.subarray(r * L + a, r * L + b), r * (b - a));
+    const part = (await rt.scope(async () => await m.forwardCached(sub, B, b - a, a, cache).read())) as Float32Array;
+    const want = new Float32Array(B * (b - a) * V);
+    for (let r = 0; r < B; r++) want.set(full.subarray((r * L + a) * V, (r * L + b) * V), r * (b - a) * V);
+    allclose(part, want, { atol: 1e-5, rtol: 1e-4 }, `positions [${a}, ${b}) from the cache`);
+  }
+  cache.dispose();
+  m.dispose();
+});
+
 test.after(async () => {
   rmSync(tmp, { recursive: true, force: true });
   await closeDevice();

@@ -1,5 +1,6 @@
 // Shared device for GPU tests. Without an adapter, tests skip visibly, except under CI=true where
 // a missing adapter is a failure (DESIGN.md: never a silent skip in CI).
+import * as fc from 'fast-check';
 import { openDevice, type Device } from '../engine/device.ts';
 import { installHooks } from '../kernels/elementwise/elementwise.ts';
 
@@ -34,4 +35,19 @@ export function fcParams(numRuns: number): { seed?: number; path?: string; numRu
   if (process.env.FC_SEED) p.seed = Number(process.env.FC_SEED);
   if (process.env.FC_PATH) p.path = process.env.FC_PATH;
   return p;
+}
+
+/**
+ * fc.assert with a failure message that carries the cause (the mismatch report), the seed and path,
+ * and the command that replays it (fast-check alone prints the counterexample, not the cause).
+ */
+export async function checkProperty<T>(name: string, arb: fc.Arbitrary<T>, pred: (v: T) => Promise<void>, numRuns: number, replay: string): Promise<void> {
+  const p = fcParams(numRuns);
+  const r = await fc.check(fc.asyncProperty(arb, pred), p);
+  if (!r.failed) return;
+  const cause = (r.errorInstance as Error | undefined)?.message ?? String(r.errorInstance);
+  throw new Error(
+    `${name}: property failed after ${r.numRuns} cases\n  cause: ${cause}\n  seed ${r.seed}, path ${r.counterexamplePath}\n` +
+      `  replay: FC_SEED=${r.seed} FC_PATH=${r.counterexamplePath} ${replay}`,
+  );
 }
