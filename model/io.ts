@@ -17,6 +17,8 @@ import { initValues } from './init.ts';
 
 export interface LoadOptions {
   device: Runtime;
+  /** Called after each tensor is uploaded (progress display; memory measurements in tests). */
+  onTensor?(name: string, index: number, count: number): void;
 }
 
 /** Bytes uploaded between syncs while loading: bounds the staging memory in flight. */
@@ -34,11 +36,12 @@ export async function loadModel(dir: string, opts: LoadOptions): Promise<LLaDAMo
       const largest = Math.max(...model.params.order.map((p) => p.shape.reduce((a, d) => a * d, 1)));
       const scratch = new Float32Array(largest);
       let pending = 0;
-      for (const p of model.params.order) {
+      for (const [index, p] of model.params.order.entries()) {
         const n = p.shape.reduce((a, d) => a * d, 1);
         const data = w.readTensor(p.name, scratch.subarray(0, n));
         model.params.get(p.name).write(data);
         pending += n * 4;
+        opts.onTensor?.(p.name, index, model.params.order.length);
         if (pending >= SYNC_EVERY_BYTES) {
           await opts.device.sync(); // staging buffers of the uploads so far are released
           pending = 0;
