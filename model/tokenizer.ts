@@ -122,7 +122,10 @@ export function tokenizerFromFiles(files: TokenizerFiles, source: string): Token
     encode(text, opts = {}) {
       const enc = hf.encode(text, { add_special_tokens: opts.addSpecial ?? false });
       if (charLevel && enc.tokens.join('') !== text) {
-        const unknown = [...new Set(Array.from(text).filter((c) => hf.token_to_id(c) === undefined))].slice(0, 5);
+        // added (special) tokens are matched whole: leave them out when naming the unknown characters
+        const added = ((files.tokenizerJson.added_tokens ?? []) as { content: string }[]).map((t) => t.content);
+        const plain = added.reduce((t, a) => t.split(a).join(''), text);
+        const unknown = [...new Set(Array.from(plain).filter((c) => hf.token_to_id(c) === undefined))].slice(0, 5);
         throw new UserError(`${source}: text has characters outside the vocabulary: ${unknown.map((c) => JSON.stringify(c)).join(', ')}`);
       }
       return enc.ids;

@@ -1,0 +1,85 @@
+// `dllm-wgpu sample` end to end on tiny random checkpoints: chat mode applies the template, --json
+// output has the documented fields, EOS trimming, and each bad input is a clear error (exit 1).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closeDevice, gpuDevice } from './gpu.ts';
+import { createConfig } from '../model/config.ts';
+import { createModel, saveModel } from '../model/io.ts';
+import { buildCharTokenizer } from '../model/tokenizer.ts';
+import { buildPrompts } from '../sample/prompt.ts';
+import { trimEnd } from '../cli/sample-cmd.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'sample-cli-'));
+const tok = buildCharTokenizer('abcdefghijklmnopqrstuvwxyz0123456789+= \n');
+
+function run(args: string[]) {
+  return spawnSync(process.execPath, [join(root, 'bin/dllm-wgpu.js'), 'sample', ...args], { encoding: 'utf8', timeout: 120_000 });
+}
+
+test('setup: tiny checkpoints with and without a tokenizer', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  const cfg = createConfig({ d_model: 16, n_heads: 2, n_kv_heads: 2, n_layers: 1, mlp_hidden_size: 16, vocab_size: tok.vocabSize, embedding_size: tok.vocabSize, mask_token_id: tok.maskId, eos_token_id: tok.eosId, pad_token_id: tok.padId });
+  const m = createModel(cfg, { device: rt, seed: 2 });
+  await saveModel(m, join(tmp, 'with-tok'), { tokenizer: tok });
+  await saveModel(m, join(tmp, 'no-tok'), { tokenizer: null });
+  m.tokenizer = null;
+  m.dispose();
+});
+
+test('chat mode renders LLaDA\'s template with the generation prompt', () => {
+  const { ids, mode } = buildPrompts({ texts: ['a+b'], tokenizer: tok, maskSpan: 4, maskId: tok.maskId, checkpoint: 'x' });
+  assert.is(mode, 'chat');
+  const text = '<|startoftext|><|start_header_id|>user<|end_header_id|>\n\na+b<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n';
+  assert.equal(ids[0], tok.encode(text));
+  const inf = buildPrompts({ texts: ['a[MASK]b'], mode: 'infill', tokenizer: tok, maskSpan: 3, maskId: tok.maskId, checkpoint: 'x' });
+  assert.equal(inf.ids[0], [...tok.encode('a'), tok.maskId, tok.maskId, tok.maskId, ...tok.encode('b')]);
+});
+
+test('EOS/EOT trimming keeps what comes before the first end token or leftover mask', () => {
+  assert.equal(trimEnd([5, 6, 0, 7], [0], 2), [5, 6]);
+  assert.equal(trimEnd([5, 2, 7], [0], 2), [5]);
+  assert.equal(trimEnd([5, 6], [0], 2), [5, 6]);
+});
+
+test('sample --json prints the documented fields for each prompt', async () => {
+  if (!(await gpuDevice())) return;
+  const r = run(['--checkpoint', join(tmp, 'with-tok'), '--mode', 'raw', '--prompt', '12+3=', '--prompt', 'ab', '--gen-length', '4', '--block-length', '2', '--steps', '2', '--json']);
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.is(lines.length, 2);
+  for (const o of lines) {
+    assert.is(o.output_ids.length, 4);
+    for (const k of ['prompt_ids', 'output_ids', 'text', 'nfe', 'seconds']) assert.ok(k in o, k);
+  }
+  assert.equal(lines[0].prompt_ids, tok.encode('12+3='));
+});
+
+test('bad sample inputs: clear errors, exit 1', async () => {
+  if (!(await gpuDevice())) return;
+  const ck = join(tmp, 'with-tok');
+  const cases: [string[], RegExp][] = [
+    [['--checkpoint', ck, '--prompt', 'a', '--mode', 'poetry'], /argument 'poetry' is invalid.*chat, raw, infill/s],
+    [['--checkpoint', ck, '--prompt-ids', '1,2,999'], /token id 999 .*outside the model's vocabulary/],
+    [['--checkpoint', ck, '--prompt', ''], /prompt 1 is empty/],
+    [['--checkpoint', join(tmp, 'missing'), '--prompt', 'a'], /checkpoint folder not found/],
+    [['--checkpoint', join(tmp, 'no-tok'), '--prompt', 'a'], /no tokenizer\.json.*--prompt-ids/],
+    [['--checkpoint', ck, '--prompt', 'a', '--gen-length', '10', '--block-length', '3'], /not divisible by --block-length/],
+  ];
+  for (const [args, re] of cases) {
+    const r = run(args);
+    assert.is(r.status, 1, `${args.join(' ')}: exit ${r.status}; ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+});
+
+test.after(async () => {
+  rmSync(tmp, { recursive: true, force: true });
+  await closeDevice();
+});
+test.run();
