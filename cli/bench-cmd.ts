@@ -9,6 +9,7 @@ import { benchAdamw, benchAttention, benchMatmul, benchXent } from '../bench/ker
 import { benchTrain } from '../bench/train.ts';
 import { benchSample, defaultCheckpoint } from '../bench/sample.ts';
 import { loadPeers } from '../bench/peers.ts';
+import { writeReport } from '../bench/report.ts';
 
 interface BenchFlags {
   json: boolean;
@@ -16,6 +17,7 @@ interface BenchFlags {
   repeat: number;
   checkpoint?: string;
   sampleLimit: number;
+  report?: string;
 }
 
 export function registerBench(program: Command, deviceOpts: () => DeviceOptions): void {
@@ -27,6 +29,7 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
     .option('--peers', 'also run the peers on the same adapter', false)
     .option('--repeat <n>', 'timed repetitions per case (after a warm-up)', parseIntOpt('--repeat'), 10)
     .option('--checkpoint <dir>', 'trained default model for the sample section (default: newest in runs/addition)')
+    .option('--report <file.md>', 'also write a Markdown report and an SVG chart (ours vs peers) beside it')
     .addOption(new Option('--sample-limit <n>', 'held-out prompts decoded per sample setting (0 = all 500)').argParser(parseIntOpt('--sample-limit')).default(0))
     .action(
       action(async (section: string, o: BenchFlags) => {
@@ -59,6 +62,10 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
           if (want('sample')) emit(await benchSample(dev, o.checkpoint ?? defaultCheckpoint(), o.sampleLimit, log));
           if (!o.json) {
             for (const r of all.filter((x) => x.extra)) log(`${r.case}: ${JSON.stringify(r.extra)}`);
+          }
+          if (o.report) {
+            writeReport(o.report, all, { command: `dllm-wgpu ${process.argv.slice(2).join(' ')}`, adapter: dev.adapterInfo.description || dev.adapterInfo.device });
+            log(`report written: ${o.report}`);
           }
         });
       }),
