@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeDevice, gpuDevice } from '../../tests/gpu.ts';
-import { tensor, type Tensor } from '../../engine/tensor.ts';
+import { Storage, Tensor, tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { defaultMatmulVariant, linear, matmul, matmulInto, matmulVariant, type MatmulVariant } from './matmul.ts';
@@ -103,6 +103,27 @@ for (const variant of VARIANTS) {
   });
 }
 
+test('operands in exact-size buffers (no room for vec4 reads past the end) still multiply right', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const bufA = rt.gpu.createBuffer({ size: 6 * 4, usage, label: 'exact-a' });
+  const bufB = rt.gpu.createBuffer({ size: 6 * 4, usage, label: 'exact-b' });
+  await rt.scope(async () => {
+    const a = new Tensor(rt, new Storage(rt, bufA, false), [2, 3], 'f32', 0, 'a');
+    const b = new Tensor(rt, new Storage(rt, bufB, false), [3, 2], 'f32', 0, 'b');
+    a.write([1, 2, 3, 4, 5, 6]);
+    b.write([1, 0, 0, 1, 1, 1]);
+    for (const variant of VARIANTS) {
+      if (variant === 'subgroup' && !rt.hasSubgroups) continue;
+      assert.equal(await read(matmul(a, b, { variant })), [4, 5, 10, 11], variant);
+    }
+  });
+  await rt.sync();
+  bufA.destroy();
+  bufB.destroy();
+});
+
 test('one dispatch per product, also for the gradient of a shared operand', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
@@ -130,6 +151,22 @@ test('one dispatch per product, also for the gradient of a shared operand', asyn
     assert.is(rt.stats.dispatches - d2, 1 + 1);
     // dA (stored (K, M)) = sum_z B_z g_z^T = (I + 2I) ones = 3 everywhere
     assert.equal(await read(a.grad!), [3, 3, 3, 3]);
+  });
+});
+
+test('empty batches and K = 0 give empty or zero results', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  await rt.scope(async () => {
+    const a = tensor(rt, [], [0, 2, 3]);
+    const b = tensor(rt, [1, 2, 3, 4, 5, 6], [3, 2]);
+    b.requiresGrad = true;
+    const y = matmul(a, b);
+    assert.equal(y.shape, [0, 2, 2]);
+    backward(y, tensor(rt, [], [0, 2, 2]));
+    assert.equal(await read(b.grad!), [0, 0, 0, 0, 0, 0]);
+    const k0 = matmul(tensor(rt, [], [2, 0]), tensor(rt, [], [0, 3]));
+    assert.equal(await read(k0), [0, 0, 0, 0, 0, 0]);
   });
 });
 

@@ -4,15 +4,18 @@
 // the kernel, a shared operand's gradient sums over the batch inside the kernel (or, where the
 // layout allows, by viewing the batch as a longer K or M), never with extra reduce dispatches.
 // Three kernels behind one launcher, picked by adapter (`matmulVariant`, env DLLM_WGPU_MATMUL):
-//   subgroup  matmul_subgroup.wgsl  CPU devices with 8+-lane subgroups (llvmpipe), shared/PERF.md
-//   tiled     matmul_tiled.wgsl     GPUs: shared-memory tiles and barriers
+//   subgroup  matmul-subgroup.wgsl  CPU devices with 8+-lane subgroups (llvmpipe), shared/PERF.md
+//   tiled     matmul-tiled.wgsl     GPUs: shared-memory tiles and barriers
 //   portable  matmul.wgsl           anywhere else: no subgroups, no workgroup memory
+// The subgroup kernel binds A and B rounded up to 16 bytes (vec4 reads); a view ending exactly at
+// the end of its buffer (never a pool buffer) falls back to the portable kernel.
 // Gradient formulas: dA = dC op(B)^T, dB = op(A)^T dC, expressed in each operand's stored layout.
-// It deliberately has no bias, no f16 path and no split-K (the model's shapes do not need them).
+// It deliberately has no bias and no f16 path, and no split-K: a product with few output tiles and
+// a long K (a small weight's gradient) leaves a big GPU mostly idle.
 import * as fc from 'fast-check';
 import type { Binding, Overrides, Runtime } from '../../engine/runtime.ts';
 import type { Device } from '../../engine/device.ts';
-import { empty, shapeStr, type Tensor } from '../../engine/tensor.ts';
+import { empty, fill0, shapeStr, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { Uniforms, checkDtype, grid1d, sameShape } from '../util.ts';
@@ -31,8 +34,8 @@ export interface MatmulOptions {
 
 const KERNELS: Record<MatmulVariant, { file: URL; entry: string; tile: number }> = {
   portable: { file: new URL('./matmul.wgsl', import.meta.url), entry: 'matmul_portable', tile: 32 },
-  subgroup: { file: new URL('./matmul_subgroup.wgsl', import.meta.url), entry: 'matmul_subgroup', tile: 32 },
-  tiled: { file: new URL('./matmul_tiled.wgsl', import.meta.url), entry: 'matmul_tiled', tile: 64 },
+  subgroup: { file: new URL('./matmul-subgroup.wgsl', import.meta.url), entry: 'matmul_subgroup', tile: 32 },
+  tiled: { file: new URL('./matmul-tiled.wgsl', import.meta.url), entry: 'matmul_tiled', tile: 64 },
 };
 const VARIANTS = Object.keys(KERNELS) as MatmulVariant[];
 
@@ -86,8 +89,12 @@ function gemm(
   batch: number, M: number, N: number, K: number, accumulate: boolean, variant: MatmulVariant,
 ): void {
   const rt = out.rt;
-  if (variant === 'subgroup' && !rt.gpu.features.has('subgroups')) {
-    throw new EngineError(`${op}: the subgroup matmul kernel needs the 'subgroups' feature, which this device lacks`);
+  if (variant === 'subgroup') {
+    // One 8-invocation workgroup must be one subgroup (its shuffles span the workgroup).
+    const minLanes = (rt as Partial<Device>).adapterInfo?.subgroupMinSize ?? 0;
+    if (!rt.gpu.features.has('subgroups') || (minLanes > 0 && minLanes < 8)) {
+      throw new EngineError(`${op}: the subgroup matmul kernel needs the 'subgroups' feature with 8+ lanes; this device has ${rt.gpu.features.has('subgroups') ? `${minLanes}-lane subgroups` : 'no subgroups'}`);
+    }
   }
   const xs = x.batched ? M * K : 0;
   const ys = y.batched ? K * N : 0;
@@ -104,7 +111,10 @@ function gemm(
     nRed = 1;
   }
   if (M === 0 || N === 0 || nb === 0) return;
-  if (nRed === 0) nRed = 1; // an empty batch summed: K loops over nothing, the output is zeros
+  if (nRed === 0) {
+    if (!accumulate) fill0(out); // a sum over an empty batch
+    return;
+  }
   const maxDim = rt.limits.maxComputeWorkgroupsPerDimension;
   if (nb > maxDim) throw new EngineError(`${op}: batch ${nb} exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
   let entry = KERNELS[variant].entry;
@@ -138,9 +148,10 @@ function gemm(
 }
 
 function vec4Binding(t: Tensor): Binding | null {
-  const size = Math.max(16, Math.ceil(t.byteLength / 16) * 16);
   t.assertLive('matmul');
-  return t.byteOffset + size <= t.buffer.size ? { buffer: t.buffer, offset: t.byteOffset, size } : null;
+  const size = Math.max(16, Math.ceil(t.byteLength / 16) * 16);
+  const fits = t.byteOffset + size <= t.buffer.size && size <= t.rt.limits.maxStorageBufferBindingSize;
+  return fits ? { buffer: t.buffer, offset: t.byteOffset, size } : null;
 }
 
 function dimsOf(op: string, a: Tensor, b: Tensor, transA: boolean, transB: boolean): MatmulDims {

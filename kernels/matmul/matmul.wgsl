@@ -5,8 +5,8 @@
 // Transposes are index math (TRANS_A / TRANS_B pick which stride walks k). Edges: load addresses
 // are clamped into the matrix once, outside the k loop, and only in-range outputs are stored.
 // The batch-sum loop (n_red) computes gradients of a broadcast operand in the same dispatch.
-// It deliberately is the simple, always-correct fallback: the fast paths are matmul_subgroup.wgsl
-// (llvmpipe-like CPU devices) and matmul_tiled.wgsl (GPUs); all three share Params.
+// It deliberately is the simple, always-correct fallback: the fast paths are matmul-subgroup.wgsl
+// (llvmpipe-like CPU devices) and matmul-tiled.wgsl (GPUs); all three share Params.
 
 override TRANS_A: bool = false; // A stored (K, M) instead of (M, K)
 override TRANS_B: bool = false; // B stored (N, K) instead of (K, N)

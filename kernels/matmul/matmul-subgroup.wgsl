@@ -18,7 +18,7 @@
 // contiguous axis) is assembled from two aligned loads. The launcher binds A and B rounded up to 16
 // bytes. Stores: `matmul_subgroup` writes vec4 rows (N % 4 == 0), `matmul_subgroup_n1` floats.
 // It deliberately does not handle subgroups narrower than 8 lanes (the launcher never picks it
-// there) and is not meant for real GPUs, which want matmul_tiled.wgsl. This file enables
+// there) and is not meant for real GPUs, which want matmul-tiled.wgsl. This file enables
 // `subgroups`, so it only compiles on devices with that feature (portable path: matmul.wgsl).
 enable subgroups;
 
