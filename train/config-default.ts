@@ -36,7 +36,7 @@ seq_length = 10
 [step_scheduler]
 global_batch_size = 64
 local_batch_size = 64
-max_steps = 6000
+max_steps = 4000
 ckpt_every_steps = 1000
 val_every_steps = 500
 log_every_steps = 50
