@@ -1,25 +1,28 @@
 // Fused grouped-query attention, subgroup path for adapters whose subgroups are the SIMD lanes of
 // a CPU (llvmpipe: 8 lanes of AVX2). Same algorithms, layouts and bindings as attention.wgsl (read
 // its header); only the split of work differs. A workgroup is one subgroup of SG lanes, cut into
-// SG / LPR groups of LPR lanes; the lanes of a group share rows and split the head dim (lane li
-// owns vec4 chunks li, li + LPR, ...: NC of them). Each lane holds R rows (queries in fwd/dq, keys
-// in dkdv) in registers. Per partner row (a key in fwd/dq, a query in dkdv) every lane loads only
-// its own chunks, so each element is loaded once per workgroup and reused by R rows; dot products
-// are finished by a butterfly of subgroupShuffleXor (one register permute each on llvmpipe).
-// Why not the matmul design (lanes own rows, shuffle partner rows, head dim unrolled): llvmpipe
-// expands every lane-varying load into 32 bounds-checked scalar branches, and LLVM's compile time
-// grows superlinearly with their number: a D = 32 kernel took 5-50 s to compile. Here the partner
-// loop is rolled and holds 2 * NC load sites, so a kernel compiles in about a second.
-// R must stay small enough for Mesa to unroll the row loops (R * NC <= 8 measured), otherwise the
-// row arrays are indexed dynamically, which llvmpipe does with per-lane gathers.
+// SG / LPR groups of LPR lanes. The lanes of a group share R rows (queries in fwd/dq, keys in dkdv)
+// and split the head dim: lane li owns vec4 chunks li, li + LPR, ... (NC of them). Per partner row
+// (a key in fwd/dq, a query in dkdv) each lane loads only its own chunks, so every element is
+// loaded once per workgroup and reused by R rows; lane-varying loads are what costs on llvmpipe
+// (shared/PERF.md). The R partial dot products are finished by a reduce-scatter of
+// subgroupShuffleXor (a register permute each), after which each lane owns R / LPR rows and runs
+// their softmax math once, not once per lane; subgroupShuffle hands the resulting weights back.
+// Why not the matmul design (lanes own rows, partner rows shuffled in, head dim unrolled):
+// llvmpipe expands every lane-varying load into 32 bounds-checked scalar branches and LLVM's
+// compile time grows superlinearly with their count (4-50 s per kernel at D = 32-64). Here the
+// partner loop is rolled with 2 * NC load sites, and the once-per-workgroup loads and stores sit in
+// loops bounded by a uniform (u.rpl == R) so they stay rolled too: about a second per kernel.
+// The R loops must unroll (Mesa decides; R * NC <= 16 measured) or the row arrays get indexed
+// dynamically, which llvmpipe does with per-lane gathers; the launcher picks R accordingly.
 enable subgroups;
 
 override SG: u32 = 8u;   // subgroup size == workgroup size
 override LPR: u32 = 8u;  // lanes per row: a power of two dividing SG
-override NC: u32 = 1u;   // vec4 chunks per lane: head dim / 4 == NC * LPR
-override R: u32 = 8u;    // rows per lane
+override NC: u32 = 1u;   // vec4 chunks per lane: head dim / 4 == NC * LPR (<= MAXNC)
+override R: u32 = 8u;    // rows per group, a multiple of LPR
 const MAXR: u32 = 16u;
-const MAXNC: u32 = 8u;
+const MAXNC: u32 = 4u;
 const MAXRN: u32 = 32u;  // R * NC
 const NEG: f32 = -3.4e38;
 
@@ -33,6 +36,7 @@ struct Dims {
   scale: f32,
   n: u32,
   mask: u32,   // 0 none, 1 integer (nonzero = attend), 2 f32 (!= 0)
+  rpl: u32,    // == R: a runtime bound keeps the load/store loops at the ends rolled
 }
 
 @group(0) @binding(0) var<uniform> u: Dims;
@@ -125,7 +129,7 @@ fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invoca
   var pr: array<f32, MAXR>;
   var kc: array<vec4<f32>, MAXNC>;
   var vc: array<vec4<f32>, MAXNC>;
-  for (var r = 0u; r < R; r++) {
+  for (var r = 0u; r < u.rpl; r++) {
     let row = query_row(b, kvh, min(block_row(wid.x, r, gi), nrows - 1u));
     for (var n = 0u; n < NC; n++) {
       qr[r * NC + n] = q[row.x * D4 + n * LPR + li] * u.scale;
@@ -171,7 +175,7 @@ fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invoca
     if (ri < nrows) { lse[query_row(b, kvh, ri).y] = select(0.0, m[i] + log(l[i]), l[i] > 0.0); }
     al[i] = select(0.0, 1.0 / l[i], l[i] > 0.0);
   }
-  for (var r = 0u; r < R; r++) {
+  for (var r = 0u; r < u.rpl; r++) {
     let inv = from_owner(al[r % RPL], r, gi);
     let ri = block_row(wid.x, r, gi);
     if (ri < nrows) {
@@ -198,7 +202,7 @@ fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
   var ds: array<f32, MAXR>;
   var kc: array<vec4<f32>, MAXNC>;
   var vc: array<vec4<f32>, MAXNC>;
-  for (var r = 0u; r < R; r++) {
+  for (var r = 0u; r < u.rpl; r++) {
     let row = query_row(b, kvh, min(block_row(wid.x, r, gi), nrows - 1u));
     for (var n = 0u; n < NC; n++) {
       qr[r * NC + n] = q[row.x * D4 + n * LPR + li] * u.scale;
@@ -232,7 +236,7 @@ fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
       for (var n = 0u; n < NC; n++) { acc[r * NC + n] += d * kc[n]; }
     }
   }
-  for (var r = 0u; r < R; r++) {
+  for (var r = 0u; r < u.rpl; r++) {
     let ri = block_row(wid.x, r, gi);
     if (ri < nrows) {
       let row = query_row(b, kvh, ri);
@@ -260,7 +264,7 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_i
   var ds: array<f32, MAXR>;
   var qc: array<vec4<f32>, MAXNC>;
   var dc: array<vec4<f32>, MAXNC>;
-  for (var r = 0u; r < R; r++) {
+  for (var r = 0u; r < u.rpl; r++) {
     let kb = ((b * u.S + min(block_row(wid.x, r, gi), u.S - 1u)) * u.HKV + kvh) * D4 + li;
     for (var n = 0u; n < NC; n++) {
       kr[r * NC + n] = k[kb + n * LPR];
@@ -301,7 +305,7 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_i
       }
     }
   }
-  for (var r = 0u; r < R; r++) {
+  for (var r = 0u; r < u.rpl; r++) {
     let sr = block_row(wid.x, r, gi);
     if (sr < u.S) {
       let kb = ((b * u.S + sr) * u.HKV + kvh) * D4 + li;

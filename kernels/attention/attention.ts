@@ -7,16 +7,17 @@
 // Deliberately no causal mask (LLaDA is bidirectional), no dropout, no attention bias.
 // keyMask [B, S] (f32, u32 or i32; nonzero = attend): masked keys get probability 0. A query row
 // whose keys are all masked (or S = 0) outputs zeros and gets zero gradient.
-// Two kernel files, picked per adapter (attentionImplFor): attention.wgsl is portable;
-// attention-subgroup.wgsl is the shuffle-tiled design for CPU-like adapters (llvmpipe).
+// Two kernel files, picked per adapter (attentionImplFor): attention.wgsl is portable (one
+// invocation per row; what GPUs run); attention-subgroup.wgsl splits the head dim over subgroup
+// lanes and amortises loads over 8-16 rows, for CPU adapters (llvmpipe), where loads dominate.
 // A head dim that is not a multiple of 4 is zero-padded to one (attention_repack) around the vec4
 // kernels: only tests and odd models pay that.
+import * as fc from 'fast-check';
 import type { Runtime } from '../../engine/runtime.ts';
 import { empty, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { Uniforms, checkDtype, checkRank, fail, grid1d, sameShape } from '../util.ts';
-import * as fc from 'fast-check';
 import type { OpCase, OpSpec } from '../spec.ts';
 import { f32s } from '../arb.ts';
 import { attentionBackwardRef, attentionRef, type AttnDims } from './attention.ref.ts';
@@ -26,8 +27,6 @@ const SUBGROUP = new URL('./attention-subgroup.wgsl', import.meta.url);
 const WG = 64;
 const MAX_D = 128; // MAXD4 in the .wgsl files
 const SG_MAX = 16;
-/** Rows x chunks per lane in the subgroup kernels (<= MAXRN there; see its header for why 8). */
-const RN_MAX = 16;
 
 export interface AttentionOptions {
   /** [B, S], f32/u32/i32: nonzero = attend, 0 = padding key. */
@@ -76,18 +75,30 @@ export function attentionImplFor(rt: Runtime): 'portable' | 'subgroup' {
 }
 
 /**
- * Split of the head dim over the lanes of a subgroup: LPR lanes per row (largest power of two
- * dividing D4, at most the subgroup size), NC vec4 chunks per lane, and R rows per lane.
+ * Split of the head dim over the lanes of a subgroup (attention-subgroup.wgsl): LPR lanes per row
+ * (largest power of two dividing D4, at most the subgroup size) and NC vec4 chunks per lane; null
+ * when the registers would not fit (then the portable kernels run).
  */
-function subgroupTiling(sg: number, d4: number): { LPR: number; NC: number; R: number } {
+function subgroupSplit(sg: number, d4: number): { LPR: number; NC: number } | null {
   let LPR = 1;
   while (LPR * 2 <= sg && d4 % (LPR * 2) === 0) LPR *= 2;
   const NC = d4 / LPR;
-  return { LPR, NC, R: Math.max(1, Math.min(8, Math.floor(RN_MAX / NC))) };
+  return NC <= 4 && Math.max(LPR, 8) * NC <= 32 ? { LPR, NC } : null;
+}
+
+/**
+ * Rows per lane group R (a multiple of LPR): 16 amortises each load over more rows, but Mesa only
+ * unrolls the row loops while R * NC <= 16 (measured), and short problems (the default model's
+ * T = 12) waste less with 8. Two values at most: each is a pipeline to compile.
+ */
+function rowsPerGroup(sg: number, split: { LPR: number; NC: number }, rows: number): number {
+  const R = split.NC === 1 && rows > (sg / split.LPR) * 8 ? 16 : 8;
+  return Math.max(R, split.LPR);
 }
 
 interface Geometry {
-  impl: 'portable' | 'subgroup';
+  /** Head-dim split for the subgroup kernels, or null for the portable kernels. */
+  split: { LPR: number; NC: number } | null;
   B: number;
   T: number;
   S: number;
@@ -100,9 +111,11 @@ interface Geometry {
   mask: Tensor | null;
 }
 
-function dimsUniform(g: Geometry, n = 0): Uint8Array {
+/** The Dims uniform of both .wgsl files; `aux` is R for the subgroup kernels, D4 for the delta. */
+function dimsUniform(g: Geometry, n = 0, aux = 0): Uint8Array {
   const mask = g.mask ? (g.mask.dtype === 'f32' ? 2 : 1) : 0;
-  return new Uniforms().u32(g.B).u32(g.T).u32(g.S).u32(g.H).u32(g.Hkv).u32(g.H / g.Hkv).f32(g.scale).u32(n).u32(mask).bytes();
+  const u = new Uniforms().u32(g.B).u32(g.T).u32(g.S).u32(g.H).u32(g.Hkv).u32(g.H / g.Hkv).f32(g.scale);
+  return u.u32(n).u32(mask).u32(aux).bytes();
 }
 
 /** (n, din) rows -> (n, dout), zero-filled; pads or unpads the head dim. */
@@ -120,12 +133,12 @@ function launch(rt: Runtime, g: Geometry, entry: 'fwd' | 'bwd_dq' | 'bwd_dkdv', 
   const rows = entry === 'bwd_dkdv' ? g.S : (g.H / g.Hkv) * g.T;
   // Binding 4 is the key mask; without one, any read-only tensor fills the slot (never read).
   const all = [bindings[0], bindings[1], bindings[2], g.mask ?? bindings[0], ...bindings.slice(3)];
-  if (g.impl === 'subgroup') {
+  if (g.split) {
     const sg = fixedSubgroupSize(rt);
-    const t = subgroupTiling(sg, g.D4);
+    const t = { ...g.split, R: rowsPerGroup(sg, g.split, rows) };
     const k = rt.kernel(SUBGROUP, `attention_${entry}`, { SG: sg, ...t });
     const perGroup = (sg / t.LPR) * t.R;
-    rt.run(k, { uniforms: dimsUniform(g), bindings: all, grid: [Math.ceil(rows / perGroup), g.Hkv, g.B] });
+    rt.run(k, { uniforms: dimsUniform(g, 0, t.R), bindings: all, grid: [Math.ceil(rows / perGroup), g.Hkv, g.B] });
   } else {
     const k = rt.kernel(PORTABLE, `attention_${entry}`, { D4: g.D4, WG });
     rt.run(k, { uniforms: dimsUniform(g), bindings: all, grid: [Math.ceil(rows / WG), g.Hkv, g.B] });
@@ -156,12 +169,16 @@ function checkArgs(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Geo
   if (!Number.isFinite(scale)) throw new EngineError(`attention: scale must be finite, got ${scale}`);
   const grid = Math.max(B, Hkv);
   if (grid > q.rt.limits.maxComputeWorkgroupsPerDimension) fail(op, `batch and kv heads must each be <= ${q.rt.limits.maxComputeWorkgroupsPerDimension}`, q, k);
-  const impl = attentionImplFor(q.rt);
   let D4 = Math.ceil(D / 4);
-  // The subgroup kernels split D4 over a power-of-two number of lanes: pad odd chunk counts up
-  // (a few wasted FMAs beat one lane per row).
-  if (impl === 'subgroup' && D4 & (D4 - 1)) D4 = D4 < 8 ? 2 ** Math.ceil(Math.log2(D4)) : Math.ceil(D4 / 8) * 8;
-  return { impl, B, T, S, H, Hkv, D, D4, scale, mask };
+  let split = null;
+  if (attentionImplFor(q.rt) === 'subgroup') {
+    // The subgroup kernels split D4 over a power-of-two number of lanes: pad odd chunk counts up
+    // (a few wasted FMAs beat one lane per row).
+    const d4 = D4 & (D4 - 1) ? (D4 < 8 ? 2 ** Math.ceil(Math.log2(D4)) : Math.ceil(D4 / 8) * 8) : D4;
+    split = subgroupSplit(fixedSubgroupSize(q.rt), d4);
+    if (split) D4 = d4;
+  }
+  return { split, B, T, S, H, Hkv, D, D4, scale, mask };
 }
 
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
@@ -182,8 +199,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     // (lse, delta) per row: FlashAttention-2's D_i, packed with the lse the backward needs.
     const stats = empty(rt, [B, H, T, 2], 'f32', 'attention_stats');
     const n = B * T * H;
-    rt.run(rt.kernel(PORTABLE, 'attention_bwd_delta', { D4, WG }), {
-      uniforms: dimsUniform(g, n),
+    rt.run(rt.kernel(PORTABLE, 'attention_bwd_delta', { WG }), {
+      uniforms: dimsUniform(g, n, D4),
       bindings: [gp, op, lse, stats],
       grid: grid1d(Math.ceil(n / WG)),
     });

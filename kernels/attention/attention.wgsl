@@ -4,7 +4,7 @@
 // - attention_fwd: one invocation per query row streams over the keys with the online softmax
 //   (FlashAttention, Dao et al. 2022, Alg. 1; one exp per key as in Milakov & Gimelshein 2018);
 //   never materialises scores, writes O and the row log-sum-exp.
-// - attention_bwd_delta: stats = (lse, rowsum(dO * O)) (FlashAttention-2, Dao 2023, Alg. 2 line 4),
+// - attention_bwd_delta: stats = (lse, rowsum(dO * O)) (FlashAttention-2's D_i, Dao 2023, Alg. 2),
 //   packed so the backward kernels read one vec2 per row and stay within 8 storage bindings.
 // - attention_bwd_dq: one invocation per query row recomputes P = exp(s - lse) and sums dQ.
 // - attention_bwd_dkdv: one invocation per key row sums dK, dV over every query row of every head
@@ -30,6 +30,7 @@ struct Dims {
   scale: f32,
   n: u32,      // delta: B * T * H rows
   mask: u32,   // 0 no key mask, 1 integer mask (nonzero = attend), 2 f32 mask (!= 0)
+  d4: u32,     // attention_bwd_delta: D4 as a runtime bound, so one pipeline serves every head dim
 }
 
 @group(0) @binding(0) var<uniform> u: Dims;
@@ -186,7 +187,7 @@ fn attention_bwd_delta(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
   let r = gid.x + gid.y * nwg.x * WG; // row of dO/O: (b * T + t) * H + h
   if (r >= u.n) { return; }
   var d = 0.0;
-  for (var c = 0u; c < D4; c++) { d += dot(dl_do[r * D4 + c], dl_o[r * D4 + c]); }
+  for (var c = 0u; c < u.d4; c++) { d += dot(dl_do[r * u.d4 + c], dl_o[r * u.d4 + c]); }
   let h = r % u.H;
   let bt = r / u.H;
   let si = ((bt / u.T) * u.H + h) * u.T + bt % u.T;
