@@ -3,6 +3,7 @@
 // softmax-cross-entropy; gpu.js for matmul (whatever mode it finds in Node: it reports it).
 // Peers are optional dependencies: a missing one is reported as skipped, never a failure.
 // Timing: `reps` ops enqueued, then one 1-element readback forces completion; ms per op.
+import { createRequire } from 'node:module';
 import { create } from 'webgpu';
 import type { PeerFigure } from './harness.ts';
 import { median, rand } from './harness.ts';
@@ -24,6 +25,9 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
     (globalThis as any).navigator ??= {};
     (globalThis as any).navigator.gpu ??= create([]);
     tf = await import('@tensorflow/tfjs-core');
+    // tfjs-core's Node bundle registers no gradients (the @tensorflow/tfjs union package does);
+    // its ESM sources use extensionless imports, so load the registration through require.
+    createRequire(import.meta.url)('@tensorflow/tfjs-core/dist/register_all_gradients');
     await import('@tensorflow/tfjs-backend-webgpu');
     if (!(await tf.setBackend('webgpu'))) throw new Error('setBackend("webgpu") returned false');
     await tf.ready();
@@ -61,7 +65,18 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
     return median(times);
   };
 
-  return {
+  const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, fallback: (why: string) => R) =>
+    async (...a: A): Promise<R> => {
+      try {
+        return await fn(...a);
+      } catch (e) {
+        const why = `peer failed: ${(e as Error).message.split('\n')[0]}`;
+        log(why);
+        return fallback(why);
+      }
+    };
+  const skip = (why: string): Fig => ({ [TFJS]: { skipped: why } });
+  const peers: Peers = {
     async matmul(a, b, reps, flops) {
       const fig: Fig = {};
       if (tf) {
@@ -112,19 +127,22 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
       if (!tf) return { [TFJS]: { skipped: tfSkip } };
       const logits = tf.tensor(rand(rows * V, 7, 4), [rows, V]);
       const targets = tf.tensor(Int32Array.from({ length: rows }, (_, i) => (i * 7919) % V), [rows], 'int32');
-      const loss = (l: any) => {
-        const lse = tf.logSumExp(l, 1);
-        const picked = tf.squeeze(tf.gather(l, tf.reshape(targets, [rows, 1]), 1, 1), [1]);
-        return tf.sum(tf.sub(lse, picked));
-      };
+      // what a TF.js user writes: one-hot labels into the library's fused softmax cross-entropy
+      const labels = tf.cast(tf.oneHot(targets, V), 'float32');
+      const loss = (l: any) => tf.losses.softmaxCrossEntropy(labels, l, undefined, 0, tf.Reduction.SUM);
       const g = tf.grad(loss);
       const ms = await timeTf(() => {
         const outs = [];
         for (let c = 0; c < chunks; c++) outs.push(g(logits));
         return outs.length === 1 ? outs[0] : outs;
       }, Math.max(1, Math.floor(reps / 2)));
-      tf.dispose([logits, targets]);
-      return { [TFJS]: { ms, note: 'sparse labels via gather, gradient by tf.grad' } };
+      tf.dispose([logits, targets, labels]);
+      return { [TFJS]: { ms, note: 'tf.losses.softmaxCrossEntropy on one-hot labels, gradient by tf.grad' } };
     },
+  };
+  return {
+    matmul: guard(peers.matmul, skip),
+    attention: guard(peers.attention, (why) => ({ fwd: skip(why), fwdBwd: skip(why) })),
+    xent: guard(peers.xent, skip),
   };
 }

@@ -127,7 +127,9 @@ function torchPeer(s: (typeof TRAIN_SHAPES)[number], reps: number, log: (s: stri
     }
     if (r.error) continue;
     if (/No module named 'torch'/.test(r.stderr)) continue;
-    log(`pytorch peer failed: ${r.stderr.split('\n').slice(-2).join(' ')}`);
+    const why = r.stderr.trim().split('\n').slice(-1)[0];
+    log(`pytorch peer failed (${py}): ${why}`);
+    return { skipped: `failed: ${why}` };
   }
   return { skipped: 'no python3 with torch on this machine (Debian: apt-get install python3-torch)' };
 }
