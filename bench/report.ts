@@ -22,7 +22,7 @@ function chart(rows: BenchResult[]): string {
   const lo = Math.log10(Math.min(...all) / 2), hi = Math.log10(Math.max(...all) * 2);
   const x = (ms: number) => left + ((Math.log10(ms) - lo) / (hi - lo)) * width;
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 120}" height="${H}" font-family="sans-serif" font-size="11">`,
-    `<text x="10" y="18" font-size="14">ms per operation (log scale, shorter is better), same run, same adapter</text>`];
+    `<text x="10" y="18" font-size="14">ms per operation (log scale, shorter is better), one run: WebGPU peers on the same adapter, PyTorch on the same CPU</text>`];
   names.forEach((n, i) => out.push(`<rect x="${10 + i * 150}" y="28" width="10" height="10" fill="${colors[i % 4]}"/><text x="${24 + i * 150}" y="37">${n}</text>`));
   items.forEach((it, gi) => {
     const y0 = 50 + gi * groupH;
