@@ -5,7 +5,7 @@
 // Batches run across epoch boundaries (no dropped remainder). Deliberately no prefetching, workers
 // or length bucketing: rows are already fixed-length and in memory.
 import { UserError } from '../engine/errors.ts';
-import { STREAM_TAG, philoxU32, streamOf, u32Below } from '../kernels/rng/rng.ref.ts';
+import { STREAM_TAG, philoxPermutation, streamOf } from '../kernels/rng/rng.ref.ts';
 import type { TokenizedDataset } from './data.ts';
 
 /** A micro-batch in the layout the trainer uploads. */
@@ -26,16 +26,7 @@ export interface DataPosition {
 
 /** Epoch `epoch`'s visiting order of rows 0..n-1. */
 export function epochPermutation(n: number, shuffleSeed: number, epoch: number): Uint32Array {
-  const perm = new Uint32Array(n);
-  for (let i = 0; i < n; i++) perm[i] = i;
-  const draws = philoxU32(shuffleSeed, streamOf(STREAM_TAG.dataShuffle, epoch, 0), Math.max(0, n - 1));
-  for (let i = n - 1; i >= 1; i--) {
-    const j = u32Below(draws[n - 1 - i]!, i + 1);
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
-    perm[j] = t;
-  }
-  return perm;
+  return philoxPermutation(n, shuffleSeed, streamOf(STREAM_TAG.dataShuffle, epoch, 0));
 }
 
 export class DataOrder {

@@ -6,7 +6,7 @@
 // prompts; sort draws its held-out prompts first and rejects them when generating training ones.
 // Deliberately no tokenisation here (train/data.ts does that) and no sampling (sample/ scores).
 import { UserError } from '../engine/errors.ts';
-import { STREAM_TAG, philoxU32, streamOf, u32Below } from '../kernels/rng/rng.ref.ts';
+import { STREAM_TAG, philoxPermutation, philoxU32, streamOf, u32Below } from '../kernels/rng/rng.ref.ts';
 
 export interface Example {
   prompt: string;
@@ -43,18 +43,9 @@ export function sortExample(digits: readonly number[]): Example {
   return { prompt: `${digits.join('')}=`, response: sorted.join('') };
 }
 
-/** A seeded permutation of 0..n-1 (Fisher-Yates over Philox draws of one stream part). */
+/** A seeded permutation of 0..n-1 (one Philox stream part). */
 function seededPermutation(n: number, seed: number, part: number): Uint32Array {
-  const perm = new Uint32Array(n);
-  for (let i = 0; i < n; i++) perm[i] = i;
-  const draws = philoxU32(seed, streamOf(STREAM_TAG.taskSplit, part, 0), Math.max(0, n - 1));
-  for (let i = n - 1; i >= 1; i--) {
-    const j = u32Below(draws[n - 1 - i]!, i + 1);
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
-    perm[j] = t;
-  }
-  return perm;
+  return philoxPermutation(n, seed, streamOf(STREAM_TAG.taskSplit, part, 0));
 }
 
 function additionSplit(o: TaskOptions): Example[] {

@@ -175,3 +175,17 @@ export function u32Below(u32: number, n: number): number {
   if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) throw new RangeError(`u32Below bound ${n} not in [1, 2^32)`);
   return mulhi32(u32 >>> 0, n);
 }
+
+/** A permutation of 0..n-1: Fisher-Yates driven by the u32 draws of one Philox stream. */
+export function philoxPermutation(n: number, seed: number, stream: number | StreamWords): Uint32Array {
+  const perm = new Uint32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  const draws = philoxU32(seed, stream, Math.max(0, n - 1));
+  for (let i = n - 1; i >= 1; i--) {
+    const j = u32Below(draws[n - 1 - i]!, i + 1);
+    const t = perm[i]!;
+    perm[i] = perm[j]!;
+    perm[j] = t;
+  }
+  return perm;
+}
