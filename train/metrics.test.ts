@@ -100,6 +100,8 @@ test('log line format', () => {
   assert.is(line, 'step 120/5000 | loss 3.21 | lr 3.0e-4 | 412 ms | 9.8k tok/s | ETA 3m12s');
   const gpu = formatLogLine({ step: 1, maxSteps: 2, loss: 0.01234, lr: 1e-3, stepMs: 4.56, tokensPerSec: 512, gpuBytes: 1.2 * 2 ** 30 });
   assert.is(gpu, 'step 1/2 | loss 0.0123 | lr 1.0e-3 | 4.6 ms | 512 tok/s | gpu 1.2 GiB');
+  const small = formatLogLine({ step: 1, maxSteps: 2, loss: 0.01234, lr: 1e-3, stepMs: 4.56, tokensPerSec: 512, gpuBytes: 60 * 2 ** 20 });
+  assert.ok(small.endsWith('| gpu 60 MiB'), small);
   assert.is(formatDuration(3725), '1h02m');
   assert.is(formatDuration(59.4), '59s');
 });

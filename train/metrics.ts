@@ -108,7 +108,9 @@ export function formatLogLine(l: LogLine): string {
     `${l.stepMs < 10 ? l.stepMs.toFixed(1) : Math.round(l.stepMs)} ms`,
     `${formatCount(l.tokensPerSec)} tok/s`,
   ];
-  if (l.gpuBytes !== undefined) parts.push(`gpu ${(l.gpuBytes / 2 ** 30).toFixed(1)} GiB`);
+  if (l.gpuBytes !== undefined) {
+    parts.push(l.gpuBytes >= 2 ** 30 ? `gpu ${(l.gpuBytes / 2 ** 30).toFixed(1)} GiB` : `gpu ${(l.gpuBytes / 2 ** 20).toFixed(0)} MiB`);
+  }
   if (l.etaSec !== undefined) parts.push(`ETA ${formatDuration(l.etaSec)}`);
   return parts.join(' | ');
 }
