@@ -82,7 +82,9 @@ export async function openDevice(options: DeviceOptions = {}): Promise<Device> {
     Object.assign(globalThis, globals);
     installedGlobals = true;
   }
-  const flags = [...(options.dawnFlags ?? [])];
+  // Timestamp queries at full resolution: Dawn quantizes them by default (a browser privacy
+  // measure that rounds kernel times to ~65 us on NVIDIA), which would blur `bench` and profiles.
+  const flags = ['disable-dawn-features=timestamp_quantization', ...(options.dawnFlags ?? [])];
   const backend = options.backend ?? process.env.DLLM_WGPU_BACKEND;
   const adapterName = options.adapter ?? process.env.DLLM_WGPU_ADAPTER;
   if (backend) flags.push(`backend=${backend}`);
