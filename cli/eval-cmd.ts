@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
-import { action, log, parseIntOpt, withDevice } from './run.ts';
+import { action, loadProgress, log, parseIntOpt, withDevice } from './run.ts';
 import { loadModel } from '../model/io.ts';
 import { defaultTrainConfig } from '../train/config-schema.ts';
 import { loadJsonlDataset } from '../train/data.ts';
@@ -41,7 +41,7 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
         if (!existsSync(o.checkpoint)) throw new UserError(`checkpoint folder not found: ${o.checkpoint}`);
         if (!existsSync(o.data)) throw new UserError(`--data file not found: ${o.data}`);
         await withDevice(deviceOpts(), async (dev) => {
-          const model = await loadModel(o.checkpoint, { device: dev });
+          const model = await loadModel(o.checkpoint, { device: dev, onTensor: loadProgress(o.checkpoint) });
           try {
             const tok = model.tokenizer;
             if (!tok) throw new UserError(`${o.checkpoint} has no tokenizer.json; eval needs it to encode --data`);

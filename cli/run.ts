@@ -57,3 +57,15 @@ export function parseFloatOpt(name: string) {
     return n;
   };
 }
+
+/** Progress while a checkpoint loads: a line every 10% of its tensors (large models take a while). */
+export function loadProgress(dir: string): (name: string, i: number, n: number) => void {
+  let shown = 0;
+  return (_name, i, n) => {
+    const pct = Math.floor(((i + 1) * 10) / n) * 10;
+    if (n >= 20 && pct > shown) {
+      shown = pct;
+      log(`loading ${dir}: ${pct}% of ${n} tensors`);
+    }
+  };
+}

@@ -4,7 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
-import { action, log, parseFloatOpt, parseIntOpt, withDevice } from './run.ts';
+import { action, loadProgress, log, parseFloatOpt, parseIntOpt, withDevice } from './run.ts';
 import { loadModel } from '../model/io.ts';
 import { generate, infill, type GenerateOptions } from '../sample/generate.ts';
 import { modelDenoiser, type CacheMode } from '../sample/denoiser.ts';
@@ -85,7 +85,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
         const texts = [...o.prompt, ...(o.prompts ? readPromptsFile(o.prompts) : [])];
         if (!texts.length && !o.promptIds) throw new UserError('give --prompt TEXT, --prompts FILE.jsonl or --prompt-ids 1,2,3');
         await withDevice(deviceOpts(), async (dev) => {
-          const model = await loadModel(o.checkpoint, { device: dev });
+          const model = await loadModel(o.checkpoint, { device: dev, onTensor: loadProgress(o.checkpoint) });
           try {
             const tok = model.tokenizer;
             const built = buildPrompts({ texts, promptIds: o.promptIds, mode: o.mode, tokenizer: tok, maskSpan: o.maskSpan, maskId: model.config.mask_token_id, checkpoint: o.checkpoint });

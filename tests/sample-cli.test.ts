@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeDevice, gpuDevice } from './gpu.ts';
@@ -76,6 +76,23 @@ test('bad sample inputs: clear errors, exit 1', async () => {
     assert.is(r.status, 1, `${args.join(' ')}: exit ${r.status}; ${r.stderr}`);
     assert.match(r.stderr, re);
   }
+});
+
+test('eval: validation loss and Monte Carlo log-likelihood as JSON; bad data is a clear error', async () => {
+  if (!(await gpuDevice())) return;
+  const data = join(tmp, 'pairs.jsonl');
+  writeFileSync(data, '{"prompt":"1+2=","response":"3"}\n{"prompt":"ab","response":"c"}\n');
+  const r = spawnSync(process.execPath, [join(root, 'bin/dllm-wgpu.js'), 'eval', '--checkpoint', join(tmp, 'with-tok'), '--data', data, '--seq-length', '8', '--mc-num', '8', '--mc-batch', '4', '--json'], { encoding: 'utf8', timeout: 120_000 });
+  assert.is(r.status, 0, r.stderr);
+  const o = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.is(o.rows, 2);
+  assert.ok(o.val_loss > 0 && Number.isFinite(o.val_loss), `val_loss ${o.val_loss}`);
+  assert.is(o.log_likelihood.per_example.length, 2);
+  assert.ok(o.log_likelihood.per_example.every((x: number) => x < 0), 'log-likelihoods are negative');
+  writeFileSync(data, '{"prompt":"1+2=","response":"3"}\n{not json\n');
+  const bad = spawnSync(process.execPath, [join(root, 'bin/dllm-wgpu.js'), 'eval', '--checkpoint', join(tmp, 'with-tok'), '--data', data], { encoding: 'utf8', timeout: 120_000 });
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, /pairs\.jsonl:2/);
 });
 
 test.after(async () => {
