@@ -67,6 +67,26 @@ test('a toy MLP step (autograd + AdamW) on the GPU matches the CPU reference ste
   });
 });
 
+test('linear accumulates dW straight into an existing .grad (parameter arenas), equal to grad + dW', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  const N = 9, I = 6, O = 5;
+  const x = rand(N * I, 11), w = rand(O * I, 12), g0 = rand(O * I, 13), seed = rand(N * O, 14);
+  const wt = tensor(rt, w, [O, I]).keep();
+  wt.requiresGrad = true;
+  wt.grad = tensor(rt, g0, [O, I]).keep();
+  const before = rt.stats.dispatches;
+  await rt.scope(async () => {
+    backward(linear(tensor(rt, x, [N, I]), wt), tensor(rt, seed, [N, O]));
+  });
+  const got = (await wt.grad.read()) as Float32Array;
+  const [, dw] = linearBackwardRef(x, w, [O, I], seed);
+  got.forEach((v, i) => assert.ok(Math.abs(v - (g0[i] + dw[i])) <= 1e-5 * (1 + Math.abs(dw[i])), `grad[${i}] ${v} vs ${g0[i] + dw[i]}`));
+  assert.is(rt.stats.dispatches - before, 2, 'forward + one dW dispatch (no separate accumulation)');
+  wt.grad.dispose();
+  wt.dispose();
+});
+
 test('misuse errors name the op and the shapes', async () => {
   const rt = await gpuDevice();
   if (!rt) return;

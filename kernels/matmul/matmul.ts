@@ -242,8 +242,15 @@ export function linear(x: Tensor, w: Tensor, opts: { variant?: MatmulVariant } =
       gemm('linear backward', gx, true, { t: g, trans: false, batched: true }, { t: w, trans: false, batched: true }, 1, rowsN, inF, outF, false, variant);
     }
     if (w.requiresGrad) {
-      gw = empty(x.rt, w.shape, 'f32', 'linear_bwd_w');
-      gemm('linear backward', gw, true, { t: g, trans: true, batched: true }, X, 1, outF, inF, rowsN, false, variant);
+      const G: Operand = { t: g, trans: true, batched: true };
+      if (!w.node && w.grad && !w.grad.disposed) {
+        // A parameter with a gradient buffer (an arena view): dW accumulates into it in the same
+        // dispatch, saving the temporary and the separate `grad += dW` pass autograd would do.
+        gemm('linear backward', w.grad, true, G, X, 1, outF, inF, rowsN, true, variant);
+      } else {
+        gw = empty(x.rt, w.shape, 'f32', 'linear_bwd_w');
+        gemm('linear backward', gw, true, G, X, 1, outF, inF, rowsN, false, variant);
+      }
     }
     return [gx, gw];
   });
