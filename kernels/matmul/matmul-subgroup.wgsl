@@ -22,26 +22,8 @@
 // `subgroups`, so it only compiles on devices with that feature (portable path: matmul.wgsl).
 enable subgroups;
 
-override TRANS_A: bool = false; // A stored (K, M) instead of (M, K)
-override TRANS_B: bool = false; // B stored (N, K) instead of (K, N)
 override ALIGNED_A: bool = true; // every 4-float group read from A starts at a multiple of 4
 override ALIGNED_B: bool = true;
-
-// Shared by the three variants (matmul.ts packs it once).
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  accumulate: u32, // 1: C += A B (matmulInto), 0: C = A B
-  a_bs: u32, // element stride of A/B/C per output batch (grid z); 0 for a shared operand
-  b_bs: u32,
-  c_bs: u32,
-  n_red: u32, // batches summed into one output (gradients of a broadcast operand)
-  a_rs: u32, // element stride of A/B per summed batch
-  b_rs: u32,
-  tiles_n: u32,
-  tiles_m: u32,
-}
 
 @group(0) @binding(0) var<uniform> u: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
@@ -220,3 +202,6 @@ fn matmul_subgroup_n1(
     }
   }
 }
+
+// TRANS_A, TRANS_B and Params:
+// #include "matmul-params.wgsl"

@@ -8,24 +8,6 @@
 // It deliberately is the simple, always-correct fallback: the fast paths are matmul-subgroup.wgsl
 // (llvmpipe-like CPU devices) and matmul-tiled.wgsl (GPUs); all three share Params.
 
-override TRANS_A: bool = false; // A stored (K, M) instead of (M, K)
-override TRANS_B: bool = false; // B stored (N, K) instead of (K, N)
-
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  accumulate: u32, // 1: C += A B (matmulInto), 0: C = A B
-  a_bs: u32, // element stride of A/B/C per output batch (grid z); 0 for a shared operand
-  b_bs: u32,
-  c_bs: u32,
-  n_red: u32, // batches summed into one output (gradients of a broadcast operand)
-  a_rs: u32, // element stride of A/B per summed batch
-  b_rs: u32,
-  tiles_n: u32,
-  tiles_m: u32,
-}
-
 @group(0) @binding(0) var<uniform> u: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
@@ -94,3 +76,6 @@ fn store_row(base: u32, m: u32, n0: u32, v: vec4f) {
     }
   }
 }
+
+// TRANS_A, TRANS_B and Params:
+// #include "matmul-params.wgsl"
