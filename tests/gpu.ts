@@ -1,6 +1,8 @@
 // Shared device for GPU tests. Without an adapter, tests skip visibly, except under CI=true where
 // a missing adapter is a failure (DESIGN.md: never a silent skip in CI).
 import * as fc from 'fast-check';
+import * as assert from 'uvu/assert';
+import { EngineError } from '../engine/errors.ts';
 import { openDevice, type Device } from '../engine/device.ts';
 import { installHooks } from '../kernels/elementwise/elementwise.ts';
 
@@ -50,4 +52,17 @@ export async function checkProperty<T>(name: string, arb: fc.Arbitrary<T>, pred:
     `${name}: property failed after ${r.numRuns} cases\n  cause: ${cause}\n  seed ${r.seed}, path ${r.counterexamplePath}\n` +
       `  replay: FC_SEED=${r.seed} FC_PATH=${r.counterexamplePath} ${replay}`,
   );
+}
+
+/** Assert that `fn` throws an EngineError whose message matches every pattern (regex or substring). */
+export function throwsEngine(fn: () => unknown, ...patterns: (RegExp | string)[]): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, EngineError);
+    const msg = (e as Error).message;
+    for (const p of patterns) assert.ok(typeof p === 'string' ? msg.includes(p) : p.test(msg), `"${msg}" should match ${p}`);
+    return;
+  }
+  assert.unreachable(`expected an EngineError matching ${patterns.join(', ')}`);
 }

@@ -6,23 +6,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, type Tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
-import { EngineError } from '../../engine/errors.ts';
 import type { Runtime } from '../../engine/runtime.ts';
 import { allclose } from '../check.ts';
-import { gpuDevice, closeDevice } from '../../tests/gpu.ts';
+import { gpuDevice, closeDevice, throwsEngine } from '../../tests/gpu.ts';
 import { attention, attentionImplFor, setAttentionImpl } from './attention.ts';
 import { attentionBackwardRef, attentionRef } from './attention.ref.ts';
 
-function throwsEngine(fn: () => unknown, ...parts: string[]): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, EngineError);
-    for (const p of parts) assert.ok((e as Error).message.includes(p), `"${(e as Error).message}" should mention "${p}"`);
-    return;
-  }
-  assert.unreachable(`expected an EngineError mentioning ${parts.join(', ')}`);
-}
 
 const rand = (n: number, seed: number, lim = 2) => {
   let s = seed;

@@ -4,22 +4,12 @@
 // paths against the reference.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeDevice, gpuDevice } from '../../tests/gpu.ts';
+import { closeDevice, gpuDevice, throwsEngine } from '../../tests/gpu.ts';
 import { tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { embedding, embeddingCsr } from './embedding.ts';
 
-function throwsEngine(fn: () => unknown, re: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, EngineError);
-    assert.match((e as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected an EngineError matching ${re}`);
-}
 
 test('embedding rejects bad inputs with the op and shapes in the message', async () => {
   const rt = await gpuDevice();

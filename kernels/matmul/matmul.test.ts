@@ -4,24 +4,13 @@
 // adapter-based kernel choice. It does not re-test numerics on random shapes: the specs do that.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeDevice, gpuDevice } from '../../tests/gpu.ts';
+import { closeDevice, gpuDevice, throwsEngine } from '../../tests/gpu.ts';
 import { Storage, Tensor, tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
-import { EngineError } from '../../engine/errors.ts';
 import { defaultMatmulVariant, linear, matmul, matmulInto, matmulVariant, type MatmulVariant } from './matmul.ts';
 
 const VARIANTS: MatmulVariant[] = ['portable', 'subgroup', 'tiled'];
 
-function throwsEngine(fn: () => unknown, ...parts: string[]): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, EngineError);
-    for (const p of parts) assert.ok((e as Error).message.includes(p), `"${(e as Error).message}" should mention "${p}"`);
-    return;
-  }
-  assert.unreachable(`expected an EngineError mentioning ${parts.join(', ')}`);
-}
 
 const read = async (t: Tensor) => Array.from(await t.read());
 

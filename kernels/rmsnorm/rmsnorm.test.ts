@@ -3,7 +3,7 @@
 // repeatable gradients. The property suite (kernels/ops.test.ts) covers the numerics broadly.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeDevice, gpuDevice } from '../../tests/gpu.ts';
+import { closeDevice, gpuDevice, throwsEngine } from '../../tests/gpu.ts';
 import { tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { EngineError } from '../../engine/errors.ts';
@@ -11,16 +11,6 @@ import { rmsnorm, type RmsnormLayout } from './rmsnorm.ts';
 import { rmsnormBackwardRef, rmsnormRef } from './rmsnorm.ref.ts';
 import { allclose } from '../check.ts';
 
-function throwsEngine(fn: () => unknown, re: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, EngineError);
-    assert.match((e as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected an EngineError matching ${re}`);
-}
 
 test('rmsnorm rejects bad inputs with the op and shapes in the message', async () => {
   const rt = await gpuDevice();

@@ -4,21 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor } from '../../engine/tensor.ts';
-import { EngineError } from '../../engine/errors.ts';
 import { allclose } from '../check.ts';
-import { gpuDevice, closeDevice } from '../../tests/gpu.ts';
+import { gpuDevice, closeDevice, throwsEngine } from '../../tests/gpu.ts';
 import { softmax } from './softmax.ts';
 
-function throwsEngine(fn: () => unknown, ...parts: string[]): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, EngineError);
-    for (const p of parts) assert.ok((e as Error).message.includes(p), `"${(e as Error).message}" should mention "${p}"`);
-    return;
-  }
-  assert.unreachable(`expected an EngineError mentioning ${parts.join(', ')}`);
-}
 
 test('softmax: misuse throws EngineError naming the op and the shape', async () => {
   const rt = await gpuDevice();
