@@ -6,6 +6,7 @@ import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
 import { action, loadProgress, log, parseIntOpt, withDevice } from './run.ts';
 import { loadModel } from '../model/io.ts';
+import { endTokenIds } from '../model/tokenizer.ts';
 import { defaultTrainConfig } from '../train/config-schema.ts';
 import { loadJsonlDataset } from '../train/data.ts';
 import { validationLoss } from '../train/trainer.ts';
@@ -61,7 +62,7 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
                 const row = ds.inputIds.subarray(r * ds.T, (r + 1) * ds.T);
                 const prompt: number[] = [], answer: number[] = [];
                 // the answer runs through its end token; the EOS padding after it is not scored
-                const ends = [tok.eosId, ...(tok.eotId !== null ? [tok.eotId] : [])];
+                const ends = endTokenIds(tok);
                 for (let i = 0; i < ds.T; i++) {
                   if (ds.promptMask[r * ds.T + i]) prompt.push(row[i]);
                   else if (!ends.includes(answer[answer.length - 1] ?? -1)) answer.push(row[i]);

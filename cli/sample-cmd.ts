@@ -6,7 +6,8 @@ import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
 import { action, loadProgress, log, parseFloatOpt, parseIntOpt, withDevice } from './run.ts';
 import { loadModel } from '../model/io.ts';
-import { generate, infill, type GenerateOptions } from '../sample/generate.ts';
+import { endTokenIds } from '../model/tokenizer.ts';
+import { generate, infill, trimEnd, type GenerateOptions } from '../sample/generate.ts';
 import { modelDenoiser, type CacheMode } from '../sample/denoiser.ts';
 import { buildPrompts, type SampleMode } from '../sample/prompt.ts';
 import { renderLive } from '../sample/live.ts';
@@ -90,7 +91,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
             const tok = model.tokenizer;
             const built = buildPrompts({ texts, promptIds: o.promptIds, mode: o.mode, tokenizer: tok, maskSpan: o.maskSpan, maskId: model.config.mask_token_id, checkpoint: o.checkpoint });
             for (const ids of built.ids) model.checkIds(ids, 'prompt');
-            const endIds = tok ? [tok.eosId, ...(tok.eotId !== null ? [tok.eotId] : [])] : [model.config.eos_token_id];
+            const endIds = tok ? endTokenIds(tok) : [model.config.eos_token_id];
             const den = modelDenoiser(model, { cache: o.cache });
             const gopts: GenerateOptions = {
               steps: o.steps, genLength: o.genLength, blockLength: o.blockLength, temperature: o.temperature,
@@ -123,8 +124,3 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     );
 }
 
-/** Ids up to the first end token (EOS/EOT) or leftover mask. */
-export function trimEnd(ids: number[], endIds: number[], maskId: number): number[] {
-  const end = ids.findIndex((t) => endIds.includes(t) || t === maskId);
-  return end < 0 ? ids : ids.slice(0, end);
-}

@@ -6,7 +6,7 @@
 // Deliberately no training logic and no file formats here (io.ts, train/).
 import type { Runtime } from '../engine/runtime.ts';
 import { empty, tensor, type Tensor } from '../engine/tensor.ts';
-import { reshape } from '../engine/autograd.ts';
+import { noGradAsync, reshape } from '../engine/autograd.ts';
 import { UserError } from '../engine/errors.ts';
 import { add, scale } from '../kernels/elementwise/elementwise.ts';
 import { linear } from '../kernels/matmul/matmul.ts';
@@ -149,7 +149,6 @@ export class LLaDAModel {
     this.checkIds(flat);
     const mask = opts.attentionMask ? Float32Array.from(opts.attentionMask.flat()) : undefined;
     if (mask && mask.length !== B * T) throw new UserError('logits: attentionMask must have the shape of ids');
-    const { noGradAsync } = await import('../engine/autograd.ts');
     const full = await noGradAsync(() => this.rt.scope(async () => (await this.forward({ ids: flat, B, T, keyMask: mask }).read()) as Float32Array));
     const V = this.config.vocab_size, E = this.vocabRows;
     if (V === E) return full;

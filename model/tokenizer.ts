@@ -176,6 +176,11 @@ function readJson(path: string, required: boolean): Record<string, unknown> | nu
   return json as Record<string, unknown>;
 }
 
+/** The ids that end an answer: EOS, and the end-of-turn token when the tokenizer has one. */
+export function endTokenIds(tok: Tokenizer): number[] {
+  return tok.eotId !== null ? [tok.eosId, tok.eotId] : [tok.eosId];
+}
+
 /** Load `<dir>/tokenizer.json` and, when present, `<dir>/tokenizer_config.json`. */
 export function loadTokenizer(dir: string): Tokenizer {
   const tokenizerJson = readJson(join(dir, 'tokenizer.json'), true)!;

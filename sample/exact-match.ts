@@ -4,8 +4,8 @@
 // caller-given check (the builtin tasks' exact answers).
 // Deliberately not here: which prompts are held out (train/tasks.ts owns the split).
 import type { LLaDAModel } from '../model/llada.ts';
-import type { Tokenizer } from '../model/tokenizer.ts';
-import { generate, type GenerateOptions } from './generate.ts';
+import { endTokenIds, type Tokenizer } from '../model/tokenizer.ts';
+import { generate, trimEnd, type GenerateOptions } from './generate.ts';
 import { modelDenoiser, type CacheMode } from './denoiser.ts';
 
 export interface ExactMatchOptions {
@@ -35,8 +35,7 @@ export interface ExactMatchResult {
 }
 
 export function decodeAnswer(tok: Tokenizer, ids: number[], endIds: number[], maskId: number): string {
-  const end = ids.findIndex((t) => endIds.includes(t) || t === maskId);
-  return tok.decode(end < 0 ? ids : ids.slice(0, end), { skipSpecial: true });
+  return tok.decode(trimEnd(ids, endIds, maskId), { skipSpecial: true });
 }
 
 export async function exactMatch(
@@ -48,7 +47,7 @@ export async function exactMatch(
 ): Promise<ExactMatchResult> {
   const den = modelDenoiser(model, { cache: o.cache });
   let generated = 0;
-  const endIds = [tok.eosId, ...(tok.eotId !== null ? [tok.eotId] : [])];
+  const endIds = endTokenIds(tok);
   const groups = new Map<number, { text: string; ids: number[] }[]>();
   for (const p of prompts) {
     const ids = tok.encode(p);
@@ -61,26 +60,26 @@ export async function exactMatch(
   const examples: ExactMatchResult['examples'] = [];
   const t0 = performance.now();
   try {
-  for (const [P, items] of [...groups.entries()].sort((a, b) => a[0] - b[0])) {
-    const G = o.seqLength - P;
-    if (G < 1) continue;
-    for (let i = 0; i < items.length; i += bs) {
-      const chunk = items.slice(i, i + bs);
-      const steps = Math.max(1, Math.round(G * (o.stepsPerToken ?? 1)));
-      const r = await generate(den, chunk.map((c) => c.ids), tok.eosId, model.config.max_sequence_length, {
-        steps, genLength: G, blockLength: G, temperature: 0, remasking: 'low_confidence', cfgScale: 0, seed: 0,
-        maskId: model.config.mask_token_id, endIds, ...o.gen,
-      });
-      nfe += r.nfe;
-      generated += chunk.length * G;
-      r.outputIds.forEach((ids, k) => {
-        const out = decodeAnswer(tok, ids, endIds, model.config.mask_token_id);
-        const ok = check(chunk[k].text, out);
-        if (ok) correct++;
-        examples.push({ prompt: chunk[k].text, output: out, ok });
-      });
+    for (const [P, items] of [...groups.entries()].sort((a, b) => a[0] - b[0])) {
+      const G = o.seqLength - P;
+      if (G < 1) continue;
+      for (let i = 0; i < items.length; i += bs) {
+        const chunk = items.slice(i, i + bs);
+        const steps = Math.max(1, Math.round(G * (o.stepsPerToken ?? 1)));
+        const r = await generate(den, chunk.map((c) => c.ids), tok.eosId, model.config.max_sequence_length, {
+          steps, genLength: G, blockLength: G, temperature: 0, remasking: 'low_confidence', cfgScale: 0, seed: 0,
+          maskId: model.config.mask_token_id, endIds, ...o.gen,
+        });
+        nfe += r.nfe;
+        generated += chunk.length * G;
+        r.outputIds.forEach((ids, k) => {
+          const out = decodeAnswer(tok, ids, endIds, model.config.mask_token_id);
+          const ok = check(chunk[k].text, out);
+          if (ok) correct++;
+          examples.push({ prompt: chunk[k].text, output: out, ok });
+        });
+      }
     }
-  }
   } finally {
     den.dispose();
   }

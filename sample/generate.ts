@@ -89,6 +89,12 @@ export function checkOptions(o: GenerateOptions, promptLen: number, maxLen: numb
   return { numBlocks, stepsPerBlock: o.steps / numBlocks };
 }
 
+/** Ids up to the first end token or leftover mask (what an answer's text is decoded from). */
+export function trimEnd(ids: number[], endIds: number[], maskId: number): number[] {
+  const end = ids.findIndex((t) => endIds.includes(t) || t === maskId);
+  return end < 0 ? ids : ids.slice(0, end);
+}
+
 /** LLaDA's get_num_transfer_tokens: `count` masks over `steps` steps, remainder first. */
 export function transferSchedule(count: number, steps: number): number[] {
   const base = Math.floor(count / steps), rem = count % steps;

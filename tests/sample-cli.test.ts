@@ -11,7 +11,7 @@ import { createConfig } from '../model/config.ts';
 import { createModel, saveModel } from '../model/io.ts';
 import { buildCharTokenizer } from '../model/tokenizer.ts';
 import { buildPrompts } from '../sample/prompt.ts';
-import { trimEnd } from '../cli/sample-cmd.ts';
+import { trimEnd } from '../sample/generate.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'sample-cli-'));
