@@ -1,6 +1,17 @@
 // RMSNorm row kernels shared by rmsnorm.wgsl (workgroup or per-invocation row sums) and
-// rmsnorm-sg.wgsl (subgroup row sums): both include this file and define `u`, WG, LANES and
-// `row_sum`, the only part that differs. Formulas: see rmsnorm.wgsl's header.
+// rmsnorm-sg.wgsl (subgroup row sums): both include this file and define WG, LANES and
+// `row_sum`, the only part that differs. The uniform is declared here once for both (rmsnorm.ts
+// packs it the same way for every entry point). Formulas: see rmsnorm.wgsl's header.
+
+struct Params {
+  rows: u32,
+  c: u32,
+  eps: f32,
+  rows_per_chunk: u32, // rmsnorm_bwd_w only (rmsnorm.wgsl)
+  chunks: u32,         // rmsnorm_bwd_w_sum only (rmsnorm.wgsl)
+}
+
+@group(0) @binding(0) var<uniform> u: Params;
 
 fn row_of(lid: u32, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return (wid.x + wid.y * nwg.x) * (WG / LANES) + lid / LANES;

@@ -11,16 +11,6 @@ enable subgroups;
 override WG: u32 = 64u;
 override LANES: u32 = 8u; // the subgroup size
 
-struct Params {
-  rows: u32,
-  c: u32,
-  eps: f32,
-  rows_per_chunk: u32, // unused here
-  chunks: u32,         // unused here
-}
-
-@group(0) @binding(0) var<uniform> u: Params;
-
 // Sum of `v` over this row's subgroup (call in uniform control flow).
 fn row_sum(v: f32, lid: u32) -> f32 {
   return subgroupAdd(v);

@@ -14,16 +14,6 @@
 override WG: u32 = 64u;
 override LANES: u32 = 64u; // power of two dividing WG
 
-struct Params {
-  rows: u32,
-  c: u32,
-  eps: f32,
-  rows_per_chunk: u32, // bwd_w only
-  chunks: u32,         // bwd_w_sum only
-}
-
-@group(0) @binding(0) var<uniform> u: Params;
-
 var<workgroup> red: array<f32, WG>;
 
 // Sum of `v` over the LANES invocations of this row. Must be called in uniform control flow, once
