@@ -95,6 +95,37 @@ test('any finite curve renders well-formed with every coordinate inside the plot
   );
 });
 
+test('a curve flat to within float resolution renders (ticks by index, not an endless v += step)', () => {
+  // CI once died here: log scale, values 1e6 and 1e6 - 1e-10; the tick step fell below one ulp.
+  for (const logY of [false, true]) {
+    // Each pair is one ulp apart.
+    for (const [a, b] of [[1e6, 999999.9999999999], [3, 3.0000000000000004], [1e-6, 1.0000000000000002e-6]] as const) {
+      const pts = [{ step: 1, train: a }, { step: 2, train: b }];
+      const svg = renderLossSvg(pts, { logY });
+      assert.is(wellFormed(svg), undefined, `${a} logY=${logY}`);
+      assert.ok(svg.length < 20000, `${a} logY=${logY}: ${svg.length} chars`);
+    }
+  }
+});
+
+test('nearly equal curves (random base, relative spread down to 1e-15) render inside the plot', () => {
+  fc.assert(
+    fc.property(
+      fc.double({ min: 1e-6, max: 1e6, noNaN: true }),
+      fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: 1, maxLength: 20 }),
+      fc.integer({ min: 1, max: 15 }),
+      fc.boolean(),
+      (base, offs, exp, logY) => {
+        const pts = offs.map((o, i) => ({ step: i, train: base * (1 + o * 10 ** -exp) })).filter((p) => p.train > 0);
+        const svg = renderLossSvg(pts, { logY, width: 500, height: 300 });
+        const nums = [...svg.matchAll(/[ML]([\d.-]+) ([\d.-]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+        return wellFormed(svg) === undefined && nums.every(([x, y]) => x! >= 0 && x! <= 500 && y! >= 0 && y! <= 300);
+      },
+    ),
+    FC,
+  );
+});
+
 test('log line format', () => {
   const line = formatLogLine({ step: 120, maxSteps: 5000, loss: 3.2149, lr: 3e-4, stepMs: 412.3, tokensPerSec: 9812, etaSec: 192 });
   assert.is(line, 'step 120/5000 | loss 3.21 | lr 3.0e-4 | 412 ms | 9.8k tok/s | ETA 3m12s');

@@ -125,11 +125,16 @@ function niceStep(range: number, target: number): number {
 }
 
 function linearTicks(lo: number, hi: number, target = 6): number[] {
-  if (hi <= lo) return [lo];
+  if (!(hi > lo)) return [lo];
   const step = niceStep(hi - lo, target);
+  // Ticks by integer index, not by `v += step`: when the range is tiny next to the values (a loss
+  // flat at 1e6 +- 1e-10) the step falls below one ulp of v and an accumulating loop never ends.
+  const first = Math.ceil(lo / step - 1e-9);
+  const last = Math.floor(hi / step + 1e-9);
+  if (!Number.isFinite(first) || !Number.isFinite(last) || last - first > 4 * target) return [lo, hi];
   const ticks: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
-  return ticks;
+  for (let i = first; i <= last; i++) ticks.push(Number((i * step).toPrecision(12)));
+  return ticks.length > 0 ? ticks : [lo, hi];
 }
 
 function logTicks(lo: number, hi: number): number[] {
@@ -187,7 +192,10 @@ export function renderLossSvg(points: readonly LossPoint[], opts: SvgOptions = {
   let [x0, x1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
   let [y0, y1] = [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
   if (x1 === x0) [x0, x1] = [x0 - 1, x1 + 1];
-  if (y1 === y0) [y0, y1] = opts.logY ? [y0 / 2, y1 * 2] : [y0 - 0.5, y1 + 0.5];
+  // A range below float resolution (equal values, or 1e6 vs 1e6 + 1e-10) would put every tick and
+  // point on one pixel row or divide by zero: widen it around the values instead.
+  const flat = y1 - y0 <= 1e-9 * Math.max(Math.abs(y0), Math.abs(y1));
+  if (flat) [y0, y1] = opts.logY ? [y0 / 2, y1 * 2] : [y0 - 0.5 * Math.max(1, Math.abs(y0)), y1 + 0.5 * Math.max(1, Math.abs(y1))];
   if (!opts.logY) [y0, y1] = [Math.min(0, y0), y1 + 0.05 * (y1 - y0)];
   const ty = opts.logY ? (v: number) => Math.log10(v) : (v: number) => v;
   const [pw, ph] = [W - m.left - m.right, H - m.top - m.bottom];
