@@ -8,6 +8,7 @@ import { closeDevice, gpuDevice, throwsEngine } from '../../tests/gpu.ts';
 import { Storage, Tensor, tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { defaultMatmulVariant, linear, matmul, matmulInto, matmulVariant, type MatmulVariant } from './matmul.ts';
+import { matmulRef } from './matmul.ref.ts';
 
 const VARIANTS: MatmulVariant[] = ['portable', 'subgroup', 'tiled'];
 
@@ -111,6 +112,35 @@ test('operands in exact-size buffers (no room for vec4 reads past the end) still
   await rt.sync();
   bufA.destroy();
   bufB.destroy();
+});
+
+test('many tile rows: every output of a 293x70 product is written once, right (tile order groups)', async () => {
+  // The fast kernels walk tiles in groups of tile rows; 293 = 9 full 32-row tiles plus 5 rows, so the
+  // last group is partial and the last tile is short. Random property shapes stay below that.
+  const rt = await gpuDevice();
+  if (!rt) return;
+  const [M, N, K] = [293, 70, 37];
+  let seed = 7;
+  const rnd = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
+  for (const variant of VARIANTS) {
+    for (const [transA, transB] of [[false, false], [true, true]] as const) {
+      await rt.scope(async () => {
+        const ad = rnd(M * K), bd = rnd(K * N), c0 = rnd(M * N);
+        const a = tensor(rt, ad, transA ? [K, M] : [M, K]);
+        const b = tensor(rt, bd, transB ? [N, K] : [K, N]);
+        const want = matmulRef(ad, [...a.shape], bd, [...b.shape], transA, transB);
+        const got = await read(matmul(a, b, { transA, transB, variant }));
+        const out = tensor(rt, c0, [M, N]);
+        matmulInto(out, a, b, { transA, transB, variant, accumulate: true });
+        const acc = await read(out);
+        for (let i = 0; i < M * N; i++) {
+          if (Math.abs(got[i]! - want[i]!) > 1e-4 || Math.abs(acc[i]! - want[i]! - c0[i]!) > 1e-4) {
+            assert.unreachable(`${variant} transA=${transA} transB=${transB}: [${Math.floor(i / N)}, ${i % N}] got ${got[i]} / accumulated ${acc[i]}, want ${want[i]} (+ ${c0[i]})`);
+          }
+        }
+      });
+    }
+  }
 });
 
 test('one dispatch per product, also for the gradient of a shared operand', async () => {

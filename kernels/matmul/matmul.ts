@@ -129,6 +129,10 @@ function gemm(
       // Each operand is read in 4-float groups along its contiguous axis.
       overrides.ALIGNED_A = (x.trans ? M : K) % 4 === 0;
       overrides.ALIGNED_B = (y.trans ? K : N) % 4 === 0;
+      overrides.K_MULT4 = K % 4 === 0;
+      overrides.FULL_ROWS = M % KERNELS.subgroup.tile === 0;
+      overrides.FULL_COLS = N % KERNELS.subgroup.tile === 0;
+      overrides.ACCUMULATE = accumulate;
       if (N % 4 !== 0) entry = 'matmul_subgroup_n1';
     } else {
       variant = 'portable';
