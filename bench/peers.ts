@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { create } from 'webgpu';
 import type { PeerFigure } from './harness.ts';
 import { median, rand } from './harness.ts';
+import { waitGpu } from '../engine/wait.ts';
 
 type Fig = Record<string, PeerFigure>;
 
@@ -49,7 +50,7 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
 
   const timeTf = async (fn: () => any, reps: number): Promise<number> => {
     const warm = fn();
-    await tf.slice(warm.flat ? warm[0] : warm, [0], [1]).data();
+    await waitGpu(tf.slice(warm.flat ? warm[0] : warm, [0], [1]).data());
     tf.dispose(warm);
     const times: number[] = [];
     for (let round = 0; round < 3; round++) {
@@ -58,7 +59,9 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
       for (let r = 0; r < reps; r++) outs.push(fn());
       const last = outs[outs.length - 1];
       const probe = Array.isArray(last) ? last[0] : last;
-      await tf.slice(tf.reshape(probe, [-1]), [0], [1]).data();
+      // The same GPU wait as ours (engine/wait.ts): dawn.node's default busy-polls a CPU core, which on
+      // a CPU adapter slows whoever waits with it; the peer must not pay for that when we do not.
+      await waitGpu(tf.slice(tf.reshape(probe, [-1]), [0], [1]).data());
       times.push((performance.now() - t0) / reps);
       tf.dispose(outs);
     }

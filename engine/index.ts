@@ -5,3 +5,4 @@ export { Tensor, Storage, tensor, zeros, empty, fill0, numel, shapeStr, type DTy
 export { backward, reshape, noGrad, noGradAsync, record, requireGrad, zeroGrad, isGradEnabled, type GradNode } from './autograd.ts';
 export { UserError, EngineError, DeviceError, EXIT } from './errors.ts';
 export { sizeClass, type PoolStats } from './pool.ts';
+export { waitGpu } from './wait.ts';

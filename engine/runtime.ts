@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BufferPool } from './pool.ts';
 import { DeviceError } from './errors.ts';
+import { waitGpu } from './wait.ts';
 import type { Tensor } from './tensor.ts';
 
 const UNIFORM_ALIGN = 256;
@@ -289,7 +290,7 @@ export class Runtime {
   /** Wait until all submitted work is done; throws the first GPU error. A named sync point. */
   async sync(): Promise<void> {
     this.flush();
-    await this.gpu.queue.onSubmittedWorkDone();
+    await waitGpu(this.gpu.queue.onSubmittedWorkDone());
     this.checkFatal();
   }
 
@@ -314,7 +315,7 @@ export class Runtime {
     this.flush();
     this.stats.readbacks++;
     try {
-      await staging.mapAsync(GPUMapMode.READ, 0, padded);
+      await waitGpu(staging.mapAsync(GPUMapMode.READ, 0, padded));
     } catch (e) {
       this.checkFatal();
       throw new DeviceError(`readback failed: ${(e as Error).message}`);
