@@ -48,22 +48,24 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
     gpuSkip = `gpu.js unavailable: ${(e as Error).message.split('\n')[0]}`;
   }
 
+  // The same protocol as ours (bench/harness.ts timeGpu): after a warm-up, each repetition is one
+  // call followed by a wait for its result, and the median is taken, so both sides pay one sync per
+  // operation. TF.js records work lazily and only its readback forces it through, so its sync reads
+  // back one float (a 4-byte copy on top of ours). The wait is waitGpu, as ours (engine/wait.ts):
+  // dawn.node's default busy-polls a CPU core, which on a CPU adapter slows the work being waited
+  // for, and the peer must not pay for that when we do not.
   const timeTf = async (fn: () => any, reps: number): Promise<number> => {
+    const sync = (out: any) => waitGpu(tf.slice(tf.reshape(Array.isArray(out) ? out[0] : out, [-1]), [0], [1]).data());
     const warm = fn();
-    await waitGpu(tf.slice(warm.flat ? warm[0] : warm, [0], [1]).data());
+    await sync(warm);
     tf.dispose(warm);
     const times: number[] = [];
-    for (let round = 0; round < 3; round++) {
+    for (let r = 0; r < Math.max(3, reps); r++) {
       const t0 = performance.now();
-      const outs: any[] = [];
-      for (let r = 0; r < reps; r++) outs.push(fn());
-      const last = outs[outs.length - 1];
-      const probe = Array.isArray(last) ? last[0] : last;
-      // The same GPU wait as ours (engine/wait.ts): dawn.node's default busy-polls a CPU core, which on
-      // a CPU adapter slows whoever waits with it; the peer must not pay for that when we do not.
-      await waitGpu(tf.slice(tf.reshape(probe, [-1]), [0], [1]).data());
-      times.push((performance.now() - t0) / reps);
-      tf.dispose(outs);
+      const out = fn();
+      await sync(out);
+      times.push(performance.now() - t0);
+      tf.dispose(out);
     }
     return median(times);
   };

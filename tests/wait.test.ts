@@ -1,6 +1,6 @@
-// Tests for engine/wait.ts: during a wait, a setImmediate loop like dawn.node's poller runs about
-// once a millisecond instead of spinning; short waits still run immediates at once; clearImmediate
-// cancels a deferred callback; nested waits restore the global only when the last one ends; and a
+// Tests for engine/wait.ts: during a wait, a setImmediate loop like dawn.node's poller runs a few
+// times per millisecond at most instead of spinning; short waits still run immediates at once;
+// clearImmediate still cancels; nested waits restore the global only when the last one ends; and a
 // real GPU readback through the runtime leaves the main thread mostly idle.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -23,7 +23,7 @@ function poller(live: () => boolean): { ticksAfter: (t: number) => number } {
   return { ticksAfter: (t) => at.filter((x) => x > t).length };
 }
 
-test('a self-requeuing setImmediate loop polls about once per ms during a wait, not thousands of times', async () => {
+test('a self-requeuing setImmediate loop polls a few times per ms at most during a wait, not thousands', async () => {
   const native = globalThis.setImmediate;
   let waiting = true;
   let t0 = performance.now();
@@ -40,11 +40,12 @@ test('a self-requeuing setImmediate loop polls about once per ms during a wait, 
   // The first millisecond spins on purpose (short waits keep their latency); count from 5 ms on.
   const polite = p.ticksAfter(t0 + 5);
   assert.ok(free > 500, `without waitGpu the loop should spin (got ${free} ticks in 35 ms)`);
-  assert.ok(polite < 60, `with waitGpu it should poll about once per ms (got ${polite} ticks in 35 ms)`);
+  // Sleeps of 1/16 of the time waited (5 ms in: 0.3 ms, capped at 1 ms): about 60 polls in 35 ms.
+  assert.ok(polite < 150, `with waitGpu it should poll a few times per ms at most (got ${polite} ticks in 35 ms)`);
   assert.is(globalThis.setImmediate, native, 'setImmediate is restored after the wait');
 });
 
-test('immediates run at once early in a wait; a deferred one can be cleared; nested waits restore last', async () => {
+test('immediates run at once early in a wait; clearImmediate cancels; nested waits restore last', async () => {
   const native = globalThis.setImmediate;
   const outer = waitGpu(sleep(30));
   let early = 0;
@@ -61,7 +62,7 @@ test('immediates run at once early in a wait; a deferred one can be cleared; nes
   await outer;
   assert.is(globalThis.setImmediate, native);
   await sleep(5);
-  assert.is(fired, false, 'clearImmediate cancelled the deferred callback');
+  assert.is(fired, false, 'clearImmediate cancelled the callback queued during the wait');
   assert.is(await waitGpu(Promise.resolve(42)), 42);
   const lost = await waitGpu(Promise.reject(new Error('lost'))).then(() => 'resolved', (e: Error) => e.message);
   assert.is(lost, 'lost');

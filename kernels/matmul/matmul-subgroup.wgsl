@@ -37,6 +37,10 @@ override FULL_COLS: bool = false; // N % 32 == 0: every lane's 4 columns exist (
 // C += A B instead of C = A B. A constant rather than a branch on u.accumulate: reading C when it
 // is not needed costs cache misses in lavapipe's one-lane-at-a-time loads (about 10% at 1024^3).
 override ACCUMULATE: bool = false;
+// More than one output batch (grid z) / more than one batch summed into each output. When false,
+// the batch offsets are the constant 0: with them as uniforms 1024^3 ran ~25% slower on lavapipe.
+override BATCHED: bool = false;
+override REDUCED: bool = false;
 
 @group(0) @binding(0) var<uniform> u: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
@@ -78,7 +82,7 @@ fn tile_product(m0: u32, n0: u32, z: u32, lane: u32) -> array<vec4f, 32> {
   let mrow = m0 + 4u * lane;
   let ncol = n0 + 4u * lane;
   var acc: array<vec4f, 32>;
-  for (var r = 0u; r < u.n_red; r++) {
+  for (var r = 0u; r < select(1u, u.n_red, REDUCED); r++) {
     let a0 = z * u.a_bs + r * u.a_rs;
     let b0 = z * u.b_bs + r * u.b_rs;
     for (var k0 = 0u; k0 < K; k0 += 4u) {
@@ -175,14 +179,15 @@ fn matmul_subgroup(
 ) {
   let t = tile_at(wg, nwg);
   if (!t.ok) { return; }
-  let acc = tile_product(t.m0, t.n0, wg.z, lane);
+  let z = select(0u, wg.z, BATCHED);
+  let acc = tile_product(t.m0, t.n0, z, lane);
   let col = t.n0 + 4u * lane;
   // Lanes past N keep going (a divergent return masks everything after it, which cost ~10%); the
   // column test sits in store_row and is a constant true when N % 32 == 0.
   let col_ok = FULL_COLS || col < u.N;
   let rows = min(u.M - t.m0, 32u);
   let n4 = u.N / 4u;
-  let base = (wg.z * u.c_bs + t.m0 * u.N + col) / 4u;
+  let base = (z * u.c_bs + t.m0 * u.N + col) / 4u;
   // One statement per row, each with a constant index: a loop indexing `acc` dynamically would
   // turn the accumulators into an indexed array for the whole kernel (10-20% slower on lavapipe).
   store_row(0u, acc[0], rows, col_ok, base, n4);
@@ -238,12 +243,13 @@ fn matmul_subgroup_n1(
 ) {
   let t = tile_at(wg, nwg);
   if (!t.ok) { return; }
-  let acc = tile_product(t.m0, t.n0, wg.z, lane);
+  let z = select(0u, wg.z, BATCHED);
+  let acc = tile_product(t.m0, t.n0, z, lane);
   let col = t.n0 + 4u * lane;
   if (col >= u.N) { return; }
   let ncols = min(u.N - col, 4u);
   let rows = min(u.M - t.m0, 32u);
-  let base = wg.z * u.c_bs + t.m0 * u.N + col;
+  let base = z * u.c_bs + t.m0 * u.N + col;
   for (var i = 0u; i < rows; i++) {
     let v = acc[i];
     for (var j = 0u; j < ncols; j++) {

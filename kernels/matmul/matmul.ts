@@ -133,6 +133,8 @@ function gemm(
       overrides.FULL_ROWS = M % KERNELS.subgroup.tile === 0;
       overrides.FULL_COLS = N % KERNELS.subgroup.tile === 0;
       overrides.ACCUMULATE = accumulate;
+      overrides.BATCHED = nb > 1;
+      overrides.REDUCED = nRed > 1;
       if (N % 4 !== 0) entry = 'matmul_subgroup_n1';
     } else {
       variant = 'portable';
