@@ -4,6 +4,7 @@
 // attention 12 * L * B * T^2 * C) and its share of the 1024^3 matmul rate, GPU time by kernel
 // family (timestamp queries), dispatches and submits per step, pool high-water, buffer creates
 // after warm-up, host RSS. PyTorch CPU runs the same shape when python3 has torch.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Device } from '../engine/device.ts';
@@ -36,6 +37,12 @@ function family(label: string): string {
 export async function benchTrain(dev: Device, reps: number, matmulGflops: number | undefined, withPeer: boolean, log: (s: string) => void): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
   for (const s of TRAIN_SHAPES) {
+    // Memory figures are per case: drop idle pool buffers left by earlier cases or sections and
+    // restart the high-water mark; restart the kernel's peak-RSS counter where Linux allows it.
+    await dev.sync();
+    dev.pool.trim();
+    dev.pool.stats.highWaterBytes = dev.pool.stats.allocatedBytes;
+    const rssReset = resetPeakRss();
     const cfg = createConfig({ d_model: s.C, n_layers: s.L, n_heads: s.H, n_kv_heads: s.H, mlp_hidden_size: s.F, vocab_size: s.V, embedding_size: s.V, max_sequence_length: Math.max(256, s.T) });
     const model = createModel(cfg, { device: dev, seed: 1 });
     const P = model.params;
@@ -107,7 +114,9 @@ export async function benchTrain(dev: Device, reps: number, matmulGflops: number
         submits_per_step: submits,
         new_gpu_buffers_after_warmup: newBuffers,
         pool_high_water_mib: dev.pool.stats.highWaterBytes / 2 ** 20,
-        host_rss_mib: process.memoryUsage().rss / 2 ** 20,
+        // Whole-process figures (they include the runtime, earlier sections and peers): the peak
+        // since this case began where /proc allows resetting it, else the current RSS.
+        [rssReset ? 'host_rss_peak_mib' : 'host_rss_mib']: (rssReset ? peakRssBytes() : process.memoryUsage().rss) / 2 ** 20,
       },
     };
     if (withPeer) r.peer['pytorch-cpu'] = torchPeer(s, reps, log);
@@ -132,4 +141,23 @@ function torchPeer(s: (typeof TRAIN_SHAPES)[number], reps: number, log: (s: stri
     return { skipped: `failed: ${why}` };
   }
   return { skipped: 'no python3 with torch on this machine (Debian: apt-get install python3-torch)' };
+}
+
+/** Restart Linux's peak-RSS counter (VmHWM) for this process; false where that is not possible. */
+function resetPeakRss(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return peakRssBytes() > 0;
+  } catch {
+    return false;
+  }
+}
+
+function peakRssBytes(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
