@@ -13,7 +13,7 @@
 //    give every lane all 32 A values, and each lane accumulates its 32x4 slice of the tile.
 //    128 FMAs per lane per k for 2 vec4 loads. Those loads dominate the time (each one is a
 //    lane-by-lane loop whose cache misses are serial), which is why the tile order (tile_at) and
-//    skipping every load that is not needed (ACCUMULATE, FULL_*) matter as much as the FMAs.
+//    skipping every load that is not needed (ACCUMULATE, FAST) matter as much as the FMAs.
 //  - The 32x4 accumulators do not fit in registers, so the FMAs run 4 rows x 4 k steps at a time
 //    (rows4): 16 FMAs per 4 accumulators loaded and stored, not 4 as a k-at-a-time order gives.
 // Measured on lavapipe (Zen 4, 2 cores): 1024^3 went from ~15 to ~24-30 GFLOP/s with rows4, the
@@ -31,16 +31,15 @@ enable subgroups;
 
 override ALIGNED_A: bool = true; // every 4-float group read from A starts at a multiple of 4
 override ALIGNED_B: bool = true;
-override K_MULT4: bool = false; // K % 4 == 0: no 4-float group reaches past K, nothing to zero
-override FULL_ROWS: bool = false; // M % 32 == 0: every tile has all 32 rows (no row test per store)
-override FULL_COLS: bool = false; // N % 32 == 0: every lane's 4 columns exist (no column test)
+// The common case, compiled without any edge, alignment or batch code: M % 32 == 0, N % 32 == 0,
+// K % 4 == 0 (so both operands are aligned), one output batch and nothing summed into it. Each
+// piece it drops measured 5-25% at 1024^3 on lavapipe (batch offsets as uniforms ~25%, row and
+// column tests and zeroing past K ~5% each). One switch rather than one per piece, so a kernel
+// that takes 1-3 s to compile on a CPU comes in few variants.
+override FAST: bool = false;
 // C += A B instead of C = A B. A constant rather than a branch on u.accumulate: reading C when it
 // is not needed costs cache misses in lavapipe's one-lane-at-a-time loads (about 10% at 1024^3).
 override ACCUMULATE: bool = false;
-// More than one output batch (grid z) / more than one batch summed into each output. When false,
-// the batch offsets are the constant 0: with them as uniforms 1024^3 ran ~25% slower on lavapipe.
-override BATCHED: bool = false;
-override REDUCED: bool = false;
 
 @group(0) @binding(0) var<uniform> u: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
@@ -82,7 +81,7 @@ fn tile_product(m0: u32, n0: u32, z: u32, lane: u32) -> array<vec4f, 32> {
   let mrow = m0 + 4u * lane;
   let ncol = n0 + 4u * lane;
   var acc: array<vec4f, 32>;
-  for (var r = 0u; r < select(1u, u.n_red, REDUCED); r++) {
+  for (var r = 0u; r < select(u.n_red, 1u, FAST); r++) {
     let a0 = z * u.a_bs + r * u.a_rs;
     let b0 = z * u.b_bs + r * u.b_rs;
     for (var k0 = 0u; k0 < K; k0 += 4u) {
@@ -104,7 +103,7 @@ fn tile_product(m0: u32, n0: u32, z: u32, lane: u32) -> array<vec4f, 32> {
       }
       var av = ak;
       var bv = bk;
-      if (!K_MULT4) {
+      if (!FAST) {
         // Past K (the last group when K % 4 != 0) both factors are zeroed, so not even Inf leaks in.
         let kv = vec4u(k0) + vec4u(0u, 1u, 2u, 3u) < vec4u(K);
         let z4 = vec4f(0.0);
@@ -179,12 +178,12 @@ fn matmul_subgroup(
 ) {
   let t = tile_at(wg, nwg);
   if (!t.ok) { return; }
-  let z = select(0u, wg.z, BATCHED);
+  let z = select(wg.z, 0u, FAST);
   let acc = tile_product(t.m0, t.n0, z, lane);
   let col = t.n0 + 4u * lane;
   // Lanes past N keep going (a divergent return masks everything after it, which cost ~10%); the
-  // column test sits in store_row and is a constant true when N % 32 == 0.
-  let col_ok = FULL_COLS || col < u.N;
+  // column test sits in store_row and is a constant true in the FAST variant.
+  let col_ok = col < u.N;
   let rows = min(u.M - t.m0, 32u);
   let n4 = u.N / 4u;
   let base = (z * u.c_bs + t.m0 * u.N + col) / 4u;
@@ -225,7 +224,7 @@ fn matmul_subgroup(
 }
 
 fn store_row(i: u32, v: vec4f, rows: u32, col_ok: bool, base: u32, n4: u32) {
-  if ((FULL_ROWS || i < rows) && col_ok) {
+  if (FAST || (i < rows && col_ok)) {
     let o = base + i * n4;
     if (ACCUMULATE) {
       c4[o] += v;
@@ -243,7 +242,7 @@ fn matmul_subgroup_n1(
 ) {
   let t = tile_at(wg, nwg);
   if (!t.ok) { return; }
-  let z = select(0u, wg.z, BATCHED);
+  let z = select(wg.z, 0u, FAST);
   let acc = tile_product(t.m0, t.n0, z, lane);
   let col = t.n0 + 4u * lane;
   if (col >= u.N) { return; }

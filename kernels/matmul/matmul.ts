@@ -129,13 +129,13 @@ function gemm(
       // Each operand is read in 4-float groups along its contiguous axis.
       overrides.ALIGNED_A = (x.trans ? M : K) % 4 === 0;
       overrides.ALIGNED_B = (y.trans ? K : N) % 4 === 0;
-      overrides.K_MULT4 = K % 4 === 0;
-      overrides.FULL_ROWS = M % KERNELS.subgroup.tile === 0;
-      overrides.FULL_COLS = N % KERNELS.subgroup.tile === 0;
-      overrides.ACCUMULATE = accumulate;
-      overrides.BATCHED = nb > 1;
-      overrides.REDUCED = nRed > 1;
       if (N % 4 !== 0) entry = 'matmul_subgroup_n1';
+      else {
+        // The vec4-store entry's specialisations (the n1 entry reads u.accumulate instead).
+        const t = KERNELS.subgroup.tile;
+        overrides.FAST = M % t === 0 && N % t === 0 && K % 4 === 0 && nb === 1 && nRed === 1;
+        overrides.ACCUMULATE = accumulate;
+      }
     } else {
       variant = 'portable';
       entry = KERNELS.portable.entry;
