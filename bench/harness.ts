@@ -6,6 +6,8 @@ import type { Device } from '../engine/device.ts';
 
 export interface PeerFigure {
   ms?: number;
+  /** Our median over repetitions alternated with this peer's (same conditions); the ratio uses it. */
+  ours_ms?: number;
   gflops?: number;
   tokens_per_sec?: number;
   skipped?: string;
@@ -31,6 +33,28 @@ export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : NaN;
 };
+
+/** One timed repetition of ours (encode, sync), for alternating with a peer's repetitions. */
+export type OursRep = () => Promise<number>;
+
+export function oursRep(dev: Device, fn: () => void): OursRep {
+  return async () => {
+    let ms = 0;
+    await dev.scope(async () => {
+      const t = performance.now();
+      fn();
+      await dev.sync();
+      ms = performance.now() - t;
+    });
+    return ms;
+  };
+}
+
+/** "ours Nx": the peer's median over ours, both from the alternated repetitions when there are. */
+export function speedup(p: PeerFigure, oursMedian: number): number | undefined {
+  const ours = p.ours_ms ?? oursMedian;
+  return p.ms && ours ? p.ms / ours : undefined;
+}
 
 /** Time `fn` (which encodes GPU work) `reps` times, each followed by a full sync. */
 export async function timeGpu(dev: Device, fn: () => void, reps: number): Promise<{ compile: number; times: number[]; gpu?: number }> {
@@ -113,7 +137,7 @@ export function printTable(rows: BenchResult[]): void {
       f(r.gpu_ms, 2),
       f(r.gflops, 2),
       Object.entries(r.peer)
-        .map(([k, p]) => (p.skipped ? `${k}: skipped (${p.skipped})` : `${k}: ${f(p.ms, 2)} ms${p.gflops ? ` ${f(p.gflops, 2)} GFLOP/s` : ''}${p.tokens_per_sec ? ` ${f(p.tokens_per_sec, 0)} tok/s` : ''}${p.ms && r.ms_median ? ` (ours ${f(p.ms / r.ms_median, 1)}x)` : ''}`))
+        .map(([k, p]) => (p.skipped ? `${k}: skipped (${p.skipped})` : `${k}: ${f(p.ms, 2)} ms${p.gflops ? ` ${f(p.gflops, 2)} GFLOP/s` : ''}${p.tokens_per_sec ? ` ${f(p.tokens_per_sec, 0)} tok/s` : ''}${speedup(p, r.ms_median) ? ` (ours ${f(speedup(p, r.ms_median), 1)}x)` : ''}`))
         .join('; '),
     ]),
   ];

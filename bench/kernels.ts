@@ -13,7 +13,7 @@ import { softmaxCrossEntropy } from '../kernels/softmax-xent/softmax-xent.ts';
 import { xentRef } from '../kernels/softmax-xent/softmax-xent.ref.ts';
 import { adamwStep } from '../kernels/adamw/adamw.ts';
 import { adamwRef } from '../kernels/adamw/adamw.ref.ts';
-import { rand, result, timeGpu, verify, type BenchResult } from './harness.ts';
+import { oursRep, rand, result, timeGpu, verify, type BenchResult } from './harness.ts';
 import type { Peers } from './peers.ts';
 
 interface MmCase {
@@ -58,7 +58,7 @@ export async function benchMatmul(dev: Device, reps: number, peers: Peers | null
     const tm = await timeGpu(dev, () => void matmul(a, b, { transA: c.transA, transB: c.transB }), reps);
     const r = result(c.name, `${c.a.join('x')} ${c.transA ? 'T' : ''}@ ${c.b.join('x')}${c.transB ? 'T' : ''}`, tm, mmFlops(c), verified);
     if (peers && /^matmul (256|512|1024)\^3$|4096x64x64/.test(c.name)) {
-      r.peer = await peers.matmul(c.a, c.b, reps, mmFlops(c));
+      r.peer = await peers.matmul(c.a, c.b, reps, mmFlops(c), oursRep(dev, () => void matmul(a, b, { transA: c.transA, transB: c.transB })));
     }
     out.push(r);
     a.dispose();
@@ -87,15 +87,16 @@ export async function benchAttention(dev: Device, reps: number, peers: Peers | n
     const fwd = result(`${c.name} fwd`, shape, await timeGpu(dev, () => void attention(q, k, v), reps), flopsF, verified);
     const seed = tensor(dev, rand(n, 6), [c.B, c.T, c.H, c.D]).keep();
     for (const t of [q, k, v]) t.requiresGrad = true;
-    const fb = result(`${c.name} fwd+bwd`, shape, await timeGpu(dev, () => {
+    const fwdBwd = () => {
       backward(attention(q, k, v), seed);
       for (const t of [q, k, v]) {
         t.grad?.dispose();
         t.grad = null;
       }
-    }, reps), 3.5 * flopsF, verified);
+    };
+    const fb = result(`${c.name} fwd+bwd`, shape, await timeGpu(dev, fwdBwd, reps), 3.5 * flopsF, verified);
     if (peers) {
-      const p = await peers.attention(c, reps);
+      const p = await peers.attention(c, reps, { fwd: oursRep(dev, () => void attention(q, k, v)), fwdBwd: oursRep(dev, fwdBwd) });
       fwd.peer = p.fwd;
       fb.peer = p.fwdBwd;
     }
@@ -119,15 +120,16 @@ export async function benchXent(dev: Device, reps: number, peers: Peers | null, 
   const got = await dev.scope(async () => (await softmaxCrossEntropy(logits, targets, weights).read()) as Float32Array);
   const verified = verify(got, xentRef(ld, td, wd, R, V), 1e-3, 1e-4);
   logits.requiresGrad = true;
-  const tm = await timeGpu(dev, () => {
+  const step = () => {
     for (let c = 0; c < chunks; c++) {
       backward(softmaxCrossEntropy(logits, targets, weights));
       logits.grad?.dispose();
       logits.grad = null;
     }
-  }, reps);
+  };
+  const tm = await timeGpu(dev, step, reps);
   const r = result('softmax-xent fwd+bwd', `${N}x${V}${chunks > 1 ? ` (${chunks} chunks of ${R} rows: binding limit)` : ''}`, tm, undefined, verified);
-  if (peers) r.peer = await peers.xent(R, V, chunks, reps);
+  if (peers) r.peer = await peers.xent(R, V, chunks, reps, oursRep(dev, step));
   [logits, targets, weights].forEach((t) => t.dispose());
   return [r];
 }

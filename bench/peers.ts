@@ -2,19 +2,19 @@
 // navigator.gpu) for matmul, attention written in TF.js ops (fwd and fwd+bwd through tf.grads) and
 // softmax-cross-entropy; gpu.js for matmul (whatever mode it finds in Node: it reports it).
 // Peers are optional dependencies: a missing one is reported as skipped, never a failure.
-// Timing: `reps` ops enqueued, then one 1-element readback forces completion; ms per op.
 import { createRequire } from 'node:module';
 import { create } from 'webgpu';
-import type { PeerFigure } from './harness.ts';
+import type { OursRep, PeerFigure } from './harness.ts';
 import { median, rand } from './harness.ts';
 import { waitGpu } from '../engine/wait.ts';
 
 type Fig = Record<string, PeerFigure>;
 
+/** Each TF.js figure alternates its repetitions with `ours` (one timed repetition of our op). */
 export interface Peers {
-  matmul(a: number[], b: number[], reps: number, flops: number): Promise<Fig>;
-  attention(c: { B: number; T: number; H: number; D: number }, reps: number): Promise<{ fwd: Fig; fwdBwd: Fig }>;
-  xent(rows: number, V: number, chunks: number, reps: number): Promise<Fig>;
+  matmul(a: number[], b: number[], reps: number, flops: number, ours: OursRep): Promise<Fig>;
+  attention(c: { B: number; T: number; H: number; D: number }, reps: number, ours: { fwd: OursRep; fwdBwd: OursRep }): Promise<{ fwd: Fig; fwdBwd: Fig }>;
+  xent(rows: number, V: number, chunks: number, reps: number, ours: OursRep): Promise<Fig>;
 }
 
 const TFJS = 'tfjs-webgpu';
@@ -54,20 +54,22 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
   // back one float (a 4-byte copy on top of ours). The wait is waitGpu, as ours (engine/wait.ts):
   // dawn.node's default busy-polls a CPU core, which on a CPU adapter slows the work being waited
   // for, and the peer must not pay for that when we do not.
-  const timeTf = async (fn: () => any, reps: number): Promise<number> => {
+  const timeTf = async (fn: () => any, reps: number, ours: OursRep): Promise<{ ms: number; ours_ms: number }> => {
     const sync = (out: any) => waitGpu(tf.slice(tf.reshape(Array.isArray(out) ? out[0] : out, [-1]), [0], [1]).data());
     const warm = fn();
     await sync(warm);
     tf.dispose(warm);
     const times: number[] = [];
+    const oursTimes: number[] = [];
     for (let r = 0; r < Math.max(3, reps); r++) {
+      oursTimes.push(await ours());
       const t0 = performance.now();
       const out = fn();
       await sync(out);
       times.push(performance.now() - t0);
       tf.dispose(out);
     }
-    return median(times);
+    return { ms: median(times), ours_ms: median(oursTimes) };
   };
 
   const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, fallback: (why: string) => R) =>
@@ -82,12 +84,12 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
     };
   const skip = (why: string): Fig => ({ [TFJS]: { skipped: why } });
   const peers: Peers = {
-    async matmul(a, b, reps, flops) {
+    async matmul(a, b, reps, flops, ours) {
       const fig: Fig = {};
       if (tf) {
         const ta = tf.tensor(rand(a[0] * a[1], 1), a), tb = tf.tensor(rand(b[0] * b[1], 2), b);
-        const ms = await timeTf(() => tf.matMul(ta, tb), reps);
-        fig[TFJS] = { ms, gflops: flops / (ms * 1e6) };
+        const t = await timeTf(() => tf.matMul(ta, tb), reps, ours);
+        fig[TFJS] = { ...t, gflops: flops / (t.ms * 1e6) };
         tf.dispose([ta, tb]);
       } else fig[TFJS] = { skipped: tfSkip };
       if (gpujs && a[0] * a[1] * b[1] <= 512 ** 3) {
@@ -113,22 +115,22 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
       return fig;
     },
 
-    async attention(c, reps) {
+    async attention(c, reps, ours) {
       if (!tf) return { fwd: { [TFJS]: { skipped: tfSkip } }, fwdBwd: { [TFJS]: { skipped: tfSkip } } };
       const shape = [c.B, c.H, c.T, c.D];
       const n = c.B * c.H * c.T * c.D;
       const q = tf.tensor(rand(n, 3), shape), k = tf.tensor(rand(n, 4), shape), v = tf.tensor(rand(n, 5), shape);
       const scale = 1 / Math.sqrt(c.D);
       const f = (qq: any, kk: any, vv: any) => tf.matMul(tf.softmax(tf.mul(tf.matMul(qq, kk, false, true), scale)), vv);
-      const fwd = await timeTf(() => f(q, k, v), reps);
+      const fwd = await timeTf(() => f(q, k, v), reps, ours.fwd);
       const g = tf.grads((qq: any, kk: any, vv: any) => tf.sum(f(qq, kk, vv)));
-      const fb = await timeTf(() => g([q, k, v]), reps);
+      const fb = await timeTf(() => g([q, k, v]), reps, ours.fwdBwd);
       tf.dispose([q, k, v]);
       const fl = 4 * c.B * c.H * c.T * c.T * c.D;
-      return { fwd: { [TFJS]: { ms: fwd, gflops: fl / (fwd * 1e6) } }, fwdBwd: { [TFJS]: { ms: fb, gflops: (3.5 * fl) / (fb * 1e6) } } };
+      return { fwd: { [TFJS]: { ...fwd, gflops: fl / (fwd.ms * 1e6) } }, fwdBwd: { [TFJS]: { ...fb, gflops: (3.5 * fl) / (fb.ms * 1e6) } } };
     },
 
-    async xent(rows, V, chunks, reps) {
+    async xent(rows, V, chunks, reps, ours) {
       if (!tf) return { [TFJS]: { skipped: tfSkip } };
       const logits = tf.tensor(rand(rows * V, 7, 4), [rows, V]);
       const targets = tf.tensor(Int32Array.from({ length: rows }, (_, i) => (i * 7919) % V), [rows], 'int32');
@@ -136,13 +138,13 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
       const labels = tf.cast(tf.oneHot(targets, V), 'float32');
       const loss = (l: any) => tf.losses.softmaxCrossEntropy(labels, l, undefined, 0, tf.Reduction.SUM);
       const g = tf.grad(loss);
-      const ms = await timeTf(() => {
+      const t = await timeTf(() => {
         const outs = [];
         for (let c = 0; c < chunks; c++) outs.push(g(logits));
         return outs.length === 1 ? outs[0] : outs;
-      }, Math.max(1, Math.floor(reps / 2)));
+      }, Math.max(1, Math.floor(reps / 2)), ours);
       tf.dispose([logits, targets, labels]);
-      return { [TFJS]: { ms, note: 'tf.losses.softmaxCrossEntropy on one-hot labels, gradient by tf.grad' } };
+      return { [TFJS]: { ...t, note: 'tf.losses.softmaxCrossEntropy on one-hot labels, gradient by tf.grad' } };
     },
   };
   return {
