@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every tests/**/*.test.ts and kernels/**/*.test.ts file with uvu, one process per file so a
+// Runs every *.test.ts file under the source folders (engine, kernels, ..., bench, tests) with uvu, one process per file so a
 // crash names its file. Prints a closing "N passed, N failed" line. Options: a substring filter.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -17,7 +17,7 @@ function walk(dir) {
     else if (name.endsWith('.test.ts')) files.push(relative(root, p));
   }
 }
-for (const d of ['engine', 'kernels', 'model', 'train', 'sample', 'cli', 'tests']) {
+for (const d of ['engine', 'kernels', 'model', 'train', 'sample', 'cli', 'bench', 'tests']) {
   try { walk(join(root, d)); } catch {}
 }
 files.sort();
