@@ -114,16 +114,21 @@ test('operands in exact-size buffers (no room for vec4 reads past the end) still
   bufB.destroy();
 });
 
-test('many tile rows: every output of a 293x70 product is written once, right (tile order groups)', async () => {
+test('many tile rows and the whole-tile FAST case: every output written once, right, plain and accumulated', async () => {
   // The fast kernels walk tiles in groups of tile rows; 293 = 9 full 32-row tiles plus 5 rows, so the
-  // last group is partial and the last tile is short. Random property shapes stay below that.
+  // last group is partial and the last tile is short. 96x64x36 takes the subgroup kernel's FAST
+  // variant (whole tiles, K % 4 == 0, one batch), which the random property shapes rarely reach.
   const rt = await gpuDevice();
   if (!rt) return;
-  const [M, N, K] = [293, 70, 37];
   let seed = 7;
   const rnd = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
+  const layouts = [[false, false], [true, true], [false, true], [true, false]] as const;
+  const cases = [
+    ...layouts.slice(0, 2).map(([transA, transB]) => ({ M: 293, N: 70, K: 37, transA, transB })),
+    ...layouts.map(([transA, transB]) => ({ M: 96, N: 64, K: 36, transA, transB })),
+  ];
   for (const variant of VARIANTS) {
-    for (const [transA, transB] of [[false, false], [true, true]] as const) {
+    for (const { M, N, K, transA, transB } of cases) {
       await rt.scope(async () => {
         const ad = rnd(M * K), bd = rnd(K * N), c0 = rnd(M * N);
         const a = tensor(rt, ad, transA ? [K, M] : [M, K]);
@@ -135,7 +140,7 @@ test('many tile rows: every output of a 293x70 product is written once, right (t
         const acc = await read(out);
         for (let i = 0; i < M * N; i++) {
           if (Math.abs(got[i]! - want[i]!) > 1e-4 || Math.abs(acc[i]! - want[i]! - c0[i]!) > 1e-4) {
-            assert.unreachable(`${variant} transA=${transA} transB=${transB}: [${Math.floor(i / N)}, ${i % N}] got ${got[i]} / accumulated ${acc[i]}, want ${want[i]} (+ ${c0[i]})`);
+            assert.unreachable(`${variant} ${M}x${N}x${K} transA=${transA} transB=${transB}: [${Math.floor(i / N)}, ${i % N}] got ${got[i]} / accumulated ${acc[i]}, want ${want[i]} (+ ${c0[i]})`);
           }
         }
       });
