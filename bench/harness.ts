@@ -34,7 +34,7 @@ export const median = (xs: number[]) => {
   return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : NaN;
 };
 
-/** One timed repetition of ours (encode, sync), for alternating with a peer's repetitions. */
+/** One timed repetition of ours (encode, sync, in a scope): timeGpu's unit, and what a peer's repetitions alternate with. */
 export type OursRep = () => Promise<number>;
 
 export function oursRep(dev: Device, fn: () => void): OursRep {
@@ -58,21 +58,10 @@ export function speedup(p: PeerFigure, oursMedian: number): number | undefined {
 
 /** Time `fn` (which encodes GPU work) `reps` times, each followed by a full sync. */
 export async function timeGpu(dev: Device, fn: () => void, reps: number): Promise<{ compile: number; times: number[]; gpu?: number }> {
-  let t = performance.now();
-  await dev.scope(async () => {
-    fn();
-    await dev.sync();
-  });
-  const compile = performance.now() - t;
+  const rep = oursRep(dev, fn);
+  const compile = await rep(); // the first run includes pipeline compiles
   const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    await dev.scope(async () => {
-      t = performance.now();
-      fn();
-      await dev.sync();
-      times.push(performance.now() - t);
-    });
-  }
+  for (let r = 0; r < reps; r++) times.push(await rep());
   let gpu: number | undefined;
   if (dev.hasTimestamps) {
     const g: number[] = [];

@@ -66,3 +66,12 @@ export function throwsEngine(fn: () => unknown, ...patterns: (RegExp | string)[]
   }
   assert.unreachable(`expected an EngineError matching ${patterns.join(', ')}`);
 }
+
+/** n deterministic float32 values in [-lim, lim) from `seed` (a 32-bit LCG): fixed test inputs. */
+export function seededFloats(n: number, seed: number, lim = 1): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return Math.fround((s / 2 ** 32 - 0.5) * 2 * lim);
+  });
+}

@@ -8,18 +8,12 @@ import { tensor, type Tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import type { Runtime } from '../../engine/runtime.ts';
 import { allclose } from '../check.ts';
-import { gpuDevice, closeDevice, throwsEngine } from '../../tests/gpu.ts';
+import { gpuDevice, closeDevice, seededFloats, throwsEngine } from '../../tests/gpu.ts';
 import { attention, attentionImplFor, setAttentionImpl } from './attention.ts';
 import { attentionBackwardRef, attentionRef } from './attention.ref.ts';
 
 
-const rand = (n: number, seed: number, lim = 2) => {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return Math.fround((s / 2 ** 32 - 0.5) * 2 * lim);
-  });
-};
+const rand = (n: number, seed: number, lim = 2) => seededFloats(n, seed, lim);
 
 const z = (rt: Runtime, shape: number[], dtype: 'f32' | 'u32' | 'i32' = 'f32'): Tensor =>
   tensor(rt, new Float32Array(shape.reduce((p, d) => p * d, 1)), shape, dtype);

@@ -4,7 +4,7 @@
 // adapter-based kernel choice. It does not re-test numerics on random shapes: the specs do that.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeDevice, gpuDevice, throwsEngine } from '../../tests/gpu.ts';
+import { closeDevice, gpuDevice, seededFloats, throwsEngine } from '../../tests/gpu.ts';
 import { Storage, Tensor, tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { defaultMatmulVariant, linear, matmul, matmulInto, matmulVariant, type MatmulVariant } from './matmul.ts';
@@ -121,7 +121,7 @@ test('many tile rows and the whole-tile FAST case: every output written once, ri
   const rt = await gpuDevice();
   if (!rt) return;
   let seed = 7;
-  const rnd = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
+  const rnd = (n: number) => seededFloats(n, seed++);
   const layouts = [[false, false], [true, true], [false, true], [true, false]] as const;
   const cases = [
     ...layouts.slice(0, 2).map(([transA, transB]) => ({ M: 293, N: 70, K: 37, transA, transB })),
