@@ -18,14 +18,8 @@ const WG = 64;
 const STEP_ITEMS = 4; // vec4 per invocation in adamw_step*
 const SUM_ITEMS = 16; // vec4 per invocation in sumsq_partial*: a workgroup sums 4096 floats
 
-export interface AdamwOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** 1-based step number t (bias corrections 1 - beta^t). */
-  step: number;
+/** The reference's hyper-parameters (step: the 1-based t of bias corrections 1 - beta^t), plus: */
+export interface AdamwOptions extends AdamwRefOpts {
   /** (1) f32 multiplier on the gradient, e.g. clipScale(gradNormSquared(grads), maxNorm). */
   gradScale?: Tensor;
   /** Split bindings at this many bytes (default: the adapter's maxStorageBufferBindingSize). For tests. */

@@ -96,15 +96,9 @@ function rowsPerGroup(sg: number, split: { LPR: number; NC: number }, rows: numb
   return Math.max(R, split.LPR);
 }
 
-interface Geometry {
+interface Geometry extends AttnDims {
   /** Head-dim split for the subgroup kernels, or null for the portable kernels. */
   split: { LPR: number; NC: number } | null;
-  B: number;
-  T: number;
-  S: number;
-  H: number;
-  Hkv: number;
-  D: number;
   /** vec4 chunks per row the kernels see (the head dim zero-padded to 4 * D4 when needed). */
   D4: number;
   scale: number;
