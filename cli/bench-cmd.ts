@@ -27,10 +27,10 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
     .addArgument(new Argument('[section]', 'kernels | train | sample | all').choices(['kernels', 'train', 'sample', 'all']).default('all'))
     .option('--json', 'one JSON object per case on stdout', false)
     .option('--peers', 'also run the peers on the same adapter', false)
-    .option('--repeat <n>', 'timed repetitions per case (after a warm-up)', parseIntOpt('--repeat'), 10)
+    .option('--repeat <n>', 'timed repetitions per case (after a warm-up)', parseIntOpt('--repeat', 1), 10)
     .option('--checkpoint <dir>', 'trained default model for the sample section (default: newest in runs/addition)')
     .option('--report <file.md>', 'also write a Markdown report and an SVG chart (ours vs peers) beside it')
-    .addOption(new Option('--sample-limit <n>', 'held-out prompts decoded per sample setting (0 = all 500)').argParser(parseIntOpt('--sample-limit')).default(0))
+    .addOption(new Option('--sample-limit <n>', 'held-out prompts decoded per sample setting (0 = all 500)').argParser(parseIntOpt('--sample-limit', 0)).default(0))
     .action(
       action(async (section: string, o: BenchFlags) => {
         await withDevice(deviceOpts(), async (dev) => {

@@ -39,10 +39,10 @@ program
 program
   .command('fuzz')
   .description('run the kernel property tests (GPU vs CPU reference) with many cases for a time budget')
-  .option('--seconds <n>', 'time budget in seconds', parseIntOpt('--seconds'), 60)
+  .option('--seconds <n>', 'time budget in seconds', parseIntOpt('--seconds', 1), 60)
   .option('--seed <n>', 'base seed (printed when omitted; replays a reported failure)', parseIntOpt('--seed'))
   .option('--kernel <name>', 'only this spec or kernel (e.g. matmul, attention, elementwise.add)')
-  .option('--runs <n>', 'cases per spec per round', parseIntOpt('--runs'), 25)
+  .option('--runs <n>', 'cases per spec per round', parseIntOpt('--runs', 1), 25)
   .action(
     action(async (o: { seconds: number; seed?: number; kernel?: string; runs: number }) => {
       const { fuzz } = await import('./fuzz.ts');

@@ -1,5 +1,6 @@
 // Shared plumbing for CLI commands: turn typed errors into exit codes and messages (no stack trace
 // for user errors), open the device once per command and always destroy it so the process exits.
+import { InvalidArgumentError } from 'commander';
 import { DeviceError, EngineError, EXIT, UserError } from '../engine/errors.ts';
 import { openDevice, type Device, type DeviceOptions } from '../engine/device.ts';
 import { installHooks } from '../kernels/elementwise/elementwise.ts';
@@ -42,10 +43,16 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
   };
 }
 
-export function parseIntOpt(name: string) {
+// Option parsers throw commander's InvalidArgumentError: commander then prints "error: option
+// '--repeat <n>' argument '0' is invalid. <why>" and exits with EXIT.user, where a UserError
+// thrown during argument parsing (before `action` can catch it) escaped as a stack trace.
+
+/** An integer option; with `min`, values below it are refused too (e.g. a count of repetitions). */
+export function parseIntOpt(name: string, min?: number) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n)) throw new UserError(`${name} expects an integer, got "${v}"`);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} expects an integer, got "${v}"`);
+    if (min !== undefined && n < min) throw new InvalidArgumentError(`${name} expects an integer >= ${min}, got ${n}`);
     return n;
   };
 }
@@ -53,7 +60,7 @@ export function parseIntOpt(name: string) {
 export function parseFloatOpt(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n)) throw new UserError(`${name} expects a number, got "${v}"`);
+    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} expects a number, got "${v}"`);
     return n;
   };
 }

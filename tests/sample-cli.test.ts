@@ -70,11 +70,14 @@ test('bad sample inputs: clear errors, exit 1', async () => {
     [['--checkpoint', join(tmp, 'missing'), '--prompt', 'a'], /checkpoint folder not found/],
     [['--checkpoint', join(tmp, 'no-tok'), '--prompt', 'a'], /no tokenizer\.json.*--prompt-ids/],
     [['--checkpoint', ck, '--prompt', 'a', '--gen-length', '10', '--block-length', '3'], /not divisible by --block-length/],
+    // A number option that is not a number: the option parser's message, not a stack trace.
+    [['--checkpoint', ck, '--prompt', 'a', '--steps', 'ten'], /argument 'ten' is invalid\. --steps expects an integer, got "ten"/],
   ];
   for (const [args, re] of cases) {
     const r = run(args);
     assert.is(r.status, 1, `${args.join(' ')}: exit ${r.status}; ${r.stderr}`);
     assert.match(r.stderr, re);
+    assert.not.match(r.stderr, /^\s+at /m, `${args.join(' ')}: a stack trace reached the user`);
   }
 });
 
