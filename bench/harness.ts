@@ -57,7 +57,11 @@ export function speedup(p: PeerFigure, oursMedian: number): number | undefined {
 }
 
 /** Time `fn` (which encodes GPU work) `reps` times, each followed by a full sync. */
-export async function timeGpu(dev: Device, fn: () => void, reps: number): Promise<{ compile: number; times: number[]; gpu?: number }> {
+export async function timeGpu(
+  dev: Device,
+  fn: () => void,
+  reps: number,
+): Promise<{ compile: number; times: number[]; gpu?: number }> {
   const rep = oursRep(dev, fn);
   const compile = await rep(); // the first run includes pipeline compiles
   const times: number[] = [];
@@ -79,7 +83,13 @@ export async function timeGpu(dev: Device, fn: () => void, reps: number): Promis
   return { compile, times, gpu };
 }
 
-export function result(name: string, shape: string, tm: { compile: number; times: number[]; gpu?: number }, flops: number | undefined, verified: string): BenchResult {
+export function result(
+  name: string,
+  shape: string,
+  tm: { compile: number; times: number[]; gpu?: number },
+  flops: number | undefined,
+  verified: string,
+): BenchResult {
   const ms = median(tm.times);
   return {
     case: name,
@@ -98,8 +108,12 @@ export function result(name: string, shape: string, tm: { compile: number; times
 /** Max |a - b| / (atol + rtol |b|) over the arrays; <= 1 passes. */
 export function verify(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): string {
   let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (atol + rtol * Math.abs(want[i])));
-  if (!(worst <= 1)) throw new Error(`benchmark result does not match the CPU reference (worst error ${worst.toFixed(2)}x the tolerance)`);
+  for (let i = 0; i < want.length; i++)
+    worst = Math.max(worst, Math.abs(got[i] - want[i]) / (atol + rtol * Math.abs(want[i])));
+  if (!(worst <= 1))
+    throw new Error(
+      `benchmark result does not match the CPU reference (worst error ${worst.toFixed(2)}x the tolerance)`,
+    );
   return `ok (worst ${(worst * 100).toFixed(0)}% of atol ${atol} + rtol ${rtol})`;
 }
 
@@ -126,10 +140,15 @@ export function printTable(rows: BenchResult[]): void {
       f(r.gpu_ms, 2),
       f(r.gflops, 2),
       Object.entries(r.peer)
-        .map(([k, p]) => (p.skipped ? `${k}: skipped (${p.skipped})` : `${k}: ${f(p.ms, 2)} ms${p.gflops ? ` ${f(p.gflops, 2)} GFLOP/s` : ''}${p.tokens_per_sec ? ` ${f(p.tokens_per_sec, 0)} tok/s` : ''}${speedup(p, r.ms_median) ? ` (ours ${f(speedup(p, r.ms_median), 1)}x)` : ''}`))
+        .map(([k, p]) =>
+          p.skipped
+            ? `${k}: skipped (${p.skipped})`
+            : `${k}: ${f(p.ms, 2)} ms${p.gflops ? ` ${f(p.gflops, 2)} GFLOP/s` : ''}${p.tokens_per_sec ? ` ${f(p.tokens_per_sec, 0)} tok/s` : ''}${speedup(p, r.ms_median) ? ` (ours ${f(speedup(p, r.ms_median), 1)}x)` : ''}`,
+        )
         .join('; '),
     ]),
   ];
   const w = lines[0].map((_, i) => Math.min(60, Math.max(...lines.map((l) => String(l[i]).length))));
-  for (const l of lines) process.stdout.write(l.map((c, i) => (i === l.length - 1 ? c : String(c).padEnd(w[i]))).join('  ') + '\n');
+  for (const l of lines)
+    process.stdout.write(l.map((c, i) => (i === l.length - 1 ? c : String(c).padEnd(w[i]))).join('  ') + '\n');
 }

@@ -50,15 +50,31 @@ function mmFlops(c: MmCase): number {
 export async function benchMatmul(dev: Device, reps: number, peers: Peers | null): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
   for (const c of MATMUL_CASES) {
-    const ad = rand(numel(c.a), 1), bd = rand(numel(c.b), 2);
-    const a = tensor(dev, ad, c.a).keep(), b = tensor(dev, bd, c.b).keep();
-    const got = await dev.scope(async () => (await matmul(a, b, { transA: c.transA, transB: c.transB }).read()) as Float32Array);
+    const ad = rand(numel(c.a), 1),
+      bd = rand(numel(c.b), 2);
+    const a = tensor(dev, ad, c.a).keep(),
+      b = tensor(dev, bd, c.b).keep();
+    const got = await dev.scope(
+      async () => (await matmul(a, b, { transA: c.transA, transB: c.transB }).read()) as Float32Array,
+    );
     const K = c.transA ? c.a[0] : c.a[1];
     const verified = verify(got, matmulRef(ad, c.a, bd, c.b, c.transA, c.transB), 1e-5 * K, 1e-4);
     const tm = await timeGpu(dev, () => void matmul(a, b, { transA: c.transA, transB: c.transB }), reps);
-    const r = result(c.name, `${c.a.join('x')} ${c.transA ? 'T' : ''}@ ${c.b.join('x')}${c.transB ? 'T' : ''}`, tm, mmFlops(c), verified);
+    const r = result(
+      c.name,
+      `${c.a.join('x')} ${c.transA ? 'T' : ''}@ ${c.b.join('x')}${c.transB ? 'T' : ''}`,
+      tm,
+      mmFlops(c),
+      verified,
+    );
     if (peers && /^matmul (256|512|1024)\^3$|4096x64x64/.test(c.name)) {
-      r.peer = await peers.matmul(c.a, c.b, reps, mmFlops(c), oursRep(dev, () => void matmul(a, b, { transA: c.transA, transB: c.transB })));
+      r.peer = await peers.matmul(
+        c.a,
+        c.b,
+        reps,
+        mmFlops(c),
+        oursRep(dev, () => void matmul(a, b, { transA: c.transA, transB: c.transB })),
+      );
     }
     out.push(r);
     a.dispose();
@@ -77,14 +93,24 @@ export async function benchAttention(dev: Device, reps: number, peers: Peers | n
   const out: BenchResult[] = [];
   for (const c of ATTN_CASES) {
     const n = c.B * c.T * c.H * c.D;
-    const qd = rand(n, 3), kd = rand(n, 4), vd = rand(n, 5);
-    const q = tensor(dev, qd, [c.B, c.T, c.H, c.D]).keep(), k = tensor(dev, kd, [c.B, c.T, c.H, c.D]).keep(), v = tensor(dev, vd, [c.B, c.T, c.H, c.D]).keep();
+    const qd = rand(n, 3),
+      kd = rand(n, 4),
+      vd = rand(n, 5);
+    const q = tensor(dev, qd, [c.B, c.T, c.H, c.D]).keep(),
+      k = tensor(dev, kd, [c.B, c.T, c.H, c.D]).keep(),
+      v = tensor(dev, vd, [c.B, c.T, c.H, c.D]).keep();
     const dims = { B: c.B, T: c.T, S: c.T, H: c.H, Hkv: c.H, D: c.D };
     const got = await dev.scope(async () => (await attention(q, k, v).read()) as Float32Array);
     const verified = verify(got, attentionRef(dims, qd, kd, vd, null, 1 / Math.sqrt(c.D)), 1e-5, 1e-4);
     const flopsF = 4 * c.B * c.H * c.T * c.T * c.D;
     const shape = `B${c.B} H${c.H} T${c.T} D${c.D}`;
-    const fwd = result(`${c.name} fwd`, shape, await timeGpu(dev, () => void attention(q, k, v), reps), flopsF, verified);
+    const fwd = result(
+      `${c.name} fwd`,
+      shape,
+      await timeGpu(dev, () => void attention(q, k, v), reps),
+      flopsF,
+      verified,
+    );
     const seed = tensor(dev, rand(n, 6), [c.B, c.T, c.H, c.D]).keep();
     for (const t of [q, k, v]) t.requiresGrad = true;
     const fwdBwd = () => {
@@ -96,7 +122,10 @@ export async function benchAttention(dev: Device, reps: number, peers: Peers | n
     };
     const fb = result(`${c.name} fwd+bwd`, shape, await timeGpu(dev, fwdBwd, reps), 3.5 * flopsF, verified);
     if (peers) {
-      const p = await peers.attention(c, reps, { fwd: oursRep(dev, () => void attention(q, k, v)), fwdBwd: oursRep(dev, fwdBwd) });
+      const p = await peers.attention(c, reps, {
+        fwd: oursRep(dev, () => void attention(q, k, v)),
+        fwdBwd: oursRep(dev, fwdBwd),
+      });
       fwd.peer = p.fwd;
       fb.peer = p.fwdBwd;
     }
@@ -107,7 +136,13 @@ export async function benchAttention(dev: Device, reps: number, peers: Peers | n
 }
 
 /** Softmax-cross-entropy fwd+bwd over N x V logits, in row chunks that fit one storage binding. */
-export async function benchXent(dev: Device, reps: number, peers: Peers | null, N = 2048, V = 32000): Promise<BenchResult[]> {
+export async function benchXent(
+  dev: Device,
+  reps: number,
+  peers: Peers | null,
+  N = 2048,
+  V = 32000,
+): Promise<BenchResult[]> {
   const maxRows = Math.floor(dev.gpu.limits.maxStorageBufferBindingSize / (V * 4));
   const chunks = Math.ceil(N / Math.min(N, maxRows));
   const R = Math.ceil(N / chunks);
@@ -128,20 +163,38 @@ export async function benchXent(dev: Device, reps: number, peers: Peers | null, 
     }
   };
   const tm = await timeGpu(dev, step, reps);
-  const r = result('softmax-xent fwd+bwd', `${N}x${V}${chunks > 1 ? ` (${chunks} chunks of ${R} rows: binding limit)` : ''}`, tm, undefined, verified);
+  const r = result(
+    'softmax-xent fwd+bwd',
+    `${N}x${V}${chunks > 1 ? ` (${chunks} chunks of ${R} rows: binding limit)` : ''}`,
+    tm,
+    undefined,
+    verified,
+  );
   if (peers) r.peer = await peers.xent(R, V, chunks, reps, oursRep(dev, step));
   [logits, targets, weights].forEach((t) => t.dispose());
   return [r];
 }
 
 export async function benchAdamw(dev: Device, reps: number, n = 10_000_000): Promise<BenchResult[]> {
-  const pd = rand(n, 8), gd = rand(n, 9), md = new Float32Array(n), vd = new Float32Array(n);
-  const p = tensor(dev, pd, [n]).keep(), g = tensor(dev, gd, [n]).keep(), m = tensor(dev, md, [n]).keep(), v = tensor(dev, vd, [n]).keep();
+  const pd = rand(n, 8),
+    gd = rand(n, 9),
+    md = new Float32Array(n),
+    vd = new Float32Array(n);
+  const p = tensor(dev, pd, [n]).keep(),
+    g = tensor(dev, gd, [n]).keep(),
+    m = tensor(dev, md, [n]).keep(),
+    v = tensor(dev, vd, [n]).keep();
   const o = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step: 1 };
   adamwStep(p, g, m, v, o);
   const got = (await p.read()) as Float32Array;
   const check = 100_000;
-  const want = adamwRef(pd.subarray(0, check), gd.subarray(0, check), md.subarray(0, check), vd.subarray(0, check), o).subarray(0, check);
+  const want = adamwRef(
+    pd.subarray(0, check),
+    gd.subarray(0, check),
+    md.subarray(0, check),
+    vd.subarray(0, check),
+    o,
+  ).subarray(0, check);
   const verified = verify(got.subarray(0, check), want, 1e-6, 1e-5);
   const tm = await timeGpu(dev, () => adamwStep(p, g, m, v, { ...o, step: 2 }), reps);
   const r = result('adamw step', `${(n / 1e6).toFixed(0)}M params`, tm, undefined, verified);

@@ -13,7 +13,11 @@ type Fig = Record<string, PeerFigure>;
 /** Each TF.js figure alternates its repetitions with `ours` (one timed repetition of our op). */
 export interface Peers {
   matmul(a: number[], b: number[], reps: number, flops: number, ours: OursRep): Promise<Fig>;
-  attention(c: { B: number; T: number; H: number; D: number }, reps: number, ours: { fwd: OursRep; fwdBwd: OursRep }): Promise<{ fwd: Fig; fwdBwd: Fig }>;
+  attention(
+    c: { B: number; T: number; H: number; D: number },
+    reps: number,
+    ours: { fwd: OursRep; fwdBwd: OursRep },
+  ): Promise<{ fwd: Fig; fwdBwd: Fig }>;
   xent(rows: number, V: number, chunks: number, reps: number, ours: OursRep): Promise<Fig>;
 }
 
@@ -72,7 +76,8 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
     return { ms: median(times), ours_ms: median(oursTimes) };
   };
 
-  const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, fallback: (why: string) => R) =>
+  const guard =
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>, fallback: (why: string) => R) =>
     async (...a: A): Promise<R> => {
       try {
         return await fn(...a);
@@ -87,18 +92,23 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
     async matmul(a, b, reps, flops, ours) {
       const fig: Fig = {};
       if (tf) {
-        const ta = tf.tensor(rand(a[0] * a[1], 1), a), tb = tf.tensor(rand(b[0] * b[1], 2), b);
+        const ta = tf.tensor(rand(a[0] * a[1], 1), a),
+          tb = tf.tensor(rand(b[0] * b[1], 2), b);
         const t = await timeTf(() => tf.matMul(ta, tb), reps, ours);
         fig[TFJS] = { ...t, gflops: flops / (t.ms * 1e6) };
         tf.dispose([ta, tb]);
       } else fig[TFJS] = { skipped: tfSkip };
       if (gpujs && a[0] * a[1] * b[1] <= 512 ** 3) {
-        const [M, K] = a, N = b[1];
-        const k = gpujs.createKernel(function (this: any, x: number[][], y: number[][]) {
-          let s = 0;
-          for (let i = 0; i < this.constants.K; i++) s += x[this.thread.y][i] * y[i][this.thread.x];
-          return s;
-        }, { output: [N, M], constants: { K } });
+        const [M, K] = a,
+          N = b[1];
+        const k = gpujs.createKernel(
+          function (this: any, x: number[][], y: number[][]) {
+            let s = 0;
+            for (let i = 0; i < this.constants.K; i++) s += x[this.thread.y][i] * y[i][this.thread.x];
+            return s;
+          },
+          { output: [N, M], constants: { K } },
+        );
         const xa = Array.from({ length: M }, (_, i) => Array.from(rand(K, i + 1)));
         const xb = Array.from({ length: K }, (_, i) => Array.from(rand(N, i + 7)));
         k(xa, xb);
@@ -119,7 +129,9 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
       if (!tf) return { fwd: { [TFJS]: { skipped: tfSkip } }, fwdBwd: { [TFJS]: { skipped: tfSkip } } };
       const shape = [c.B, c.H, c.T, c.D];
       const n = c.B * c.H * c.T * c.D;
-      const q = tf.tensor(rand(n, 3), shape), k = tf.tensor(rand(n, 4), shape), v = tf.tensor(rand(n, 5), shape);
+      const q = tf.tensor(rand(n, 3), shape),
+        k = tf.tensor(rand(n, 4), shape),
+        v = tf.tensor(rand(n, 5), shape);
       const scale = 1 / Math.sqrt(c.D);
       const f = (qq: any, kk: any, vv: any) => tf.matMul(tf.softmax(tf.mul(tf.matMul(qq, kk, false, true), scale)), vv);
       const fwd = await timeTf(() => f(q, k, v), reps, ours.fwd);
@@ -127,22 +139,33 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
       const fb = await timeTf(() => g([q, k, v]), reps, ours.fwdBwd);
       tf.dispose([q, k, v]);
       const fl = 4 * c.B * c.H * c.T * c.T * c.D;
-      return { fwd: { [TFJS]: { ...fwd, gflops: fl / (fwd.ms * 1e6) } }, fwdBwd: { [TFJS]: { ...fb, gflops: (3.5 * fl) / (fb.ms * 1e6) } } };
+      return {
+        fwd: { [TFJS]: { ...fwd, gflops: fl / (fwd.ms * 1e6) } },
+        fwdBwd: { [TFJS]: { ...fb, gflops: (3.5 * fl) / (fb.ms * 1e6) } },
+      };
     },
 
     async xent(rows, V, chunks, reps, ours) {
       if (!tf) return { [TFJS]: { skipped: tfSkip } };
       const logits = tf.tensor(rand(rows * V, 7, 4), [rows, V]);
-      const targets = tf.tensor(Int32Array.from({ length: rows }, (_, i) => (i * 7919) % V), [rows], 'int32');
+      const targets = tf.tensor(
+        Int32Array.from({ length: rows }, (_, i) => (i * 7919) % V),
+        [rows],
+        'int32',
+      );
       // what a TF.js user writes: one-hot labels into the library's fused softmax cross-entropy
       const labels = tf.cast(tf.oneHot(targets, V), 'float32');
       const loss = (l: any) => tf.losses.softmaxCrossEntropy(labels, l, undefined, 0, tf.Reduction.SUM);
       const g = tf.grad(loss);
-      const t = await timeTf(() => {
-        const outs = [];
-        for (let c = 0; c < chunks; c++) outs.push(g(logits));
-        return outs.length === 1 ? outs[0] : outs;
-      }, Math.max(1, Math.floor(reps / 2)), ours);
+      const t = await timeTf(
+        () => {
+          const outs = [];
+          for (let c = 0; c < chunks; c++) outs.push(g(logits));
+          return outs.length === 1 ? outs[0] : outs;
+        },
+        Math.max(1, Math.floor(reps / 2)),
+        ours,
+      );
       tf.dispose([logits, targets, labels]);
       return { [TFJS]: { ...t, note: 'tf.losses.softmaxCrossEntropy on one-hot labels, gradient by tf.grad' } };
     },

@@ -25,22 +25,38 @@ export function defaultCheckpoint(): string | undefined {
   return existsSync(run) ? newestCheckpoint(run)?.path : undefined;
 }
 
-export async function benchSample(dev: Device, checkpoint: string | undefined, limit: number, log: (s: string) => void): Promise<BenchResult[]> {
+export async function benchSample(
+  dev: Device,
+  checkpoint: string | undefined,
+  limit: number,
+  log: (s: string) => void,
+): Promise<BenchResult[]> {
   if (!checkpoint || !existsSync(checkpoint)) {
     log('bench sample: skipped: no trained default model (run `dllm-wgpu train` first, or pass --checkpoint)');
     return [];
   }
   const model = await loadModel(checkpoint, { device: dev });
   const tok = model.tokenizer!;
-  const C = model.config.d_model, L = model.config.n_layers;
-  let prompts = taskExamples({ task: 'addition', split: 'heldout', splitSeed: 1234, nHeldout: 500, nExamples: 0 }).map((e) => e.prompt);
+  const C = model.config.d_model,
+    L = model.config.n_layers;
+  let prompts = taskExamples({ task: 'addition', split: 'heldout', splitSeed: 1234, nHeldout: 500, nExamples: 0 }).map(
+    (e) => e.prompt,
+  );
   if (limit > 0) prompts = prompts.slice(0, limit);
   const out: BenchResult[] = [];
   let plain: ExactMatchResult | null = null;
   for (const s of SAMPLE_SETTINGS) {
     // warm-up (pipeline compiles) on a few prompts, then the measured pass
-    await exactMatch(model, tok, prompts.slice(0, 8), () => true, { seqLength: 10, cache: s.cache, gen: { threshold: s.threshold } });
-    const r = await exactMatch(model, tok, prompts, (p, o) => checkTaskAnswer('addition', p, o), { seqLength: 10, cache: s.cache, gen: { threshold: s.threshold } });
+    await exactMatch(model, tok, prompts.slice(0, 8), () => true, {
+      seqLength: 10,
+      cache: s.cache,
+      gen: { threshold: s.threshold },
+    });
+    const r = await exactMatch(model, tok, prompts, (p, o) => checkTaskAnswer('addition', p, o), {
+      seqLength: 10,
+      cache: s.cache,
+      gen: { threshold: s.threshold },
+    });
     plain ??= r;
     const flops = 2 * model.params.count * r.tokensEvaluated + 4 * C * L * r.attnPairs;
     const agree = r.examples.filter((e, i) => e.output === plain!.examples[i].output).length / r.examples.length;

@@ -34,7 +34,13 @@ function family(label: string): string {
   return 'elementwise/other';
 }
 
-export async function benchTrain(dev: Device, reps: number, matmulGflops: number | undefined, withPeer: boolean, log: (s: string) => void): Promise<BenchResult[]> {
+export async function benchTrain(
+  dev: Device,
+  reps: number,
+  matmulGflops: number | undefined,
+  withPeer: boolean,
+  log: (s: string) => void,
+): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
   for (const s of TRAIN_SHAPES) {
     // Memory figures are per case: drop idle pool buffers left by earlier cases or sections and
@@ -43,7 +49,16 @@ export async function benchTrain(dev: Device, reps: number, matmulGflops: number
     dev.pool.trim();
     dev.pool.stats.highWaterBytes = dev.pool.stats.allocatedBytes;
     const rssReset = resetPeakRss();
-    const cfg = createConfig({ d_model: s.C, n_layers: s.L, n_heads: s.H, n_kv_heads: s.H, mlp_hidden_size: s.F, vocab_size: s.V, embedding_size: s.V, max_sequence_length: Math.max(256, s.T) });
+    const cfg = createConfig({
+      d_model: s.C,
+      n_layers: s.L,
+      n_heads: s.H,
+      n_kv_heads: s.H,
+      mlp_hidden_size: s.F,
+      vocab_size: s.V,
+      embedding_size: s.V,
+      max_sequence_length: Math.max(256, s.T),
+    });
     const model = createModel(cfg, { device: dev, seed: 1 });
     const P = model.params;
     P.enableGrad();
@@ -60,7 +75,15 @@ export async function benchTrain(dev: Device, reps: number, matmulGflops: number
         const logits = model.forward({ ids: noisy, B: s.B, T: s.T });
         backward(softmaxCrossEntropy(logits, tensor(dev, ids, [N], 'i32'), tensor(dev, w, [N])));
         const sc = clipScale(gradNormSquared([P.flatGrads]), 1);
-        adamwStep(P.flatParams, P.flatGrads, m, v, { lr: 1e-4, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1, step: k, gradScale: sc });
+        adamwStep(P.flatParams, P.flatGrads, m, v, {
+          lr: 1e-4,
+          beta1: 0.9,
+          beta2: 0.98,
+          eps: 1e-8,
+          weightDecay: 0.1,
+          step: k,
+          gradScale: sc,
+        });
       });
       dev.flush();
     };
@@ -70,7 +93,8 @@ export async function benchTrain(dev: Device, reps: number, matmulGflops: number
     await dev.sync();
     const compile = performance.now() - t0;
     const creates0 = dev.pool.stats.creates;
-    const d0 = dev.stats.dispatches, s0 = dev.stats.submits;
+    const d0 = dev.stats.dispatches,
+      s0 = dev.stats.submits;
     const times: number[] = [];
     for (let r = 0; r < reps; r++) {
       const t = performance.now();
@@ -78,7 +102,8 @@ export async function benchTrain(dev: Device, reps: number, matmulGflops: number
       await dev.sync();
       times.push(performance.now() - t);
     }
-    const dispatches = (dev.stats.dispatches - d0) / reps, submits = (dev.stats.submits - s0) / reps;
+    const dispatches = (dev.stats.dispatches - d0) / reps,
+      submits = (dev.stats.submits - s0) / reps;
     const newBuffers = dev.pool.stats.creates - creates0;
     let breakdown: Record<string, number> = {};
     let gpuMs: number | undefined;
@@ -89,7 +114,11 @@ export async function benchTrain(dev: Device, reps: number, matmulGflops: number
       const prof = await dev.stopProfile();
       gpuMs = [...prof.values()].reduce((a, b) => a + b, 0);
       for (const [label, ms] of prof) breakdown[family(label)] = (breakdown[family(label)] ?? 0) + ms;
-      breakdown = Object.fromEntries(Object.entries(breakdown).sort((a, b) => b[1] - a[1]).map(([k, ms]) => [k, +(ms / gpuMs! * 100).toFixed(1)]));
+      breakdown = Object.fromEntries(
+        Object.entries(breakdown)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, ms]) => [k, +((ms / gpuMs!) * 100).toFixed(1)]),
+      );
     }
     const ms = median(times);
     const flops = 6 * P.count * N + 12 * s.L * s.B * s.T * s.T * s.C;
@@ -116,7 +145,8 @@ export async function benchTrain(dev: Device, reps: number, matmulGflops: number
         pool_high_water_mib: dev.pool.stats.highWaterBytes / 2 ** 20,
         // Whole-process figures (they include the runtime, earlier sections and peers): the peak
         // since this case began where /proc allows resetting it, else the current RSS.
-        [rssReset ? 'host_rss_peak_mib' : 'host_rss_mib']: (rssReset ? peakRssBytes() : process.memoryUsage().rss) / 2 ** 20,
+        [rssReset ? 'host_rss_peak_mib' : 'host_rss_mib']:
+          (rssReset ? peakRssBytes() : process.memoryUsage().rss) / 2 ** 20,
       },
     };
     if (withPeer) r.peer['pytorch-cpu'] = torchPeer(s, reps, log);

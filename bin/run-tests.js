@@ -18,16 +18,22 @@ function walk(dir) {
   }
 }
 for (const d of ['engine', 'kernels', 'model', 'train', 'sample', 'cli', 'bench', 'tests']) {
-  try { walk(join(root, d)); } catch {}
+  try {
+    walk(join(root, d));
+  } catch {}
 }
 files.sort();
-let passed = 0, failed = 0, skipped = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0;
 const failures = [];
 const t0 = Date.now();
 for (const f of files.filter((f) => f.includes(filter))) {
   const t = Date.now();
   const r = spawnSync(process.execPath, ['--import', 'tsx', f], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
   });
   const out = (r.stdout ?? '') + (r.stderr ?? '');
   const p = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);
@@ -35,9 +41,21 @@ for (const f of files.filter((f) => f.includes(filter))) {
   const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const ok = r.status === 0;
   const fl = ok ? total - p - s : Math.max(1, total - p - s);
-  passed += p; skipped += s; failed += fl;
-  process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${f} (${p} passed${s ? `, ${s} skipped` : ''}${fl ? `, ${fl} failed` : ''}, ${((Date.now() - t) / 1000).toFixed(1)} s)\n`);
-  if (!ok) { failures.push(f); process.stdout.write(out.split('\n').map((l) => '    ' + l).join('\n') + '\n'); }
+  passed += p;
+  skipped += s;
+  failed += fl;
+  process.stdout.write(
+    `${ok ? 'ok  ' : 'FAIL'} ${f} (${p} passed${s ? `, ${s} skipped` : ''}${fl ? `, ${fl} failed` : ''}, ${((Date.now() - t) / 1000).toFixed(1)} s)\n`,
+  );
+  if (!ok) {
+    failures.push(f);
+    process.stdout.write(
+      out
+        .split('\n')
+        .map((l) => '    ' + l)
+        .join('\n') + '\n',
+    );
+  }
 }
 process.stdout.write(`\n${files.length} files in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
 if (failures.length) process.stdout.write(`failed files: ${failures.join(', ')}\n`);

@@ -23,18 +23,30 @@ interface BenchFlags {
 export function registerBench(program: Command, deviceOpts: () => DeviceOptions): void {
   program
     .command('bench')
-    .description('benchmarks (not tests): kernels, a training step, sampling; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run')
-    .addArgument(new Argument('[section]', 'kernels | train | sample | all').choices(['kernels', 'train', 'sample', 'all']).default('all'))
+    .description(
+      'benchmarks (not tests): kernels, a training step, sampling; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run',
+    )
+    .addArgument(
+      new Argument('[section]', 'kernels | train | sample | all')
+        .choices(['kernels', 'train', 'sample', 'all'])
+        .default('all'),
+    )
     .option('--json', 'one JSON object per case on stdout', false)
     .option('--peers', 'also run the peers on the same adapter', false)
     .option('--repeat <n>', 'timed repetitions per case (after a warm-up)', parseIntOpt('--repeat', 1), 10)
     .option('--checkpoint <dir>', 'trained default model for the sample section (default: newest in runs/addition)')
     .option('--report <file.md>', 'also write a Markdown report and an SVG chart (ours vs peers) beside it')
-    .addOption(new Option('--sample-limit <n>', 'held-out prompts decoded per sample setting (0 = all 500)').argParser(parseIntOpt('--sample-limit', 0)).default(0))
+    .addOption(
+      new Option('--sample-limit <n>', 'held-out prompts decoded per sample setting (0 = all 500)')
+        .argParser(parseIntOpt('--sample-limit', 0))
+        .default(0),
+    )
     .action(
       action(async (section: string, o: BenchFlags) => {
         await withDevice(deviceOpts(), async (dev) => {
-          log(`bench on ${dev.adapterInfo.description || dev.adapterInfo.device}; timestamps: ${dev.hasTimestamps ? 'yes' : 'no (wall time only)'}`);
+          log(
+            `bench on ${dev.adapterInfo.description || dev.adapterInfo.device}; timestamps: ${dev.hasTimestamps ? 'yes' : 'no (wall time only)'}`,
+          );
           const peers = o.peers ? await loadPeers(log) : null;
           const all: BenchResult[] = [];
           const emit = (rs: BenchResult[]) => {
@@ -64,7 +76,10 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
             for (const r of all.filter((x) => x.extra)) log(`${r.case}: ${JSON.stringify(r.extra)}`);
           }
           if (o.report) {
-            writeReport(o.report, all, { command: `dllm-wgpu ${process.argv.slice(2).join(' ')}`, adapter: dev.adapterInfo.description || dev.adapterInfo.device });
+            writeReport(o.report, all, {
+              command: `dllm-wgpu ${process.argv.slice(2).join(' ')}`,
+              adapter: dev.adapterInfo.description || dev.adapterInfo.device,
+            });
             log(`report written: ${o.report}`);
           }
         });

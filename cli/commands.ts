@@ -14,7 +14,11 @@ import { registerSample } from './sample-cmd.ts';
 import { registerEval } from './eval-cmd.ts';
 import { registerBench } from './bench-cmd.ts';
 
-export function loadConfigFile(path: string | undefined, sets: string[], resume: boolean): { cfg: TrainConfig; source: string | null } {
+export function loadConfigFile(
+  path: string | undefined,
+  sets: string[],
+  resume: boolean,
+): { cfg: TrainConfig; source: string | null } {
   let text = DEFAULT_CONFIG_TOML;
   let source = '<embedded default>';
   if (path) {
@@ -51,44 +55,78 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
       'train a LLaDA-style masked diffusion model (MDLM). With no CONFIG, the embedded default: a small model\n' +
         'learns 1-2 digit addition from scratch, then held-out exact-match accuracy is measured by sampling.',
     )
-    .argument('[config]', 'TOML config (sections as NeMo\'s llada_sft.yaml: model, dllm, dataset, step_scheduler, optimizer, ...)')
+    .argument(
+      '[config]',
+      "TOML config (sections as NeMo's llada_sft.yaml: model, dllm, dataset, step_scheduler, optimizer, ...)",
+    )
     .option('--set <key=value>', 'override a config key, e.g. --set optimizer.lr=1e-3 (repeatable)', collect, [])
     .option('--print-config', 'print the fully resolved config (with defaults) and exit', false)
-    .option('--out <dir>', 'run folder (default: the config\'s out, else runs/<name>)')
+    .option('--out <dir>', "run folder (default: the config's out, else runs/<name>)")
     .option('--resume', 'continue from the newest complete checkpoint in the run folder (resume = "auto")', false)
     .option('--no-eval', 'skip the held-out exact-match sampling after training (builtin tasks)')
     .option('--eval-limit <n>', 'held-out prompts to sample for accuracy (0 = all)', (v) => Number(v), 0)
     .option('--json', 'print summary.json to stdout at the end', false)
     .action(
-      action(async (path: string | undefined, o: { set: string[]; printConfig: boolean; out?: string; resume: boolean; eval: boolean; evalLimit: number; json: boolean }) => {
-        const { cfg, source } = loadConfigFile(path, o.set, o.resume);
-        if (o.printConfig) {
-          process.stdout.write(resolvedConfigToToml(cfg));
-          return;
-        }
-        const logger = progressLogger();
-        await withDevice(deviceOpts(), async (dev) => {
-          log(`device: ${dev.adapterInfo.description || dev.adapterInfo.device}`);
-          const r = await runTraining(dev, cfg, { configPath: source, out: o.out, log: logger });
-          const summary = { ...r.summary } as Record<string, unknown>;
-          const vd = cfg.validation_dataset;
-          if (o.eval && r.task && vd.task) {
-            let prompts = taskExamples({ task: vd.task, split: 'heldout', splitSeed: vd.split_seed, nHeldout: vd.n_heldout, nExamples: 0 }).map((e) => e.prompt);
-            if (o.evalLimit > 0) prompts = prompts.slice(0, o.evalLimit);
-            log(`sampling ${prompts.length} held-out ${vd.task} prompts (greedy, one token per step)...`);
-            const em = await exactMatch(r.model, r.tokenizer, prompts, (p, out) => checkTaskAnswer(vd.task!, p, out), { seqLength: vd.seq_length });
-            summary.accuracy = { [vd.task]: em.accuracy };
-            summary.eval = { correct: em.correct, total: em.total, nfe: em.nfe, seconds: em.seconds };
-            const wrong = em.examples.filter((e) => !e.ok).slice(0, 5).map((e) => `${e.prompt}${e.output}`);
-            log(`held-out exact match (${vd.task}): ${(em.accuracy * 100).toFixed(1)}% (${em.correct}/${em.total})` + (wrong.length ? `; e.g. wrong: ${wrong.join('  ')}` : ''));
-            process.stdout.write(`accuracy ${vd.task} ${(em.accuracy * 100).toFixed(1)}%\n`);
+      action(
+        async (
+          path: string | undefined,
+          o: {
+            set: string[];
+            printConfig: boolean;
+            out?: string;
+            resume: boolean;
+            eval: boolean;
+            evalLimit: number;
+            json: boolean;
+          },
+        ) => {
+          const { cfg, source } = loadConfigFile(path, o.set, o.resume);
+          if (o.printConfig) {
+            process.stdout.write(resolvedConfigToToml(cfg));
+            return;
           }
-          writeSummary(r.runDir, summary);
-          r.model.dispose();
-          if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-          log(`run folder: ${r.runDir}`);
-        });
-      }),
+          const logger = progressLogger();
+          await withDevice(deviceOpts(), async (dev) => {
+            log(`device: ${dev.adapterInfo.description || dev.adapterInfo.device}`);
+            const r = await runTraining(dev, cfg, { configPath: source, out: o.out, log: logger });
+            const summary = { ...r.summary } as Record<string, unknown>;
+            const vd = cfg.validation_dataset;
+            if (o.eval && r.task && vd.task) {
+              let prompts = taskExamples({
+                task: vd.task,
+                split: 'heldout',
+                splitSeed: vd.split_seed,
+                nHeldout: vd.n_heldout,
+                nExamples: 0,
+              }).map((e) => e.prompt);
+              if (o.evalLimit > 0) prompts = prompts.slice(0, o.evalLimit);
+              log(`sampling ${prompts.length} held-out ${vd.task} prompts (greedy, one token per step)...`);
+              const em = await exactMatch(
+                r.model,
+                r.tokenizer,
+                prompts,
+                (p, out) => checkTaskAnswer(vd.task!, p, out),
+                { seqLength: vd.seq_length },
+              );
+              summary.accuracy = { [vd.task]: em.accuracy };
+              summary.eval = { correct: em.correct, total: em.total, nfe: em.nfe, seconds: em.seconds };
+              const wrong = em.examples
+                .filter((e) => !e.ok)
+                .slice(0, 5)
+                .map((e) => `${e.prompt}${e.output}`);
+              log(
+                `held-out exact match (${vd.task}): ${(em.accuracy * 100).toFixed(1)}% (${em.correct}/${em.total})` +
+                  (wrong.length ? `; e.g. wrong: ${wrong.join('  ')}` : ''),
+              );
+              process.stdout.write(`accuracy ${vd.task} ${(em.accuracy * 100).toFixed(1)}%\n`);
+            }
+            writeSummary(r.runDir, summary);
+            r.model.dispose();
+            if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+            log(`run folder: ${r.runDir}`);
+          });
+        },
+      ),
     );
   registerSample(program, deviceOpts);
   registerEval(program, deviceOpts);

@@ -27,14 +27,31 @@ interface EvalFlags {
 export function registerEval(program: Command, deviceOpts: () => DeviceOptions): void {
   program
     .command('eval')
-    .description('validation MDLM loss of a checkpoint, and Monte Carlo log p(answer | prompt) for prompt/response data')
+    .description(
+      'validation MDLM loss of a checkpoint, and Monte Carlo log p(answer | prompt) for prompt/response data',
+    )
     .requiredOption('--checkpoint <dir>', 'model folder (config.json, safetensors, tokenizer.json)')
     .requiredOption('--data <file.jsonl>', 'JSONL: {"text"}, {"prompt","response"} or {"messages"} records')
-    .option('--seq-length <n>', 'tokens per row (rows are padded with EOS to this length)', parseIntOpt('--seq-length'), 128)
+    .option(
+      '--seq-length <n>',
+      'tokens per row (rows are padded with EOS to this length)',
+      parseIntOpt('--seq-length'),
+      128,
+    )
     .option('--batch-size <n>', 'rows per forward pass for the loss', parseIntOpt('--batch-size'), 16)
-    .option('--mc-num <n>', 'Monte Carlo samples per example for log-likelihood (0 = skip)', parseIntOpt('--mc-num'), 128)
+    .option(
+      '--mc-num <n>',
+      'Monte Carlo samples per example for log-likelihood (0 = skip)',
+      parseIntOpt('--mc-num'),
+      128,
+    )
     .option('--mc-batch <n>', 'Monte Carlo samples per forward pass (divides --mc-num)', parseIntOpt('--mc-batch'), 16)
-    .option('--max-examples <n>', 'log-likelihood on the first N examples only (0 = all)', parseIntOpt('--max-examples'), 0)
+    .option(
+      '--max-examples <n>',
+      'log-likelihood on the first N examples only (0 = all)',
+      parseIntOpt('--max-examples'),
+      0,
+    )
     .option('--seed <n>', 'seed of the masks', parseIntOpt('--seed'), 0)
     .option('--json', 'print the result as JSON', false)
     .action(
@@ -46,28 +63,48 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
           try {
             const tok = model.tokenizer;
             if (!tok) throw new UserError(`${o.checkpoint} has no tokenizer.json; eval needs it to encode --data`);
-            const ds = loadJsonlDataset(o.data, tok, { seqLength: o.seqLength, format: 'auto', truncation: 'truncate', supervisePadding: true, useChatTemplate: false, skipMalformed: false });
+            const ds = loadJsonlDataset(o.data, tok, {
+              seqLength: o.seqLength,
+              format: 'auto',
+              truncation: 'truncate',
+              supervisePadding: true,
+              useChatTemplate: false,
+              skipMalformed: false,
+            });
             model.checkIds(ds.inputIds, o.data);
             const cfg = defaultTrainConfig();
             cfg.seed = o.seed;
             cfg.step_scheduler.local_batch_size = o.batchSize;
             const maskId = model.config.mask_token_id;
             const loss = await validationLoss(model, ds, cfg, maskId);
-            const result: Record<string, unknown> = { checkpoint: o.checkpoint, data: o.data, rows: ds.nRows, val_loss: loss };
+            const result: Record<string, unknown> = {
+              checkpoint: o.checkpoint,
+              data: o.data,
+              rows: ds.nRows,
+              val_loss: loss,
+            };
             log(`validation MDLM loss: ${loss.toFixed(4)} over ${ds.nRows} rows`);
             if (o.mcNum > 0 && ds.format !== 'text') {
               const n = o.maxExamples > 0 ? Math.min(o.maxExamples, ds.nRows) : ds.nRows;
               const lls: number[] = [];
               for (let r = 0; r < n; r++) {
                 const row = ds.inputIds.subarray(r * ds.T, (r + 1) * ds.T);
-                const prompt: number[] = [], answer: number[] = [];
+                const prompt: number[] = [],
+                  answer: number[] = [];
                 // the answer runs through its end token; the EOS padding after it is not scored
                 const ends = endTokenIds(tok);
                 for (let i = 0; i < ds.T; i++) {
                   if (ds.promptMask[r * ds.T + i]) prompt.push(row[i]);
                   else if (!ends.includes(answer[answer.length - 1] ?? -1)) answer.push(row[i]);
                 }
-                lls.push(await logLikelihood(model, prompt, answer, r, { mcNum: o.mcNum, batchSize: o.mcBatch, seed: o.seed, maskId }));
+                lls.push(
+                  await logLikelihood(model, prompt, answer, r, {
+                    mcNum: o.mcNum,
+                    batchSize: o.mcBatch,
+                    seed: o.seed,
+                    maskId,
+                  }),
+                );
                 if ((r + 1) % 10 === 0) log(`log-likelihood: ${r + 1}/${n}`);
               }
               const mean = lls.reduce((a, b) => a + b, 0) / lls.length;

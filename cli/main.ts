@@ -14,7 +14,9 @@ program
       'GPU choice: --backend / --adapter, or DLLM_WGPU_BACKEND / DLLM_WGPU_ADAPTER.',
   )
   .version('0.1.0')
-  .addOption(new Option('--backend <name>', 'Dawn backend: vulkan, metal, d3d12, d3d11, opengl').env('DLLM_WGPU_BACKEND'))
+  .addOption(
+    new Option('--backend <name>', 'Dawn backend: vulkan, metal, d3d12, d3d11, opengl').env('DLLM_WGPU_BACKEND'),
+  )
   .addOption(new Option('--adapter <name>', 'adapter name as Dawn lists it').env('DLLM_WGPU_ADAPTER'))
   .showHelpAfterError();
 

@@ -45,7 +45,7 @@ export class Device extends Runtime {
     super(gpu);
     gpu.addEventListener('uncapturederror', (ev) => {
       // Wrong numbers are worse than a crash: remember the first error and fail the next sync.
-      const err = (ev as GPUUncapturedErrorEvent).error;
+      const err = ev.error;
       this.setFatal(new DeviceError(`uncaptured GPU error: ${err.message}`, 'validation'));
     });
     void gpu.lost.then((info) => {
@@ -96,7 +96,9 @@ export async function openDevice(options: DeviceOptions = {}): Promise<Device> {
     adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
     instances.push(adapter);
   } catch (e) {
-    throw new DeviceError(`Dawn could not create a WebGPU instance (${flags.join(' ') || 'no flags'}): ${(e as Error).message}`);
+    throw new DeviceError(
+      `Dawn could not create a WebGPU instance (${flags.join(' ') || 'no flags'}): ${(e as Error).message}`,
+    );
   }
   if (!adapter) {
     throw new DeviceError(
@@ -104,8 +106,12 @@ export async function openDevice(options: DeviceOptions = {}): Promise<Device> {
         'or install a Vulkan/Metal/D3D12 driver; DLLM_WGPU_BACKEND / DLLM_WGPU_ADAPTER pick one.',
     );
   }
-  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; backend?: string };
-  const features = WANTED_FEATURES.filter((f) => adapter!.features.has(f));
+  const info = adapter.info as GPUAdapterInfo & {
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
+    backend?: string;
+  };
+  const features = WANTED_FEATURES.filter((f) => adapter.features.has(f));
   const l = adapter.limits;
   const requiredLimits: Record<string, number> = {
     maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,

@@ -2,7 +2,17 @@
 export { openDevice, Device, type DeviceOptions, type AdapterDescription } from './device.ts';
 export { Runtime, grid1d, type Kernel, type RunArgs, type Binding } from './runtime.ts';
 export { Tensor, Storage, tensor, zeros, empty, fill0, numel, shapeStr, type DType } from './tensor.ts';
-export { backward, reshape, noGrad, noGradAsync, record, requireGrad, zeroGrad, isGradEnabled, type GradNode } from './autograd.ts';
+export {
+  backward,
+  reshape,
+  noGrad,
+  noGradAsync,
+  record,
+  requireGrad,
+  zeroGrad,
+  isGradEnabled,
+  type GradNode,
+} from './autograd.ts';
 export { UserError, EngineError, DeviceError, EXIT } from './errors.ts';
 export { sizeClass, type PoolStats } from './pool.ts';
 export { waitGpu } from './wait.ts';

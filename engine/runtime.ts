@@ -135,7 +135,9 @@ export class Runtime {
       if (!err) return;
       const info = await mod.getCompilationInfo();
       const lines = info.messages.map((m) => `  ${sourceLine(path, m.lineNum)}:${m.linePos} ${m.type}: ${m.message}`);
-      this.setFatal(new DeviceError(`pipeline ${label} in ${name} failed: ${err.message}\n${lines.join('\n')}`, 'validation'));
+      this.setFatal(
+        new DeviceError(`pipeline ${label} in ${name} failed: ${err.message}\n${lines.join('\n')}`, 'validation'),
+      );
     });
     const kernel: Kernel = { label, pipeline, layout: pipeline.getBindGroupLayout(0) };
     this.kernels.set(key, kernel);
@@ -197,7 +199,13 @@ export class Runtime {
 
   // ---- profiling (timestamp queries, one pass per dispatch) ------------------------------------
 
-  private profiler: { set: GPUQuerySet; resolve: GPUBuffer; labels: string[]; capacity: number; times: Map<string, number> } | null = null;
+  private profiler: {
+    set: GPUQuerySet;
+    resolve: GPUBuffer;
+    labels: string[];
+    capacity: number;
+    times: Map<string, number>;
+  } | null = null;
 
   /**
    * Start timing every dispatch with timestamp queries (needs the 'timestamp-query' feature): each
@@ -209,7 +217,11 @@ export class Runtime {
     this.flush();
     this.profiler = {
       set: this.gpu.createQuerySet({ type: 'timestamp', count: capacity * 2, label: 'profile' }),
-      resolve: this.gpu.createBuffer({ size: capacity * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'profile' }),
+      resolve: this.gpu.createBuffer({
+        size: capacity * 16,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+        label: 'profile',
+      }),
       labels: [],
       capacity,
       times: new Map(),
@@ -330,7 +342,12 @@ export class Runtime {
   /** Copy host bytes into a buffer range, ordered after all work encoded so far. */
   writeBytes(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
     const size = Math.ceil(data.byteLength / 4) * 4;
-    const staging = this.gpu.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true, label: 'upload' });
+    const staging = this.gpu.createBuffer({
+      size,
+      usage: GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+      label: 'upload',
+    });
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     staging.unmap();
     this.commandEncoder().copyBufferToBuffer(staging, 0, buffer, offset, size);

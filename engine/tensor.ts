@@ -7,7 +7,11 @@ import type { Runtime } from './runtime.ts';
 import type { GradNode } from './autograd.ts';
 
 export type DType = 'f32' | 'i32' | 'u32';
-export type TypedArrayFor<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;
+export type TypedArrayFor<D extends DType> = D extends 'f32'
+  ? Float32Array
+  : D extends 'i32'
+    ? Int32Array
+    : Uint32Array;
 
 export class Storage {
   refs = 0;
@@ -87,7 +91,9 @@ export class Tensor {
 
   assertLive(op: string): void {
     if (this._disposed) {
-      throw new EngineError(`${op}: tensor ${this.label || '#' + this.id} ${shapeStr(this.shape)} was used after dispose()`);
+      throw new EngineError(
+        `${op}: tensor ${this.label || '#' + this.id} ${shapeStr(this.shape)} was used after dispose()`,
+      );
     }
   }
 
@@ -109,7 +115,9 @@ export class Tensor {
   view(shape: readonly number[], label = this.label): Tensor {
     this.assertLive('view');
     if (numel(shape) !== this.size) {
-      throw new EngineError(`reshape: cannot view ${shapeStr(this.shape)} (${this.size} elements) as ${shapeStr(shape)}`);
+      throw new EngineError(
+        `reshape: cannot view ${shapeStr(this.shape)} (${this.size} elements) as ${shapeStr(shape)}`,
+      );
     }
     return new Tensor(this.rt, this.storage, shape, this.dtype, this.byteOffset, label);
   }
@@ -164,7 +172,13 @@ export function empty(rt: Runtime, shape: readonly number[], dtype: DType = 'f32
 }
 
 /** A tensor holding `data` (uploaded with queue.writeBuffer into a fresh pool buffer). */
-export function tensor(rt: Runtime, data: ArrayLike<number>, shape: readonly number[], dtype: DType = 'f32', label = ''): Tensor {
+export function tensor(
+  rt: Runtime,
+  data: ArrayLike<number>,
+  shape: readonly number[],
+  dtype: DType = 'f32',
+  label = '',
+): Tensor {
   if (data.length !== numel(shape)) {
     throw new EngineError(`tensor ${label}: ${data.length} values do not fill shape ${shapeStr(shape)}`);
   }

@@ -6,7 +6,14 @@ const FTZ = 1.1754943508222875e-38;
 
 export function f32s(n: number, lo = -4, hi = 4): fc.Arbitrary<Float32Array> {
   return fc
-    .float32Array({ min: Math.fround(lo), max: Math.fround(hi), noNaN: true, noDefaultInfinity: true, minLength: n, maxLength: n })
+    .float32Array({
+      min: Math.fround(lo),
+      max: Math.fround(hi),
+      noNaN: true,
+      noDefaultInfinity: true,
+      minLength: n,
+      maxLength: n,
+    })
     .map((a) => a.map((v) => (Math.abs(v) < FTZ ? 0 : v)));
 }
 

@@ -13,14 +13,20 @@ export function allclose(actual: ArrayLike<number>, expected: ArrayLike<number>,
   }
   const bad: [number, number, number, number][] = [];
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i], e = expected[i];
+    const a = actual[i],
+      e = expected[i];
     const err = Math.abs(a - e);
     if (!(err <= tol.atol + tol.rtol * Math.abs(e))) bad.push([i, a, e, err]);
   }
   if (bad.length) {
     bad.sort((x, y) => (Number.isNaN(y[3]) ? 1 : y[3] - x[3]));
-    const worst = bad.slice(0, 5).map(([i, a, e]) => `[${i}] got ${a} want ${e}`).join('; ');
-    throw new Error(`${what}: ${bad.length}/${actual.length} elements outside atol ${tol.atol} rtol ${tol.rtol}; worst: ${worst}`);
+    const worst = bad
+      .slice(0, 5)
+      .map(([i, a, e]) => `[${i}] got ${a} want ${e}`)
+      .join('; ');
+    throw new Error(
+      `${what}: ${bad.length}/${actual.length} elements outside atol ${tol.atol} rtol ${tol.rtol}; worst: ${worst}`,
+    );
   }
 }
 
@@ -46,7 +52,12 @@ function seedGrad(n: number): Float64Array {
 
 const isDiff = (inp: OpCase['inputs'][number]) => (inp.dtype ?? 'f32') === 'f32' && inp.grad !== false;
 
-export async function checkCase<C extends OpCase>(rt: Runtime, spec: OpSpec<C>, c: C, opts: { finiteDiff?: boolean } = {}): Promise<void> {
+export async function checkCase<C extends OpCase>(
+  rt: Runtime,
+  spec: OpSpec<C>,
+  c: C,
+  opts: { finiteDiff?: boolean } = {},
+): Promise<void> {
   const where = `${spec.name} ${describe(c)}`;
   await rt.scope(async () => {
     const ins: Tensor[] = c.inputs.map((i) => {
@@ -79,7 +90,13 @@ export async function checkCase<C extends OpCase>(rt: Runtime, spec: OpSpec<C>, 
 }
 
 /** The reference backward against float64 central differences, on a few coordinates per input. */
-function finiteDiffCheck<C extends OpCase>(spec: OpSpec<C>, c: C, g: Float64Array, grads: (ArrayLike<number> | null)[], where: string): void {
+function finiteDiffCheck<C extends OpCase>(
+  spec: OpSpec<C>,
+  c: C,
+  g: Float64Array,
+  grads: (ArrayLike<number> | null)[],
+  where: string,
+): void {
   const h = 1e-6;
   const f = (cc: C) => {
     const y = spec.ref(cc);
@@ -97,7 +114,10 @@ function finiteDiffCheck<C extends OpCase>(spec: OpSpec<C>, c: C, g: Float64Arra
       const mk = (v: number) => {
         const xx = Float64Array.from(x);
         xx[j] = v;
-        return { ...c, inputs: c.inputs.map((q, i) => (i === k ? { ...q, data: xx as unknown as Float32Array } : q)) } as C;
+        return {
+          ...c,
+          inputs: c.inputs.map((q, i) => (i === k ? { ...q, data: xx as unknown as Float32Array } : q)),
+        } as C;
       };
       const fd = (f(mk(x[j] + h)) - f(mk(x[j] - h))) / (2 * h);
       const err = Math.abs(fd - an[j]);

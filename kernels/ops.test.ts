@@ -17,7 +17,13 @@ for (const spec of ALL_SPECS) {
   test(`${spec.name}: GPU matches CPU reference (forward, backward, finite differences)`, async () => {
     const rt = await gpuDevice();
     if (!rt) return;
-    await checkProperty(spec.name, spec.arb, (c) => checkCase(rt, spec, c), RUNS, `KERNEL=${spec.name} node --import tsx kernels/ops.test.ts`);
+    await checkProperty(
+      spec.name,
+      spec.arb,
+      (c) => checkCase(rt, spec, c),
+      RUNS,
+      `KERNEL=${spec.name} node --import tsx kernels/ops.test.ts`,
+    );
   });
 }
 

@@ -16,6 +16,18 @@ import { embeddingSpecs } from './embedding/embedding.ts';
 import { samplePickSpecs } from './sample-pick/sample-pick.ts';
 
 export const ALL_SPECS: OpSpec<any>[] = [
-  ...binarySpecs, ...unarySpecs, ...reduceSpecs, ...matmulSpecs, ...attentionSpecs, ...softmaxSpecs,
-  ...softmaxXentSpecs, ...adamwSpecs, ...rngSpecs, ...rmsnormSpecs, ...ropeSpecs, ...swigluSpecs, ...embeddingSpecs, ...samplePickSpecs,
+  ...binarySpecs,
+  ...unarySpecs,
+  ...reduceSpecs,
+  ...matmulSpecs,
+  ...attentionSpecs,
+  ...softmaxSpecs,
+  ...softmaxXentSpecs,
+  ...adamwSpecs,
+  ...rngSpecs,
+  ...rmsnormSpecs,
+  ...ropeSpecs,
+  ...swigluSpecs,
+  ...embeddingSpecs,
+  ...samplePickSpecs,
 ];

@@ -45,7 +45,8 @@ export class Uniforms {
 
 export function checkDtype(op: string, t: Tensor, dtype: DType): void {
   t.assertLive(op);
-  if (t.dtype !== dtype) throw new EngineError(`${op}: expected ${dtype} tensor, got ${t.dtype} ${t.label} ${shapeStr(t.shape)}`);
+  if (t.dtype !== dtype)
+    throw new EngineError(`${op}: expected ${dtype} tensor, got ${t.dtype} ${t.label} ${shapeStr(t.shape)}`);
 }
 
 export function checkRank(op: string, t: Tensor, rank: number | number[], what = 'input'): void {
@@ -54,7 +55,10 @@ export function checkRank(op: string, t: Tensor, rank: number | number[], what =
 }
 
 export function fail(op: string, msg: string, ...tensors: Tensor[]): never {
-  throw new EngineError(`${op}: ${msg} (${tensors.map((t) => `${t.label || 'tensor'} ${shapeStr(t.shape)}`).join(', ')})`);
+  throw new EngineError(
+    `${op}: ${msg} (${tensors.map((t) => `${t.label || 'tensor'} ${shapeStr(t.shape)}`).join(', ')})`,
+  );
 }
 
-export const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+export const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);

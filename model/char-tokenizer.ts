@@ -16,10 +16,20 @@ export interface CharTokenizerFiles {
 }
 
 /** Ids the char tokenizer gives LLaDA's special tokens, in this order from 0. */
-export const CHAR_SPECIALS = [SPECIAL.eos, SPECIAL.bos, SPECIAL.mask, SPECIAL.startHeader, SPECIAL.endHeader, SPECIAL.eot] as const;
+export const CHAR_SPECIALS = [
+  SPECIAL.eos,
+  SPECIAL.bos,
+  SPECIAL.mask,
+  SPECIAL.startHeader,
+  SPECIAL.endHeader,
+  SPECIAL.eot,
+] as const;
 
 /** tokenizer.json and tokenizer_config.json contents for a char tokenizer over `chars`. */
-export function charTokenizerFiles(chars: string, opts: { extraSpecials?: readonly string[] } = {}): CharTokenizerFiles {
+export function charTokenizerFiles(
+  chars: string,
+  opts: { extraSpecials?: readonly string[] } = {},
+): CharTokenizerFiles {
   const specials = [...CHAR_SPECIALS, ...(opts.extraSpecials ?? [])];
   if (new Set(specials).size !== specials.length) {
     throw new UserError(`char tokenizer: extraSpecials ${JSON.stringify(opts.extraSpecials)} repeat a special token`);
@@ -28,7 +38,8 @@ export function charTokenizerFiles(chars: string, opts: { extraSpecials?: readon
   const charList = [...new Set(Array.from(chars))];
   if (charList.length === 0) throw new UserError('char tokenizer: no characters given');
   const clash = charList.find((c) => specials.includes(c));
-  if (clash !== undefined) throw new UserError(`char tokenizer: character ${JSON.stringify(clash)} is also a special token`);
+  if (clash !== undefined)
+    throw new UserError(`char tokenizer: character ${JSON.stringify(clash)} is also a special token`);
 
   // fromEntries defines own properties, so no token name can reach Object.prototype.
   const vocab = Object.fromEntries([...specials, ...charList].map((t, i) => [t, i]));

@@ -19,7 +19,11 @@ export interface ChatMessage {
 }
 
 /** BOS, then "<|start_header_id|>{role}<|end_header_id|>\n\n{content.trim()}<|eot_id|>" per message. */
-export function renderLladaChat(messages: readonly ChatMessage[], addGenerationPrompt: boolean, bos: string = SPECIAL.bos): string {
+export function renderLladaChat(
+  messages: readonly ChatMessage[],
+  addGenerationPrompt: boolean,
+  bos: string = SPECIAL.bos,
+): string {
   const header = (role: string) => `${SPECIAL.startHeader}${role}${SPECIAL.endHeader}\n\n`;
   let out = bos;
   for (const m of messages) out += header(m.role) + m.content.trim() + SPECIAL.eot;

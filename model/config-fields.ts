@@ -64,10 +64,14 @@ class Reader {
       Number.isFinite(v) &&
       (rule === 'finite' || (rule === 'positive' ? v > 0 : v >= 0 && v < 1));
     if (!ok) {
-      const what = { positive: 'a positive finite number', probability: 'a number in [0, 1)', finite: 'a finite number' };
+      const what = {
+        positive: 'a positive finite number',
+        probability: 'a number in [0, 1)',
+        finite: 'a finite number',
+      };
       throw this.fail(key, v, given, `expected ${what[rule]}`);
     }
-    return v as number;
+    return v;
   }
 
   numOrNull(key: string, rule: 'positive'): number | null {

@@ -6,7 +6,18 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configToJson, createConfig, headDim, kvHeads, loadConfig, mlpHidden, paramCount, parseConfig, saveConfig, type ModelConfig } from './config.ts';
+import {
+  configToJson,
+  createConfig,
+  headDim,
+  kvHeads,
+  loadConfig,
+  mlpHidden,
+  paramCount,
+  parseConfig,
+  saveConfig,
+  type ModelConfig,
+} from './config.ts';
 import { parameterTable } from './names.ts';
 import { expectUserError, fcOptions, scratchDir } from './model.test-util.ts';
 
@@ -127,7 +138,14 @@ for (const [field, value, why] of refusals) {
 }
 
 test('odd head dim is refused (RoPE rotates pairs)', () => {
-  expectUserError(() => parseConfig(with_({ d_model: 96, n_heads: 32, n_kv_heads: 32 }), SRC), SRC, 'n_heads', 'head dim', '3', 'even');
+  expectUserError(
+    () => parseConfig(with_({ d_model: 96, n_heads: 32, n_kv_heads: 32 }), SRC),
+    SRC,
+    'n_heads',
+    'head dim',
+    '3',
+    'even',
+  );
 });
 
 test("absent fields take LLaDA's defaults, and a refused default says so", () => {
@@ -136,9 +154,20 @@ test("absent fields take LLaDA's defaults, and a refused default says so", () =>
   assert.is(parseConfig(without('init_std'), SRC).init_std, 0.02);
   assert.is(parseConfig(without('n_kv_heads'), SRC).n_kv_heads, null);
   assert.is(kvHeads(parseConfig(without('n_kv_heads'), SRC)), 32);
-  expectUserError(() => parseConfig(without('rope'), SRC), '"rope"', 'false', "LLaDA's default when the field is absent");
+  expectUserError(
+    () => parseConfig(without('rope'), SRC),
+    '"rope"',
+    'false',
+    "LLaDA's default when the field is absent",
+  );
   expectUserError(() => parseConfig(without('activation_type'), SRC), '"activation_type"', 'swiglu', 'default');
-  expectUserError(() => parseConfig(without('embedding_size'), SRC), '"embedding_size"', '50304', 'default', '>= vocab_size');
+  expectUserError(
+    () => parseConfig(without('embedding_size'), SRC),
+    '"embedding_size"',
+    '50304',
+    'default',
+    '>= vocab_size',
+  );
 });
 
 test('multi_query_attention without n_kv_heads means one key/value head', () => {

@@ -215,7 +215,11 @@ export function configToJson(cfg: ModelConfig, opts: { torchDtype?: TorchDtype }
     torch_dtype: opts.torchDtype ?? 'float32',
     use_cache: false,
   };
-  return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
+  return Object.fromEntries(
+    Object.keys(out)
+      .sort()
+      .map((k) => [k, out[k]]),
+  );
 }
 
 /** Write `<dir>/config.json` atomically. */

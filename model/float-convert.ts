@@ -15,7 +15,8 @@ function f16Lookup(): Float32Array {
     const sign = h & 0x8000 ? -1 : 1;
     const exp = (h >> 10) & 0x1f;
     const man = h & 0x3ff;
-    if (exp === 0) t[h] = sign * man * 2 ** -24; // zero and subnormals: man * 2^-14 / 2^10
+    if (exp === 0)
+      t[h] = sign * man * 2 ** -24; // zero and subnormals: man * 2^-14 / 2^10
     else if (exp === 31) t[h] = man === 0 ? sign * Infinity : NaN;
     else t[h] = sign * (1 + man / 1024) * 2 ** (exp - 15);
   }
@@ -25,19 +26,19 @@ function f16Lookup(): Float32Array {
 
 export function f16BitsToF32(src: Uint16Array, dst: Float32Array): void {
   const t = f16Lookup();
-  for (let i = 0; i < src.length; i++) dst[i] = t[src[i]!]!;
+  for (let i = 0; i < src.length; i++) dst[i] = t[src[i]]!;
 }
 
 export function bf16BitsToF32(src: Uint16Array, dst: Float32Array): void {
   const out = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
-  for (let i = 0; i < src.length; i++) out[i] = src[i]! << 16;
+  for (let i = 0; i < src.length; i++) out[i] = src[i] << 16;
 }
 
 /** binary32 -> bfloat16 bits, round to nearest even; NaN stays a (quiet) NaN with its sign. */
 export function f32ToBf16Bits(src: Float32Array, dst: Uint16Array): void {
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
   for (let i = 0; i < src.length; i++) {
-    const u = bits[i]!;
+    const u = bits[i];
     if ((u & 0x7fffffff) > 0x7f800000) dst[i] = (u >>> 16) | 0x0040;
     else dst[i] = (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
   }
@@ -45,17 +46,17 @@ export function f32ToBf16Bits(src: Float32Array, dst: Uint16Array): void {
 
 /** Convenience for tests and small tensors: one value through binary16 bits. */
 export function f16ToF32(bits: number): number {
-  return f16Lookup()[bits & 0xffff]!;
+  return f16Lookup()[bits & 0xffff];
 }
 
 export function bf16ToF32(bits: number): number {
   const f = new Float32Array(1);
   bf16BitsToF32(Uint16Array.of(bits), f);
-  return f[0]!;
+  return f[0];
 }
 
 export function f32ToBf16(x: number): number {
   const out = new Uint16Array(1);
   f32ToBf16Bits(Float32Array.of(x), out);
-  return out[0]!;
+  return out[0];
 }

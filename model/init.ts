@@ -26,7 +26,8 @@ export function initValues(cfg: ModelConfig, p: ParamSpec, index: number, seed: 
   const { std, cutoff } = stdFor(cfg, p);
   // Box-Muller over pairs of uniforms; redraw (from further along the stream) outside the cutoff.
   const out = new Float32Array(n);
-  let drawn = 0, k = 0;
+  let drawn = 0,
+    k = 0;
   const chunk = 2 * n + 64;
   let u = philoxUniform(seed, streamOf(STREAM_TAG.init, index, 0), chunk, 0);
   let uOff = 0;
@@ -36,7 +37,8 @@ export function initValues(cfg: ModelConfig, p: ParamSpec, index: number, seed: 
       u = philoxUniform(seed, streamOf(STREAM_TAG.init, index, 0), chunk, uOff);
       k = 0;
     }
-    const u1 = Math.max(u[k], 1e-12), u2 = u[k + 1];
+    const u1 = Math.max(u[k], 1e-12),
+      u2 = u[k + 1];
     k += 2;
     const z = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2) * std;
     if (Math.abs(z) <= cutoff) out[drawn++] = z;

@@ -91,7 +91,9 @@ export async function saveModel(model: LLaDAModel, dir: string, opts: SaveOption
 export function createModel(config: ModelConfig, opts: { device: Runtime; seed?: number }): LLaDAModel {
   const model = new LLaDAModel(opts.device, config);
   const flat = new Float32Array(model.params.totalFloats);
-  model.params.order.forEach((p, i) => flat.set(initValues(config, p, i, opts.seed ?? 0), model.params.offsets.get(p.name)!));
+  model.params.order.forEach((p, i) =>
+    flat.set(initValues(config, p, i, opts.seed ?? 0), model.params.offsets.get(p.name)),
+  );
   model.params.writeArena('param', flat);
   return model;
 }

@@ -42,10 +42,16 @@ export interface KVCache {
 function writeRows(dst: Tensor, src: Tensor, start: number): void {
   const [B, L] = dst.shape;
   const Tq = src.shape[1];
-  const row = dst.size / (B * L) * 4;
+  const row = (dst.size / (B * L)) * 4;
   const enc = dst.rt.commandEncoder();
   for (let b = 0; b < B; b++) {
-    enc.copyBufferToBuffer(src.buffer, src.byteOffset + b * Tq * row, dst.buffer, dst.byteOffset + (b * L + start) * row, Tq * row);
+    enc.copyBufferToBuffer(
+      src.buffer,
+      src.byteOffset + b * Tq * row,
+      dst.buffer,
+      dst.byteOffset + (b * L + start) * row,
+      Tq * row,
+    );
   }
 }
 
@@ -98,20 +104,44 @@ export class LLaDAModel {
 
   /** An empty cache for [B, L] sequences (filled by the first forwardCached with start 0, Tq = L). */
   newCache(B: number, L: number): KVCache {
-    const Hkv = kvHeads(this.config), D = headDim(this.config);
-    const mk = (n: string) => Array.from({ length: this.config.n_layers }, (_, l) => empty(this.rt, [B, L, Hkv, D], 'f32', `${n}_cache.${l}`).keep());
-    return { B, L, k: mk('k'), v: mk('v'), dispose() { [...this.k, ...this.v].forEach((t) => t.dispose()); } };
+    const Hkv = kvHeads(this.config),
+      D = headDim(this.config);
+    const mk = (n: string) =>
+      Array.from({ length: this.config.n_layers }, (_, l) =>
+        empty(this.rt, [B, L, Hkv, D], 'f32', `${n}_cache.${l}`).keep(),
+      );
+    return {
+      B,
+      L,
+      k: mk('k'),
+      v: mk('v'),
+      dispose() {
+        [...this.k, ...this.v].forEach((t) => t.dispose());
+      },
+    };
   }
 
-  private run(idsHost: Int32Array, B: number, T: number, start: number, L: number, keyMaskHost: Float32Array | undefined, cache: KVCache | null): Tensor {
+  private run(
+    idsHost: Int32Array,
+    B: number,
+    T: number,
+    start: number,
+    L: number,
+    keyMaskHost: Float32Array | undefined,
+    cache: KVCache | null,
+  ): Tensor {
     const cfg = this.config;
     if (idsHost.length !== B * T) throw new UserError(`forward: ${idsHost.length} ids for a [${B}, ${T}] batch`);
     if (L > cfg.max_sequence_length) {
       throw new UserError(`sequence length ${L} exceeds the model's max_sequence_length ${cfg.max_sequence_length}`);
     }
-    if (keyMaskHost && keyMaskHost.length !== B * L) throw new UserError(`forward: key mask of ${keyMaskHost.length} for a [${B}, ${L}] batch`);
+    if (keyMaskHost && keyMaskHost.length !== B * L)
+      throw new UserError(`forward: key mask of ${keyMaskHost.length} for a [${B}, ${L}] batch`);
     const rt = this.rt;
-    const C = cfg.d_model, H = cfg.n_heads, Hkv = kvHeads(cfg), D = headDim(cfg);
+    const C = cfg.d_model,
+      H = cfg.n_heads,
+      Hkv = kvHeads(cfg),
+      D = headDim(cfg);
     const ids = tensor(rt, idsHost, [B, T], 'i32', 'ids');
     const keyMask = keyMaskHost ? tensor(rt, keyMaskHost, [B, L], 'f32', 'key_mask') : undefined;
     const ropeOpts = { theta: cfg.rope_theta, positions: start };
@@ -144,13 +174,17 @@ export class LLaDAModel {
     const B = ids.length;
     if (B === 0) throw new UserError('logits: empty batch');
     const T = ids[0].length;
-    if (ids.some((r) => r.length !== T)) throw new UserError('logits: rows must have equal length (pad them and pass attentionMask)');
+    if (ids.some((r) => r.length !== T))
+      throw new UserError('logits: rows must have equal length (pad them and pass attentionMask)');
     const flat = Int32Array.from(ids.flat());
     this.checkIds(flat);
     const mask = opts.attentionMask ? Float32Array.from(opts.attentionMask.flat()) : undefined;
     if (mask && mask.length !== B * T) throw new UserError('logits: attentionMask must have the shape of ids');
-    const full = await noGradAsync(() => this.rt.scope(async () => (await this.forward({ ids: flat, B, T, keyMask: mask }).read()) as Float32Array));
-    const V = this.config.vocab_size, E = this.vocabRows;
+    const full = await noGradAsync(() =>
+      this.rt.scope(async () => (await this.forward({ ids: flat, B, T, keyMask: mask }).read()) as Float32Array),
+    );
+    const V = this.config.vocab_size,
+      E = this.vocabRows;
     if (V === E) return full;
     const out = new Float32Array(B * T * V);
     for (let i = 0; i < B * T; i++) out.set(full.subarray(i * E, i * E + V), i * V);

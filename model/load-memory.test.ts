@@ -17,15 +17,27 @@ test('a 200 MB checkpoint loads with host ArrayBuffers under 3x its largest tens
   if (!rt) return;
   const dir = mkdtempSync(join(tmpdir(), 'load-mem-'));
   try {
-    const cfg = createConfig({ d_model: 1024, n_heads: 8, n_kv_heads: 8, n_layers: 4, mlp_hidden_size: 2816, vocab_size: 6000, embedding_size: 6000 });
+    const cfg = createConfig({
+      d_model: 1024,
+      n_heads: 8,
+      n_kv_heads: 8,
+      n_layers: 4,
+      mlp_hidden_size: 2816,
+      vocab_size: 6000,
+      embedding_size: 6000,
+    });
     const table = parameterTable(cfg);
     const largest = Math.max(...table.map((p) => p.shape.reduce((a, d) => a * d, 1))) * 4;
     saveConfig(dir, cfg);
-    await saveShardedWeights(dir, table.map((p, i) => ({
-      name: p.name,
-      shape: p.shape,
-      data: () => new Float32Array(p.shape.reduce((a, d) => a * d, 1)).fill(i / 100),
-    })), { dtype: 'F32', maxShardBytes: 64 << 20 });
+    await saveShardedWeights(
+      dir,
+      table.map((p, i) => ({
+        name: p.name,
+        shape: p.shape,
+        data: () => new Float32Array(p.shape.reduce((a, d) => a * d, 1)).fill(i / 100),
+      })),
+      { dtype: 'F32', maxShardBytes: 64 << 20 },
+    );
     const total = table.reduce((s, p) => s + p.shape.reduce((a, d) => a * d, 1) * 4, 0);
     assert.ok(total > 190e6, `checkpoint is ${(total / 1e6).toFixed(0)} MB`);
     (globalThis as { gc?: () => void }).gc?.();
@@ -35,9 +47,15 @@ test('a 200 MB checkpoint loads with host ArrayBuffers under 3x its largest tens
       onTensor: () => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)),
     });
     const w = (await model.params.get('model.transformer.blocks.3.up_proj.weight').read()) as Float32Array;
-    assert.is(w[0], Math.fround(table.findIndex((p) => p.name === 'model.transformer.blocks.3.up_proj.weight') / 100), 'values arrived');
+    assert.is(
+      w[0],
+      Math.fround(table.findIndex((p) => p.name === 'model.transformer.blocks.3.up_proj.weight') / 100),
+      'values arrived',
+    );
     model.dispose();
-    console.log(`load memory: peak arrayBuffers ${(peak / 2 ** 20).toFixed(1)} MiB, largest tensor ${(largest / 2 ** 20).toFixed(1)} MiB, checkpoint ${(total / 2 ** 20).toFixed(0)} MiB, 64 MiB shards`);
+    console.log(
+      `load memory: peak arrayBuffers ${(peak / 2 ** 20).toFixed(1)} MiB, largest tensor ${(largest / 2 ** 20).toFixed(1)} MiB, checkpoint ${(total / 2 ** 20).toFixed(0)} MiB, 64 MiB shards`,
+    );
     assert.ok(peak < 3 * largest, `peak arrayBuffers ${peak} >= 3 x largest tensor ${largest}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

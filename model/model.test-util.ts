@@ -27,8 +27,15 @@ export function scratchDir(tag: string): string {
 }
 
 function checkUserError(e: unknown, needles: readonly string[]): UserError {
-  if (!(e instanceof UserError)) throw new assert.Assertion({ message: `expected a UserError, got ${String(e)}`, operator: 'userError', expects: 'UserError', actual: e });
-  for (const n of needles) assert.ok(e.message.includes(n), `message ${JSON.stringify(e.message)} lacks ${JSON.stringify(n)}`);
+  if (!(e instanceof UserError))
+    throw new assert.Assertion({
+      message: `expected a UserError, got ${String(e)}`,
+      operator: 'userError',
+      expects: 'UserError',
+      actual: e,
+    });
+  for (const n of needles)
+    assert.ok(e.message.includes(n), `message ${JSON.stringify(e.message)} lacks ${JSON.stringify(n)}`);
   return e;
 }
 
@@ -39,7 +46,12 @@ export function expectUserError(fn: () => unknown, ...needles: string[]): UserEr
   } catch (e) {
     return checkUserError(e, needles);
   }
-  throw new assert.Assertion({ message: 'expected a UserError, nothing was thrown', operator: 'userError', expects: 'UserError', actual: undefined });
+  throw new assert.Assertion({
+    message: 'expected a UserError, nothing was thrown',
+    operator: 'userError',
+    expects: 'UserError',
+    actual: undefined,
+  });
 }
 
 export async function expectUserErrorAsync(fn: () => Promise<unknown>, ...needles: string[]): Promise<UserError> {
@@ -48,5 +60,10 @@ export async function expectUserErrorAsync(fn: () => Promise<unknown>, ...needle
   } catch (e) {
     return checkUserError(e, needles);
   }
-  throw new assert.Assertion({ message: 'expected a UserError, nothing was thrown', operator: 'userError', expects: 'UserError', actual: undefined });
+  throw new assert.Assertion({
+    message: 'expected a UserError, nothing was thrown',
+    operator: 'userError',
+    expects: 'UserError',
+    actual: undefined,
+  });
 }

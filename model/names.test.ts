@@ -39,7 +39,9 @@ test('LLaDA-8B: 291 tensors with the Hub names and [out, in] shapes', () => {
 test('order: wte, block 0 in module order, ..., ln_f, ff_out', () => {
   const names = parameterTable(createConfig({ n_layers: 2 })).map((p) => p.name.replace('model.transformer.', ''));
   const block = (i: number) =>
-    ['attn_norm', 'q_proj', 'k_proj', 'v_proj', 'attn_out', 'ff_norm', 'ff_proj', 'up_proj', 'ff_out'].map((r) => `blocks.${i}.${r}.weight`);
+    ['attn_norm', 'q_proj', 'k_proj', 'v_proj', 'attn_out', 'ff_norm', 'ff_proj', 'up_proj', 'ff_out'].map(
+      (r) => `blocks.${i}.${r}.weight`,
+    );
   assert.equal(names, ['wte.weight', ...block(0), ...block(1), 'ln_f.weight', 'ff_out.weight']);
 });
 
@@ -48,7 +50,10 @@ test('grouped-query k/v are n_kv_heads * head_dim rows; tied weights drop ff_out
   const t = parameterTable(c);
   assert.equal(t.find((p) => p.role === 'k_proj')!.shape, [16, 64]);
   assert.equal(t.find((p) => p.role === 'v_proj')!.shape, [16, 64]);
-  assert.is(t.find((p) => p.role === 'lm_head'), undefined);
+  assert.is(
+    t.find((p) => p.role === 'lm_head'),
+    undefined,
+  );
   assert.is(t.filter((p) => p.layer === 0).length, 9);
 });
 

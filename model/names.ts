@@ -66,7 +66,11 @@ export function parameterTable(cfg: ModelConfig): ParamEntry[] {
  * `available` maps tensor name -> shape. Extra tensors are refused too: they usually mean the
  * config does not describe the checkpoint (e.g. biases, q/k norms, tied weights).
  */
-export function checkWeightsMatch(cfg: ModelConfig, available: ReadonlyMap<string, readonly number[]>, source: string): void {
+export function checkWeightsMatch(
+  cfg: ModelConfig,
+  available: ReadonlyMap<string, readonly number[]>,
+  source: string,
+): void {
   const table = parameterTable(cfg);
   const problems: string[] = [];
   const expected = new Set<string>();

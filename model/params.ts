@@ -30,7 +30,10 @@ export class ParamStore {
   readonly count: number;
   private arenas: { param: Arena; grad?: Arena; m?: Arena; v?: Arena };
 
-  constructor(readonly rt: Runtime, specs: ParamSpec[]) {
+  constructor(
+    readonly rt: Runtime,
+    specs: ParamSpec[],
+  ) {
     const align = Math.max(64, rt.gpu.limits.minStorageBufferOffsetAlignment / 4);
     const mats = specs.filter((s) => s.shape.length >= 2);
     const vecs = specs.filter((s) => s.shape.length < 2);
@@ -50,7 +53,9 @@ export class ParamStore {
     this.count = count;
     const bytes = off * 4;
     if (bytes > rt.gpu.limits.maxBufferSize) {
-      throw new EngineError(`parameters need ${bytes} bytes, over this adapter's maxBufferSize ${rt.gpu.limits.maxBufferSize}`);
+      throw new EngineError(
+        `parameters need ${bytes} bytes, over this adapter's maxBufferSize ${rt.gpu.limits.maxBufferSize}`,
+      );
     }
     this.arenas = { param: this.arena('params') };
     for (const s of this.order) this.params.set(s.name, this.viewOf(this.arenas.param, s));

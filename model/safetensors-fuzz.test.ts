@@ -25,11 +25,30 @@ await writeSafetensors(source, [
 ]);
 const valid = new Uint8Array(readFileSync(source));
 const headerLen = Number(new DataView(valid.buffer).getBigUint64(0, true));
-const headerJson = JSON.parse(new TextDecoder().decode(valid.subarray(8, 8 + headerLen))) as Record<string, Record<string, unknown>>;
+const headerJson = JSON.parse(new TextDecoder().decode(valid.subarray(8, 8 + headerLen))) as Record<
+  string,
+  Record<string, unknown>
+>;
 
 const hostile = fc.oneof(
   fc.jsonValue(),
-  fc.constantFrom(-1, 1.5, 2 ** 53, 2 ** 53 + 2, 1e300, -0, 'F32', 'BF16', 'I64', [], [0], [0, 0], [1e20], [2 ** 31, 2 ** 31], [-1, 4]),
+  fc.constantFrom(
+    -1,
+    1.5,
+    2 ** 53,
+    2 ** 53 + 2,
+    1e300,
+    -0,
+    'F32',
+    'BF16',
+    'I64',
+    [],
+    [0],
+    [0, 0],
+    [1e20],
+    [2 ** 31, 2 ** 31],
+    [-1, 4],
+  ),
   fc.array(fc.integer({ min: -2, max: 64 }), { maxLength: 4 }),
 );
 
@@ -43,9 +62,18 @@ type Mutation =
 
 const tensorNames = Object.keys(headerJson).filter((k) => k !== '__metadata__');
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), edits: fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }) }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    edits: fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
+      minLength: 1,
+      maxLength: 6,
+    }),
+  }),
   fc.record({ kind: fc.constant('truncate' as const), length: fc.nat(valid.length - 1) }),
-  fc.record({ kind: fc.constant('extend' as const), extra: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 16 }) }),
+  fc.record({
+    kind: fc.constant('extend' as const),
+    extra: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 16 }),
+  }),
   fc.record({
     kind: fc.constant('field' as const),
     tensor: fc.constantFrom(...tensorNames, 'new', '__metadata__'),
@@ -53,7 +81,11 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
     value: hostile,
     relength: fc.boolean(),
   }),
-  fc.record({ kind: fc.constant('drop' as const), tensor: fc.constantFrom(...tensorNames), field: fc.constantFrom('dtype', 'shape', 'data_offsets') }),
+  fc.record({
+    kind: fc.constant('drop' as const),
+    tensor: fc.constantFrom(...tensorNames),
+    field: fc.constantFrom('dtype', 'shape', 'data_offsets'),
+  }),
   fc.record({ kind: fc.constant('prefix' as const), value: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }),
 );
 

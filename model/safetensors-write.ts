@@ -80,7 +80,9 @@ async function materialize(t: TensorSource): Promise<Float32Array> {
   const numel = numelOf(t.shape);
   if (!(data instanceof Float32Array) || data.length !== numel) {
     const got = data instanceof Float32Array ? `${data.length} elements` : 'not a Float32Array';
-    throw new EngineError(`safetensors: tensor "${t.name}" of shape ${JSON.stringify(t.shape)} needs ${numel} f32 values, got ${got}`);
+    throw new EngineError(
+      `safetensors: tensor "${t.name}" of shape ${JSON.stringify(t.shape)} needs ${numel} f32 values, got ${got}`,
+    );
   }
   return data;
 }
@@ -110,9 +112,9 @@ export async function writeSafetensors(path: string, tensors: TensorSources, opt
   await writeFileAtomicStreaming(path, async (sink) => {
     sink.write(bytes);
     for (let i = 0; i < list.length; i++) {
-      const t = list[i]!;
+      const t = list[i];
       writeTensor(sink, await materialize(t), dtype, scratch);
-      if (sink.position !== bytes.length + ranges[i]![1]) {
+      if (sink.position !== bytes.length + ranges[i][1]) {
         throw new EngineError(`safetensors: tensor "${t.name}" wrote to the wrong offset`);
       }
     }

@@ -18,7 +18,8 @@ const fresh = (tag = 't') => join(dir, `${tag}-${counter++}.safetensors`);
 
 /** A file from a header (object or raw text) and data bytes; `len` overrides the length prefix. */
 function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), len?: bigint): string {
-  const body = typeof header === 'string' ? new TextEncoder().encode(header) : new TextEncoder().encode(JSON.stringify(header));
+  const body =
+    typeof header === 'string' ? new TextEncoder().encode(header) : new TextEncoder().encode(JSON.stringify(header));
   const bytes = new Uint8Array(8 + body.length + data.length);
   new DataView(bytes.buffer).setBigUint64(0, len ?? BigInt(body.length), true);
   bytes.set(body, 8);
@@ -33,34 +34,48 @@ const bitsOf = (f: Float32Array) => Array.from(new Uint32Array(f.buffer, f.byteO
 
 test('property: F32 write -> read is bit-exact (NaN payloads, -0, subnormals, inf)', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 40 }), { minLength: 1, maxLength: 4 }), async (arrays) => {
-      const p = fresh();
-      const tensors = arrays.map((a, i) => ({ name: `t${i}`, shape: [a.length], data: new Float32Array(Uint32Array.from(a).buffer) }));
-      await writeSafetensors(p, tensors);
-      const f = SafetensorsFile.open(p);
-      try {
-        for (const t of tensors) assert.equal(bitsOf(f.readTensor(t.name)), bitsOf(t.data));
-      } finally {
-        f.close();
-      }
-    }),
+    fc.asyncProperty(
+      fc.array(fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 40 }), { minLength: 1, maxLength: 4 }),
+      async (arrays) => {
+        const p = fresh();
+        const tensors = arrays.map((a, i) => ({
+          name: `t${i}`,
+          shape: [a.length],
+          data: new Float32Array(Uint32Array.from(a).buffer),
+        }));
+        await writeSafetensors(p, tensors);
+        const f = SafetensorsFile.open(p);
+        try {
+          for (const t of tensors) assert.equal(bitsOf(f.readTensor(t.name)), bitsOf(t.data));
+        } finally {
+          f.close();
+        }
+      },
+    ),
     fcOptions(50),
   );
 });
 
 test('header: length prefix, JSON padded with spaces to 8 bytes, keys in given order', async () => {
   const p = fresh();
-  const n = await writeSafetensors(p, [
-    { name: 'b', shape: [2, 1], data: Float32Array.of(1, 2) },
-    { name: '10', shape: [], data: Float32Array.of(3) },
-    { name: 'a', shape: [0], data: new Float32Array(0) },
-  ], { metadata: { format: 'pt' } });
+  const n = await writeSafetensors(
+    p,
+    [
+      { name: 'b', shape: [2, 1], data: Float32Array.of(1, 2) },
+      { name: '10', shape: [], data: Float32Array.of(3) },
+      { name: 'a', shape: [0], data: new Float32Array(0) },
+    ],
+    { metadata: { format: 'pt' } },
+  );
   const bytes = readFileSync(p);
   assert.is(n, bytes.length);
   const len = Number(bytes.readBigUInt64LE(0));
   assert.is(len % 8, 0);
   const text = bytes.subarray(8, 8 + len).toString('utf8');
-  assert.ok(text.startsWith('{"__metadata__":{"format":"pt"},"b":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},"10":'), text);
+  assert.ok(
+    text.startsWith('{"__metadata__":{"format":"pt"},"b":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},"10":'),
+    text,
+  );
   assert.match(text, /\} *$/);
   assert.is(bytes.length, 8 + len + 12);
   const f = SafetensorsFile.open(p);
@@ -94,8 +109,14 @@ test('BF16: writer rounds to nearest even (hand-computed cases); reader widens e
   const f = SafetensorsFile.open(p);
   assert.is(f.info('x').dtype, 'BF16');
   const raw = f.readRaw('x');
-  assert.equal(Array.from(new Uint16Array(raw.buffer, raw.byteOffset, BF16_CASES.length)), BF16_CASES.map(([, h]) => h));
-  assert.equal(bitsOf(f.readTensor('x')), BF16_CASES.map(([, h]) => (h << 16) >>> 0));
+  assert.equal(
+    Array.from(new Uint16Array(raw.buffer, raw.byteOffset, BF16_CASES.length)),
+    BF16_CASES.map(([, h]) => h),
+  );
+  assert.equal(
+    bitsOf(f.readTensor('x')),
+    BF16_CASES.map(([, h]) => (h << 16) >>> 0),
+  );
   f.close();
 });
 
@@ -153,7 +174,10 @@ test('readTensor into a caller buffer; wrong length is an EngineError', async ()
   const arena = new Float32Array(6);
   f.readTensor('w', arena.subarray(1, 5));
   assert.equal(Array.from(arena), [0, 1, 2, 3, 4, 0]);
-  assert.throws(() => f.readTensor('w', new Float32Array(3)), (e: unknown) => e instanceof EngineError);
+  assert.throws(
+    () => f.readTensor('w', new Float32Array(3)),
+    (e: unknown) => e instanceof EngineError,
+  );
   f.close();
 });
 
@@ -186,10 +210,18 @@ const headerCases: [string, unknown, string[]][] = [
   ['product overflows', { w: { ...ok, shape: [2 ** 52, 2 ** 52, 3] } }, ['tensor "w"', 'needs more than']],
   ['zero dim but bytes', { w: { ...ok, shape: [2 ** 52, 0] } }, ['tensor "w"', 'needs 0 bytes']],
   ['size mismatch', { w: { ...ok, shape: [3] } }, ['tensor "w"', 'needs 12 bytes', 'span 8']],
-  ['offsets past the data', { w: { ...ok, shape: [4], data_offsets: [0, 16] } }, ['tensor "w"', 'past the data section']],
+  [
+    'offsets past the data',
+    { w: { ...ok, shape: [4], data_offsets: [0, 16] } },
+    ['tensor "w"', 'past the data section'],
+  ],
   ['begin > end', { w: { ...ok, data_offsets: [8, 0] } }, ['tensor "w"', 'begin > end']],
   ['offsets not a pair', { w: { ...ok, data_offsets: [0] } }, ['tensor "w"', 'pair']],
-  ['overlap', { a: { ...ok, shape: [2], data_offsets: [0, 8] }, b: { ...ok, shape: [1], data_offsets: [4, 8] } }, ['"a"', '"b"', 'overlap']],
+  [
+    'overlap',
+    { a: { ...ok, shape: [2], data_offsets: [0, 8] }, b: { ...ok, shape: [1], data_offsets: [4, 8] } },
+    ['"a"', '"b"', 'overlap'],
+  ],
   ['metadata not strings', { __metadata__: { n: 1 }, w: ok }, ['__metadata__']],
 ];
 
@@ -221,7 +253,10 @@ test('malformed files: too short, bad length prefix, bad UTF-8, bad JSON', () =>
 test('gaps between tensors are tolerated', () => {
   const data = new Uint8Array(20);
   new Float32Array(data.buffer).set([1, 2, 99, 3, 4]);
-  const header = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [12, 20] } };
+  const header = {
+    a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+    b: { dtype: 'F32', shape: [2], data_offsets: [12, 20] },
+  };
   const f = SafetensorsFile.open(rawFile(header, data));
   assert.equal(Array.from(f.readTensor('b')), [3, 4]);
   f.close();
@@ -235,7 +270,14 @@ test('writes are atomic: a failing tensor leaves the old file and no temporary',
   const calls: string[] = [];
   const failing = [
     { name: 'a', shape: [1], data: () => (calls.push('a'), Float32Array.of(2)) },
-    { name: 'b', shape: [1], data: (): Float32Array => { calls.push('b'); throw new EngineError('readback failed'); } },
+    {
+      name: 'b',
+      shape: [1],
+      data: (): Float32Array => {
+        calls.push('b');
+        throw new EngineError('readback failed');
+      },
+    },
     { name: 'c', shape: [1], data: () => (calls.push('c'), Float32Array.of(3)) },
   ];
   await writeSafetensors(p, failing).then(
@@ -245,15 +287,25 @@ test('writes are atomic: a failing tensor leaves the old file and no temporary',
   assert.equal(calls, ['a', 'b']); // lazy data is produced one tensor at a time, in order
   assert.equal(readFileSync(p), before);
   assert.equal(readdirSync(d), ['model.safetensors']);
-  await expectUserErrorAsync(() => writeSafetensors(join(d, 'no/such/dir.safetensors'), []), 'no/such/dir.safetensors', 'cannot write');
+  await expectUserErrorAsync(
+    () => writeSafetensors(join(d, 'no/such/dir.safetensors'), []),
+    'no/such/dir.safetensors',
+    'cannot write',
+  );
   assert.ok(!existsSync(join(d, 'no')));
 });
 
 test('writer refuses data of the wrong length and duplicate names', async () => {
   const p = fresh();
   const isEngine = (e: unknown) => assert.ok(e instanceof EngineError, String(e));
-  await writeSafetensors(p, [{ name: 'w', shape: [3], data: new Float32Array(2) }]).then(() => assert.unreachable(), isEngine);
-  await writeSafetensors(p, [{ name: 'w', shape: [1], data: new Float32Array(1) }, { name: 'w', shape: [1], data: new Float32Array(1) }]).then(() => assert.unreachable(), isEngine);
+  await writeSafetensors(p, [{ name: 'w', shape: [3], data: new Float32Array(2) }]).then(
+    () => assert.unreachable(),
+    isEngine,
+  );
+  await writeSafetensors(p, [
+    { name: 'w', shape: [1], data: new Float32Array(1) },
+    { name: 'w', shape: [1], data: new Float32Array(1) },
+  ]).then(() => assert.unreachable(), isEngine);
   assert.ok(!existsSync(p));
 });
 

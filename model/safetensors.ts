@@ -108,8 +108,8 @@ export function parseSafetensorsHeader(bytes: Uint8Array, dataLength: number, fi
     }
     // Bound the element count by the data section before multiplying on, so a hostile shape can
     // neither overflow the safe-integer range unnoticed nor drive any allocation.
-    let numel = (shape as number[]).includes(0) ? 0 : 1;
-    for (const d of shape as number[]) {
+    let numel = shape.includes(0) ? 0 : 1;
+    for (const d of shape) {
       if (numel > dataLength) break;
       numel *= d;
     }
@@ -118,7 +118,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, dataLength: number, fi
       const need = numel > dataLength ? `more than ${dataLength}` : String(numel * size);
       throw badT(`shape ${JSON.stringify(shape)} x ${dtype} needs ${need} bytes but data_offsets span ${end - begin}`);
     }
-    tensors.push({ name, dtype: dtype as Dtype, shape: shape as number[], begin, end });
+    tensors.push({ name, dtype: dtype as Dtype, shape: shape, begin, end });
   }
   tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let last: TensorInfo | null = null;
@@ -165,15 +165,22 @@ export class SafetensorsFile {
     }
     try {
       const fileSize = fstatSync(fd).size;
-      if (fileSize < 8) throw new UserError(`${path}: not a safetensors file: ${fileSize} bytes, shorter than the 8-byte header length`);
+      if (fileSize < 8)
+        throw new UserError(
+          `${path}: not a safetensors file: ${fileSize} bytes, shorter than the 8-byte header length`,
+        );
       const lenBytes = new Uint8Array(8);
       readFully(fd, lenBytes, 0, path);
       const n = new DataView(lenBytes.buffer).getBigUint64(0, true);
       if (n > BigInt(MAX_HEADER_BYTES)) {
-        throw new UserError(`${path}: invalid safetensors header: length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+        throw new UserError(
+          `${path}: invalid safetensors header: length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`,
+        );
       }
       if (n > BigInt(fileSize - 8)) {
-        throw new UserError(`${path}: invalid safetensors header: length ${n} exceeds the ${fileSize - 8} bytes after it (truncated file?)`);
+        throw new UserError(
+          `${path}: invalid safetensors header: length ${n} exceeds the ${fileSize - 8} bytes after it (truncated file?)`,
+        );
       }
       const headerLen = Number(n);
       const headerBytes = new Uint8Array(headerLen);
@@ -217,7 +224,9 @@ export class SafetensorsFile {
   readTensor(name: string, out?: Float32Array): Float32Array {
     const t = this.info(name);
     if (!FLOAT_DTYPES.includes(t.dtype)) {
-      throw new UserError(`${this.path}: tensor "${name}" has dtype ${t.dtype}; only ${FLOAT_DTYPES.join(', ')} load as weights`);
+      throw new UserError(
+        `${this.path}: tensor "${name}" has dtype ${t.dtype}; only ${FLOAT_DTYPES.join(', ')} load as weights`,
+      );
     }
     const numel = numelOf(t.shape);
     if (out && out.length !== numel) {
@@ -232,7 +241,7 @@ export class SafetensorsFile {
       return dst;
     }
     const chunk = new Uint8Array(Math.min(CHUNK_BYTES, numel * size));
-    for (let i = 0; i < numel; ) {
+    for (let i = 0; i < numel;) {
       const n = Math.min(numel - i, CHUNK_BYTES / size);
       const bytes = chunk.subarray(0, n * size);
       readFully(fd, bytes, this.dataStart + t.begin + i * size, where);

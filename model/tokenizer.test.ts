@@ -9,7 +9,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConfig } from './config.ts';
 import { charTokenizerFiles } from './char-tokenizer.ts';
-import { buildCharTokenizer, loadTokenizer, renderLladaChat, saveTokenizer, tokenizerFromFiles, type ChatMessage } from './tokenizer.ts';
+import {
+  buildCharTokenizer,
+  loadTokenizer,
+  renderLladaChat,
+  saveTokenizer,
+  tokenizerFromFiles,
+  type ChatMessage,
+} from './tokenizer.ts';
 import { expectUserError, fcOptions, scratchDir } from './model.test-util.ts';
 
 const ARITH = '0123456789+= abcdefghijklmnopqrstuvwxyz\n';
@@ -77,7 +84,8 @@ test('unknown characters and ids are UserErrors, not silent gaps', () => {
   expectUserError(() => loaded.decode([1.5]), 'token id 1.5');
 });
 
-const LLADA_PROMPT = '<|startoftext|><|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n';
+const LLADA_PROMPT =
+  '<|startoftext|><|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n';
 
 test("chat: exactly LLaDA's format, from the template and from the fallback", () => {
   const msgs = [{ role: 'user', content: 'What is 2+2?' }];
@@ -86,7 +94,13 @@ test("chat: exactly LLaDA's format, from the template and from the fallback", ()
   const noTemplate = { ...tok.files, tokenizerConfig: { ...tok.files.tokenizerConfig, chat_template: undefined } };
   assert.is(tokenizerFromFiles(noTemplate, 'x').applyChat(msgs, { addGenerationPrompt: true }), LLADA_PROMPT);
   assert.is(
-    loaded.applyChat([{ role: 'user', content: ' 1+1= ' }, { role: 'assistant', content: '2' }], { addGenerationPrompt: false }),
+    loaded.applyChat(
+      [
+        { role: 'user', content: ' 1+1= ' },
+        { role: 'assistant', content: '2' },
+      ],
+      { addGenerationPrompt: false },
+    ),
     '<|startoftext|><|start_header_id|>user<|end_header_id|>\n\n1+1=<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n2<|eot_id|>',
   );
 });
@@ -94,7 +108,7 @@ test("chat: exactly LLaDA's format, from the template and from the fallback", ()
 test('property: the Jinja template renders what renderLladaChat renders', () => {
   const message: fc.Arbitrary<ChatMessage> = fc.record({
     role: fc.constantFrom('system', 'user', 'assistant'),
-    content: fc.string({ unit: fc.constantFrom(...Array.from(ARITH), "'", '"', '{', '}', '%', '\\', '\t')}),
+    content: fc.string({ unit: fc.constantFrom(...Array.from(ARITH), "'", '"', '{', '}', '%', '\\', '\t') }),
   });
   fc.assert(
     fc.property(fc.array(message, { maxLength: 4 }), fc.boolean(), (msgs, gen) => {
@@ -113,7 +127,16 @@ test('a chat prompt encodes with the header tokens as single ids', () => {
 });
 
 test('chat_template given as a list of named templates', () => {
-  const files = { ...tok.files, tokenizerConfig: { ...tok.files.tokenizerConfig, chat_template: [{ name: 'tool_use', template: 'no' }, { name: 'default', template: '{{ bos_token }}!' }] } };
+  const files = {
+    ...tok.files,
+    tokenizerConfig: {
+      ...tok.files.tokenizerConfig,
+      chat_template: [
+        { name: 'tool_use', template: 'no' },
+        { name: 'default', template: '{{ bos_token }}!' },
+      ],
+    },
+  };
   assert.is(tokenizerFromFiles(files, 'x').applyChat([], { addGenerationPrompt: false }), '<|startoftext|>!');
 });
 
@@ -132,11 +155,18 @@ test('broken or foreign tokenizer files are UserErrors naming the file', () => {
   writeFileSync(join(d, 'tokenizer.json'), '{"model": ');
   expectUserError(() => loadTokenizer(d), join(d, 'tokenizer.json'), 'JSON');
   const noMask = charTokenizerFiles('ab');
-  const json = noMask.tokenizerJson as { added_tokens: { content: string }[]; model: { vocab: Record<string, number> } };
+  const json = noMask.tokenizerJson as {
+    added_tokens: { content: string }[];
+    model: { vocab: Record<string, number> };
+  };
   json.added_tokens = json.added_tokens.filter((t) => t.content !== '<|mdm_mask|>');
   delete json.model.vocab['<|mdm_mask|>'];
   expectUserError(() => tokenizerFromFiles({ ...noMask, tokenizerConfig: {} }, 'src'), 'src', '<|mdm_mask|>');
-  expectUserError(() => tokenizerFromFiles({ tokenizerJson: { model: { type: 'Nope' } }, tokenizerConfig: {} }, 'src2'), 'src2', 'cannot build');
+  expectUserError(
+    () => tokenizerFromFiles({ tokenizerJson: { model: { type: 'Nope' } }, tokenizerConfig: {} }, 'src2'),
+    'src2',
+    'cannot build',
+  );
   const badTemplate = { ...tok.files, tokenizerConfig: { ...tok.files.tokenizerConfig, chat_template: '{% for %}' } };
   expectUserError(() => tokenizerFromFiles(badTemplate, 'src3'), 'src3', 'chat_template');
 });

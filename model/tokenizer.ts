@@ -101,7 +101,12 @@ export function tokenizerFromFiles(files: TokenizerFiles, source: string): Token
 
   // Char-level vocabularies (BPE without merges or unknown token, as buildCharTokenizer writes)
   // drop characters they do not know; refuse instead, since a silent gap corrupts training data.
-  const model = files.tokenizerJson.model as { type?: unknown; merges?: unknown[]; unk_token?: unknown; byte_fallback?: unknown };
+  const model = files.tokenizerJson.model as {
+    type?: unknown;
+    merges?: unknown[];
+    unk_token?: unknown;
+    byte_fallback?: unknown;
+  };
   const charLevel =
     model?.type === 'BPE' &&
     Array.isArray(model.merges) &&
@@ -126,7 +131,9 @@ export function tokenizerFromFiles(files: TokenizerFiles, source: string): Token
         const added = ((files.tokenizerJson.added_tokens ?? []) as { content: string }[]).map((t) => t.content);
         const plain = added.reduce((t, a) => t.split(a).join(''), text);
         const unknown = [...new Set(Array.from(plain).filter((c) => hf.token_to_id(c) === undefined))].slice(0, 5);
-        throw new UserError(`${source}: text has characters outside the vocabulary: ${unknown.map((c) => JSON.stringify(c)).join(', ')}`);
+        throw new UserError(
+          `${source}: text has characters outside the vocabulary: ${unknown.map((c) => JSON.stringify(c)).join(', ')}`,
+        );
       }
       return enc.ids;
     },
@@ -172,7 +179,8 @@ function readJson(path: string, required: boolean): Record<string, unknown> | nu
   } catch (e) {
     throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UserError(`${path}: expected a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new UserError(`${path}: expected a JSON object`);
   return json as Record<string, unknown>;
 }
 

@@ -35,8 +35,12 @@ test('sharded save reads back exactly like a single-file save', async () => {
   assert.equal([...b.names()].sort(), [...a.names()].sort());
   assert.equal(readAll(b), readAll(a));
   for (const t of tensors) assert.equal(Array.from(a.readTensor(t.name)), Array.from(t.data));
-  assert.equal(b.info(tensors[0]!.name).shape, tensors[0]!.shape);
-  expectUserError(() => b.readTensor('model.transformer.nope'), 'model.safetensors.index.json', '"model.transformer.nope"');
+  assert.equal(b.info(tensors[0].name).shape, tensors[0].shape);
+  expectUserError(
+    () => b.readTensor('model.transformer.nope'),
+    'model.safetensors.index.json',
+    '"model.transformer.nope"',
+  );
   expectUserError(() => a.info('nope'), join(one, 'model.safetensors'), '"nope"');
   a.close();
   b.close();
@@ -68,10 +72,17 @@ test('packing is greedy in table order; index has total_size and a sorted weight
 
 test('BF16 shards halve total_size', async () => {
   const d = scratchDir('bf16');
-  await saveShardedWeights(d, [{ name: 'x', shape: [600], data: new Float32Array(600) }, { name: 'y', shape: [2], data: new Float32Array(2) }], {
-    dtype: 'BF16',
-    maxShardBytes: 1000,
-  });
+  await saveShardedWeights(
+    d,
+    [
+      { name: 'x', shape: [600], data: new Float32Array(600) },
+      { name: 'y', shape: [2], data: new Float32Array(2) },
+    ],
+    {
+      dtype: 'BF16',
+      maxShardBytes: 1000,
+    },
+  );
   assert.is(JSON.parse(readFileSync(join(d, 'model.safetensors.index.json'), 'utf8')).metadata.total_size, 1204);
   const w = openCheckpointWeights(d);
   assert.is(w.info('x').dtype, 'BF16');
@@ -94,7 +105,7 @@ test('index problems are refused naming the index, shard and tensor', async () =
   await saveShardedWeights(d, tensors, { maxShardBytes: 2000 });
   const indexPath = join(d, 'model.safetensors.index.json');
   const index = JSON.parse(readFileSync(indexPath, 'utf8'));
-  const [name, shard] = Object.entries(index.weight_map as Record<string, string>)[0]!;
+  const [name, shard] = Object.entries(index.weight_map as Record<string, string>)[0];
 
   renameSync(join(d, shard), join(d, 'moved'));
   expectUserError(() => openCheckpointWeights(d), indexPath, shard, 'missing');
@@ -120,7 +131,13 @@ test('index problems are refused naming the index, shard and tensor', async () =
 test('a bad shard header is reported with the shard path; other files are closed', async () => {
   const d = scratchDir('badshard');
   await saveShardedWeights(d, tensors, { maxShardBytes: 2000 });
-  const p = join(d, 'model-00002-of-' + readdirSync(d).find((f) => f.startsWith('model-00001'))!.slice(15));
+  const p = join(
+    d,
+    'model-00002-of-' +
+      readdirSync(d)
+        .find((f) => f.startsWith('model-00001'))!
+        .slice(15),
+  );
   writeFileSync(p, new Uint8Array(4));
   expectUserError(() => openCheckpointWeights(d), p, '4 bytes');
   writeFileSync(join(d, 'a-file'), '');

@@ -50,7 +50,9 @@ function readIndex(path: string): Map<string, string> {
   for (const [name, file] of Object.entries(map)) {
     // Shards must sit beside the index: no paths, so an index cannot point outside its directory.
     if (typeof file !== 'string' || file === '' || file !== basename(file) || file === '..' || file.includes('\\')) {
-      throw new UserError(`${path}: weight_map entry "${name}" names ${JSON.stringify(file)}; expected a file name in the same directory`);
+      throw new UserError(
+        `${path}: weight_map entry "${name}" names ${JSON.stringify(file)}; expected a file name in the same directory`,
+      );
     }
     out.set(name, file);
   }
@@ -113,11 +115,15 @@ export function openCheckpointWeights(dirOrFile: string): CheckpointWeights {
       let shard = opened.get(file);
       if (!shard) {
         const p = join(dirOrFile, file);
-        if (!existsSync(p)) throw new UserError(`${indexPath}: shard ${file} (for tensor "${name}") is missing from ${dirOrFile}`);
+        if (!existsSync(p))
+          throw new UserError(`${indexPath}: shard ${file} (for tensor "${name}") is missing from ${dirOrFile}`);
         shard = SafetensorsFile.open(p);
         opened.set(file, shard);
       }
-      if (!shard.has(name)) throw new UserError(`${indexPath}: weight_map puts tensor "${name}" in ${file}, but that shard has no such tensor`);
+      if (!shard.has(name))
+        throw new UserError(
+          `${indexPath}: weight_map puts tensor "${name}" in ${file}, but that shard has no such tensor`,
+        );
       where.set(name, shard);
     }
     return new Weights(indexPath, [...opened.values()], where);
@@ -144,7 +150,11 @@ export function shardFileName(i: number, n: number): string {
  * save are removed afterwards, so the directory never mixes two checkpoints. The index is written
  * after every shard it names.
  */
-export async function saveShardedWeights(dir: string, tensors: TensorSources, opts: ShardOptions = {}): Promise<string[]> {
+export async function saveShardedWeights(
+  dir: string,
+  tensors: TensorSources,
+  opts: ShardOptions = {},
+): Promise<string[]> {
   const dtype = opts.dtype ?? 'F32';
   const max = opts.maxShardBytes ?? 5e9;
   // transformers refuses safetensors files whose metadata lacks format "pt".
@@ -175,14 +185,18 @@ export async function saveShardedWeights(dir: string, tensors: TensorSources, op
     let total = 0;
     for (let i = 0; i < shards.length; i++) {
       const name = shardFileName(i, shards.length);
-      await writeSafetensors(join(dir, name), shards[i]!, { dtype, metadata });
+      await writeSafetensors(join(dir, name), shards[i], { dtype, metadata });
       written.push(name);
-      for (const t of shards[i]!) {
+      for (const t of shards[i]) {
         weightMap[t.name] = name;
         total += numelOf(t.shape) * DTYPE_BYTES[dtype];
       }
     }
-    const sorted = Object.fromEntries(Object.keys(weightMap).sort().map((k) => [k, weightMap[k]]));
+    const sorted = Object.fromEntries(
+      Object.keys(weightMap)
+        .sort()
+        .map((k) => [k, weightMap[k]]),
+    );
     const index = { metadata: { total_size: total }, weight_map: sorted };
     writeFileAtomic(join(dir, INDEX_FILE), JSON.stringify(index, null, 2) + '\n');
     written.push(INDEX_FILE);

@@ -53,7 +53,8 @@ export function modelDenoiser(model: LLaDAModel, opts: { cache?: CacheMode } = {
         keyMask = km;
       }
       // Which positions run through the model this step.
-      let start = 0, Tq = L;
+      let start = 0,
+        Tq = L;
       if (mode !== 'none') {
         if (!cache || cache.B !== B2 || cache.L !== L || cacheBlock !== a.from || a.blockStep === 0) {
           if (!cache || cache.B !== B2 || cache.L !== L) {
@@ -76,7 +77,9 @@ export function modelDenoiser(model: LLaDAModel, opts: { cache?: CacheMode } = {
       den.attnPairs += B2 * Tq * L;
       const packed = await noGradAsync(() =>
         rt.scope(async () => {
-          const logits = cache ? model.forwardCached(ids, B2, Tq, start, cache, keyMask) : model.forward({ ids, B: B2, T: L, keyMask });
+          const logits = cache
+            ? model.forwardCached(ids, B2, Tq, start, cache, keyMask)
+            : model.forward({ ids, B: B2, T: L, keyMask });
           const pick = pickTokens(logits, {
             cfgScale: cfg ? a.cfgScale : 0,
             temperature: a.temperature,
@@ -88,10 +91,12 @@ export function modelDenoiser(model: LLaDAModel, opts: { cache?: CacheMode } = {
         }),
       );
       const n = a.B * L;
-      const tokens = new Int32Array(n), conf = new Float32Array(n).fill(-1);
+      const tokens = new Int32Array(n),
+        conf = new Float32Array(n).fill(-1);
       for (let b = 0; b < a.B; b++) {
         for (let j = 0; j < Tq; j++) {
-          const src = b * Tq + j, dst = b * L + start + j;
+          const src = b * Tq + j,
+            dst = b * L + start + j;
           tokens[dst] = packed[2 * src];
           conf[dst] = packed[2 * src + 1];
         }

@@ -56,7 +56,8 @@ export async function exactMatch(
     groups.set(ids.length, g);
   }
   const bs = o.batchSize ?? 256;
-  let correct = 0, nfe = 0;
+  let correct = 0,
+    nfe = 0;
   const examples: ExactMatchResult['examples'] = [];
   const t0 = performance.now();
   try {
@@ -66,10 +67,24 @@ export async function exactMatch(
       for (let i = 0; i < items.length; i += bs) {
         const chunk = items.slice(i, i + bs);
         const steps = Math.max(1, Math.round(G * (o.stepsPerToken ?? 1)));
-        const r = await generate(den, chunk.map((c) => c.ids), tok.eosId, model.config.max_sequence_length, {
-          steps, genLength: G, blockLength: G, temperature: 0, remasking: 'low_confidence', cfgScale: 0, seed: 0,
-          maskId: model.config.mask_token_id, endIds, ...o.gen,
-        });
+        const r = await generate(
+          den,
+          chunk.map((c) => c.ids),
+          tok.eosId,
+          model.config.max_sequence_length,
+          {
+            steps,
+            genLength: G,
+            blockLength: G,
+            temperature: 0,
+            remasking: 'low_confidence',
+            cfgScale: 0,
+            seed: 0,
+            maskId: model.config.mask_token_id,
+            endIds,
+            ...o.gen,
+          },
+        );
         nfe += r.nfe;
         generated += chunk.length * G;
         r.outputIds.forEach((ids, k) => {

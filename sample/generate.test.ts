@@ -13,22 +13,32 @@ import { pickTokens } from '../kernels/sample-pick/sample-pick.ts';
 import { generate, infill, transferSchedule, type GenerateOptions } from './generate.ts';
 import { modelDenoiser } from './denoiser.ts';
 
-const V = 13, MASK = 2, EOS = 0;
+const V = 13,
+  MASK = 2,
+  EOS = 0;
 
 async function weightsOf(m: LLaDAModel): Promise<Weights> {
   const w: Weights = new Map();
-  for (const p of m.params.order) w.set(p.name, (await m.params.get(p.name).read()) as Float32Array);
+  for (const p of m.params.order) w.set(p.name, await m.params.get(p.name).read());
   return w;
 }
 
 /** LLaDA generate() with temperature 0, written plainly: returns x after every step, and confidences. */
-function cpuGenerate(cfg: ReturnType<typeof createConfig>, w: Weights, prompt: number[], o: { steps: number; gen: number; block: number; cfgScale: number }) {
-  const P = prompt.length, L = P + o.gen;
+function cpuGenerate(
+  cfg: ReturnType<typeof createConfig>,
+  w: Weights,
+  prompt: number[],
+  o: { steps: number; gen: number; block: number; cfgScale: number },
+) {
+  const P = prompt.length,
+    L = P + o.gen;
   const x = [...prompt, ...new Array(o.gen).fill(MASK)];
   const states: { x: number[]; conf: number[] }[] = [];
-  const nb = o.gen / o.block, spb = o.steps / nb;
+  const nb = o.gen / o.block,
+    spb = o.steps / nb;
   for (let b = 0; b < nb; b++) {
-    const s0 = P + b * o.block, s1 = s0 + o.block;
+    const s0 = P + b * o.block,
+      s1 = s0 + o.block;
     const counts = transferSchedule(x.slice(s0, s1).filter((t) => t === MASK).length, spb);
     for (let s = 0; s < spb; s++) {
       let logits = lladaForwardRef(cfg, w, x, 1, L);
@@ -65,15 +75,34 @@ for (const [name, o] of [
   test(`greedy generation commits what the CPU reference commits, step by step (${name})`, async () => {
     const rt = await gpuDevice();
     if (!rt) return;
-    const cfg = createConfig({ d_model: 16, n_heads: 4, n_kv_heads: 2, n_layers: 1, mlp_hidden_size: 24, vocab_size: V, embedding_size: V, init_fn: 'normal', init_std: 0.5 });
+    const cfg = createConfig({
+      d_model: 16,
+      n_heads: 4,
+      n_kv_heads: 2,
+      n_layers: 1,
+      mlp_hidden_size: 24,
+      vocab_size: V,
+      embedding_size: V,
+      init_fn: 'normal',
+      init_std: 0.5,
+    });
     const m = createModel(cfg, { device: rt, seed: 21 });
     const w = await weightsOf(m);
     const prompt = [5, 7, 3, 9];
     const want = cpuGenerate(cfg, w, prompt, o);
     const got: number[][] = [];
     const r = await generate(modelDenoiser(m), [prompt], EOS, 64, {
-      steps: o.steps, genLength: o.gen, blockLength: o.block, temperature: 0, remasking: 'low_confidence', cfgScale: o.cfgScale, seed: 0,
-      maskId: MASK, endIds: [EOS], earlyStop: false, onStep: (s) => got.push(Array.from(s.x)),
+      steps: o.steps,
+      genLength: o.gen,
+      blockLength: o.block,
+      temperature: 0,
+      remasking: 'low_confidence',
+      cfgScale: o.cfgScale,
+      seed: 0,
+      maskId: MASK,
+      endIds: [EOS],
+      earlyStop: false,
+      onStep: (s) => got.push(Array.from(s.x)),
     });
     assert.is(got.length, want.length, 'number of steps');
     assert.is(r.nfe, o.steps);
@@ -95,8 +124,13 @@ test('temperature sampling follows softmax(logits / T) (chi-square, 4 dof, alpha
   const rt = await gpuDevice();
   if (!rt) return;
   const row = [1.0, 0.2, -0.5, 2.0, 0.0];
-  const T = 0.7, N = 4000;
-  const logits = tensor(rt, Float32Array.from({ length: N * 5 }, (_, i) => row[i % 5]), [N, 5]);
+  const T = 0.7,
+    N = 4000;
+  const logits = tensor(
+    rt,
+    Float32Array.from({ length: N * 5 }, (_, i) => row[i % 5]),
+    [N, 5],
+  );
   const out = (await pickTokens(logits, { temperature: T, seed: 1234, stream: [9, 0] }).read()) as Float32Array;
   logits.dispose();
   const counts = new Array(5).fill(0);
@@ -108,7 +142,11 @@ test('temperature sampling follows softmax(logits / T) (chi-square, 4 dof, alpha
   }, 0);
   assert.ok(chi2 < 18.47, `chi-square ${chi2.toFixed(2)} >= 18.47 (counts ${counts})`);
   // and the noise matters: at T -> 0 the argmax (id 3) always wins
-  const l2 = tensor(rt, Float32Array.from({ length: 50 * 5 }, (_, i) => row[i % 5]), [50, 5]);
+  const l2 = tensor(
+    rt,
+    Float32Array.from({ length: 50 * 5 }, (_, i) => row[i % 5]),
+    [50, 5],
+  );
   const greedy = (await pickTokens(l2, { temperature: 0 }).read()) as Float32Array;
   assert.ok(Array.from({ length: 50 }, (_, i) => greedy[2 * i]).every((t) => t === 3));
   l2.dispose();
@@ -117,10 +155,30 @@ test('temperature sampling follows softmax(logits / T) (chi-square, 4 dof, alpha
 test('infill fills only the mask spans; early stop skips blocks after EOS', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
-  const cfg = createConfig({ d_model: 16, n_heads: 2, n_kv_heads: 2, n_layers: 1, mlp_hidden_size: 16, vocab_size: V, embedding_size: V, init_std: 0.5, init_fn: 'normal' });
+  const cfg = createConfig({
+    d_model: 16,
+    n_heads: 2,
+    n_kv_heads: 2,
+    n_layers: 1,
+    mlp_hidden_size: 16,
+    vocab_size: V,
+    embedding_size: V,
+    init_std: 0.5,
+    init_fn: 'normal',
+  });
   const m = createModel(cfg, { device: rt, seed: 4 });
   const den = modelDenoiser(m);
-  const base: GenerateOptions = { steps: 4, genLength: 8, blockLength: 2, temperature: 0, remasking: 'low_confidence', cfgScale: 0, seed: 0, maskId: MASK, endIds: [EOS] };
+  const base: GenerateOptions = {
+    steps: 4,
+    genLength: 8,
+    blockLength: 2,
+    temperature: 0,
+    remasking: 'low_confidence',
+    cfgScale: 0,
+    seed: 0,
+    maskId: MASK,
+    endIds: [EOS],
+  };
   const row = [5, MASK, MASK, 7, 8, MASK, 9];
   const r = await infill(den, [row], EOS, 64, { ...base, steps: 3 });
   assert.is(r.outputIds[0].length, row.length);
@@ -146,11 +204,33 @@ test('infill fills only the mask spans; early stop skips blocks after EOS', asyn
 
 test('bad sampling options are clear errors', async () => {
   const den = { predict: async () => ({ tokens: new Int32Array(0), conf: new Float32Array(0) }) };
-  const base: GenerateOptions = { steps: 4, genLength: 8, blockLength: 3, temperature: 0, remasking: 'low_confidence', cfgScale: 0, seed: 0, maskId: MASK, endIds: [EOS] };
-  await generate(den, [[1]], EOS, 64, base).then(() => assert.unreachable(), (e) => assert.match(e.message, /not divisible by --block-length/));
-  await generate(den, [[1]], EOS, 64, { ...base, blockLength: 8, steps: 3, genLength: 16 }).then(() => assert.unreachable(), (e) => assert.match(e.message, /--steps 3 is not divisible by the number of blocks/));
-  await generate(den, [[1, 2, 3]], EOS, 8, { ...base, blockLength: 8 }).then(() => assert.unreachable(), (e) => assert.match(e.message, /exceeds the model's max_sequence_length 8/));
-  await generate(den, [[]], EOS, 64, { ...base, blockLength: 8 }).then(() => assert.unreachable(), (e) => assert.match(e.message, /empty/));
+  const base: GenerateOptions = {
+    steps: 4,
+    genLength: 8,
+    blockLength: 3,
+    temperature: 0,
+    remasking: 'low_confidence',
+    cfgScale: 0,
+    seed: 0,
+    maskId: MASK,
+    endIds: [EOS],
+  };
+  await generate(den, [[1]], EOS, 64, base).then(
+    () => assert.unreachable(),
+    (e) => assert.match(e.message, /not divisible by --block-length/),
+  );
+  await generate(den, [[1]], EOS, 64, { ...base, blockLength: 8, steps: 3, genLength: 16 }).then(
+    () => assert.unreachable(),
+    (e) => assert.match(e.message, /--steps 3 is not divisible by the number of blocks/),
+  );
+  await generate(den, [[1, 2, 3]], EOS, 8, { ...base, blockLength: 8 }).then(
+    () => assert.unreachable(),
+    (e) => assert.match(e.message, /exceeds the model's max_sequence_length 8/),
+  );
+  await generate(den, [[]], EOS, 64, { ...base, blockLength: 8 }).then(
+    () => assert.unreachable(),
+    (e) => assert.match(e.message, /empty/),
+  );
 });
 
 test.after(closeDevice);

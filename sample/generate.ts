@@ -36,7 +36,15 @@ export interface GenerateOptions {
   threshold?: number;
   /** Stop once every row has an end token with nothing masked before it. */
   earlyStop?: boolean;
-  onStep?(s: { x: Int32Array; B: number; L: number; promptLen: number; block: number; step: number; nfe: number }): void;
+  onStep?(s: {
+    x: Int32Array;
+    B: number;
+    L: number;
+    promptLen: number;
+    block: number;
+    step: number;
+    nfe: number;
+  }): void;
 }
 
 /** What one denoising step needs from the model: per position the predicted token and confidence. */
@@ -69,19 +77,30 @@ export interface GenerateResult {
   seconds: number;
 }
 
-export function checkOptions(o: GenerateOptions, promptLen: number, maxLen: number): { numBlocks: number; stepsPerBlock: number } {
+export function checkOptions(
+  o: GenerateOptions,
+  promptLen: number,
+  maxLen: number,
+): { numBlocks: number; stepsPerBlock: number } {
   const bad = (m: string): never => {
     throw new UserError(m);
   };
-  for (const [k, v] of [['steps', o.steps], ['gen-length', o.genLength], ['block-length', o.blockLength]] as const) {
+  for (const [k, v] of [
+    ['steps', o.steps],
+    ['gen-length', o.genLength],
+    ['block-length', o.blockLength],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) bad(`--${k} must be a positive integer, got ${v}`);
   }
-  if (o.genLength % o.blockLength !== 0) bad(`--gen-length ${o.genLength} is not divisible by --block-length ${o.blockLength}`);
+  if (o.genLength % o.blockLength !== 0)
+    bad(`--gen-length ${o.genLength} is not divisible by --block-length ${o.blockLength}`);
   const numBlocks = o.genLength / o.blockLength;
-  if (o.steps % numBlocks !== 0) bad(`--steps ${o.steps} is not divisible by the number of blocks (${numBlocks} = gen-length / block-length)`);
+  if (o.steps % numBlocks !== 0)
+    bad(`--steps ${o.steps} is not divisible by the number of blocks (${numBlocks} = gen-length / block-length)`);
   if (!(o.temperature >= 0)) bad(`--temperature must be >= 0, got ${o.temperature}`);
   if (!(o.cfgScale >= 0)) bad(`--cfg-scale must be >= 0, got ${o.cfgScale}`);
-  if (o.threshold !== undefined && !(o.threshold > 0 && o.threshold <= 1)) bad(`--threshold must be in (0, 1], got ${o.threshold}`);
+  if (o.threshold !== undefined && !(o.threshold > 0 && o.threshold <= 1))
+    bad(`--threshold must be in (0, 1], got ${o.threshold}`);
   if (promptLen < 1) bad('the prompt is empty');
   if (promptLen + o.genLength > maxLen) {
     bad(`prompt (${promptLen} tokens) + gen-length (${o.genLength}) exceeds the model's max_sequence_length ${maxLen}`);
@@ -97,7 +116,8 @@ export function trimEnd(ids: number[], endIds: number[], maskId: number): number
 
 /** LLaDA's get_num_transfer_tokens: `count` masks over `steps` steps, remainder first. */
 export function transferSchedule(count: number, steps: number): number[] {
-  const base = Math.floor(count / steps), rem = count % steps;
+  const base = Math.floor(count / steps),
+    rem = count % steps;
   return Array.from({ length: steps }, (_, i) => base + (i < rem ? 1 : 0));
 }
 
@@ -107,11 +127,22 @@ export function topK(values: Float64Array | Float32Array | number[], candidates:
 }
 
 /** Left-pad prompts to a common length with `padId`; keyMask marks the real tokens. */
-export function padPrompts(prompts: number[][], padId: number): { ids: number[][]; P: number; keyMask: Float32Array | undefined } {
+export function padPrompts(
+  prompts: number[][],
+  padId: number,
+): { ids: number[][]; P: number; keyMask: Float32Array | undefined } {
   const P = Math.max(...prompts.map((p) => p.length));
   const needMask = prompts.some((p) => p.length !== P);
   const ids = prompts.map((p) => [...new Array(P - p.length).fill(padId), ...p]);
-  return { ids, P, keyMask: needMask ? Float32Array.from(prompts.flatMap((p) => [...new Array(P - p.length).fill(0), ...new Array(P).fill(1).slice(P - p.length)])) : undefined };
+  return {
+    ids,
+    P,
+    keyMask: needMask
+      ? Float32Array.from(
+          prompts.flatMap((p) => [...new Array(P - p.length).fill(0), ...new Array(P).fill(1).slice(P - p.length)]),
+        )
+      : undefined,
+  };
 }
 
 interface Seq {
@@ -128,7 +159,16 @@ interface Seq {
  * Denoise positions [s0, s1) of every row until its schedule ends (fixed `steps`) or, with a
  * threshold, until no mask is left there. Returns the forward evaluations used.
  */
-async function denoiseBlock(den: Denoiser, q: Seq, s0: number, s1: number, steps: number, blk: number, nfe0: number, o: GenerateOptions): Promise<number> {
+async function denoiseBlock(
+  den: Denoiser,
+  q: Seq,
+  s0: number,
+  s1: number,
+  steps: number,
+  blk: number,
+  nfe0: number,
+  o: GenerateOptions,
+): Promise<number> {
   const { x, B, L } = q;
   const suppress = o.logitsEosInf ? o.endIds : [];
   const sched = Array.from({ length: B }, (_, b) => {
@@ -150,10 +190,23 @@ async function denoiseBlock(den: Denoiser, q: Seq, s0: number, s1: number, steps
       for (let b = 0; b < B; b++) for (let i = 0; i < q.promptLen; i++) uncond[b * L + i] = q.uncondBase[b * L + i];
     }
     const { tokens, conf } = await den.predict({
-      x, B, L, keyMask: q.keyMask, uncond, cfgScale: o.cfgScale, temperature: o.temperature, seed: o.seed, nfe, suppressIds: suppress, from: s0, to: s1, blockStep: step,
+      x,
+      B,
+      L,
+      keyMask: q.keyMask,
+      uncond,
+      cfgScale: o.cfgScale,
+      temperature: o.temperature,
+      seed: o.seed,
+      nfe,
+      suppressIds: suppress,
+      from: s0,
+      to: s1,
+      blockStep: step,
     });
     nfe++;
-    const rnd = o.remasking === 'random' ? philoxUniform(o.seed, streamOf(STREAM_TAG.sampling, nfe, 1), B * L) : undefined;
+    const rnd =
+      o.remasking === 'random' ? philoxUniform(o.seed, streamOf(STREAM_TAG.sampling, nfe, 1), B * L) : undefined;
     for (let b = 0; b < B; b++) {
       const cand = masked[b];
       if (!cand.length) continue;
@@ -195,20 +248,29 @@ function allEnded(q: Seq, from: number, o: GenerateOptions): boolean {
 
 function makeSeq(rows: number[][], padId: number, extra: number, o: GenerateOptions): Seq {
   const { ids, P, keyMask: promptMask } = padPrompts(rows, padId);
-  const B = rows.length, L = P + extra;
+  const B = rows.length,
+    L = P + extra;
   const x = new Int32Array(B * L).fill(o.maskId);
   ids.forEach((r, b) => x.set(r, b * L));
   const keyMask = promptMask ? new Float32Array(B * L).fill(1) : undefined;
-  if (keyMask && promptMask) for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) keyMask[b * L + i] = promptMask[b * P + i];
+  if (keyMask && promptMask)
+    for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) keyMask[b * L + i] = promptMask[b * P + i];
   let uncondBase: Int32Array | undefined;
   if (o.cfgScale > 0) {
     uncondBase = x.slice();
-    for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) if (!keyMask || keyMask[b * L + i]) uncondBase[b * L + i] = o.maskId;
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < P; i++) if (!keyMask || keyMask[b * L + i]) uncondBase[b * L + i] = o.maskId;
   }
   return { x, B, L, keyMask, uncondBase, promptLen: P };
 }
 
-export async function generate(den: Denoiser, prompts: number[][], padId: number, maxLen: number, o: GenerateOptions): Promise<GenerateResult> {
+export async function generate(
+  den: Denoiser,
+  prompts: number[][],
+  padId: number,
+  maxLen: number,
+  o: GenerateOptions,
+): Promise<GenerateResult> {
   if (!prompts.length) throw new UserError('no prompts to generate from');
   const t0 = performance.now();
   if (prompts.some((p) => p.length === 0)) throw new UserError('a prompt is empty');
@@ -229,15 +291,24 @@ export async function generate(den: Denoiser, prompts: number[][], padId: number
  * Infilling: the prompts already hold mask tokens (the [MASK] spans); only those are filled, over
  * `steps` steps in one block spanning the whole sequence. Output rows are the whole sequences.
  */
-export async function infill(den: Denoiser, rows: number[][], padId: number, maxLen: number, o: GenerateOptions): Promise<GenerateResult> {
+export async function infill(
+  den: Denoiser,
+  rows: number[][],
+  padId: number,
+  maxLen: number,
+  o: GenerateOptions,
+): Promise<GenerateResult> {
   if (!rows.length) throw new UserError('no prompts to infill');
   const t0 = performance.now();
   const L = Math.max(...rows.map((r) => r.length));
   if (L > maxLen) throw new UserError(`infill prompt of ${L} tokens exceeds the model's max_sequence_length ${maxLen}`);
   if (!rows.every((r) => r.includes(o.maskId))) throw new UserError('an infill prompt has no mask span to fill');
-  if (!Number.isInteger(o.steps) || o.steps < 1) throw new UserError(`--steps must be a positive integer, got ${o.steps}`);
+  if (!Number.isInteger(o.steps) || o.steps < 1)
+    throw new UserError(`--steps must be a positive integer, got ${o.steps}`);
   const q = makeSeq(rows, padId, 0, { ...o, cfgScale: 0 });
   const nfe = await denoiseBlock(den, q, 0, q.L, o.steps, 0, 0, { ...o, cfgScale: 0 });
-  const outputIds = Array.from({ length: q.B }, (_, b) => Array.from(q.x.subarray(b * q.L + (L - rows[b].length), (b + 1) * q.L)));
+  const outputIds = Array.from({ length: q.B }, (_, b) =>
+    Array.from(q.x.subarray(b * q.L + (L - rows[b].length), (b + 1) * q.L)),
+  );
   return { outputIds, nfe, seconds: (performance.now() - t0) / 1000 };
 }

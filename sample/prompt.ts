@@ -17,17 +17,24 @@ export interface PromptInput {
 }
 
 export function parseIdList(s: string): number[] {
-  const parts = s.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const parts = s
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   if (!parts.length) throw new UserError('--prompt-ids is empty: give comma-separated token ids such as 1,2,3');
   return parts.map((p) => {
     const n = Number(p);
-    if (!Number.isInteger(n) || n < 0) throw new UserError(`--prompt-ids: "${p}" is not a token id (a non-negative integer)`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new UserError(`--prompt-ids: "${p}" is not a token id (a non-negative integer)`);
     return n;
   });
 }
 
 function hasChatTemplate(tok: Tokenizer): boolean {
-  return typeof tok.files.tokenizerConfig.chat_template === 'string' || Array.isArray(tok.files.tokenizerConfig.chat_template);
+  return (
+    typeof tok.files.tokenizerConfig.chat_template === 'string' ||
+    Array.isArray(tok.files.tokenizerConfig.chat_template)
+  );
 }
 
 export function buildPrompts(p: PromptInput): { ids: number[][]; mode: SampleMode } {
@@ -38,12 +45,15 @@ export function buildPrompts(p: PromptInput): { ids: number[][]; mode: SampleMod
     return { ids: [ids], mode: 'raw' };
   }
   const tok = p.tokenizer;
-  if (!tok) throw new UserError(`${p.checkpoint} has no tokenizer.json, so text prompts cannot be encoded; use --prompt-ids`);
+  if (!tok)
+    throw new UserError(`${p.checkpoint} has no tokenizer.json, so text prompts cannot be encoded; use --prompt-ids`);
   const mode: SampleMode = p.mode ?? (hasChatTemplate(tok) ? 'chat' : 'raw');
-  if (!Number.isInteger(p.maskSpan) || p.maskSpan < 1) throw new UserError(`--mask-span must be a positive integer, got ${p.maskSpan}`);
+  if (!Number.isInteger(p.maskSpan) || p.maskSpan < 1)
+    throw new UserError(`--mask-span must be a positive integer, got ${p.maskSpan}`);
   const ids = p.texts.map((t, i) => {
     if (!t.length) throw new UserError(`prompt ${i + 1} is empty`);
-    if (mode === 'chat') return tok.encode(tok.applyChat([{ role: 'user', content: t }], { addGenerationPrompt: true }));
+    if (mode === 'chat')
+      return tok.encode(tok.applyChat([{ role: 'user', content: t }], { addGenerationPrompt: true }));
     if (mode === 'raw') return tok.encode(t);
     const pieces = t.split('[MASK]');
     if (pieces.length < 2) throw new UserError(`infill prompt ${i + 1} has no [MASK] span to fill`);

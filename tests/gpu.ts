@@ -43,7 +43,13 @@ export function fcParams(numRuns: number): { seed?: number; path?: string; numRu
  * fc.assert with a failure message that carries the cause (the mismatch report), the seed and path,
  * and the command that replays it (fast-check alone prints the counterexample, not the cause).
  */
-export async function checkProperty<T>(name: string, arb: fc.Arbitrary<T>, pred: (v: T) => Promise<void>, numRuns: number, replay: string): Promise<void> {
+export async function checkProperty<T>(
+  name: string,
+  arb: fc.Arbitrary<T>,
+  pred: (v: T) => Promise<void>,
+  numRuns: number,
+  replay: string,
+): Promise<void> {
   const p = fcParams(numRuns);
   const r = await fc.check(fc.asyncProperty(arb, pred), p);
   if (!r.failed) return;
@@ -61,7 +67,8 @@ export function throwsEngine(fn: () => unknown, ...patterns: (RegExp | string)[]
   } catch (e) {
     assert.instance(e, EngineError);
     const msg = (e as Error).message;
-    for (const p of patterns) assert.ok(typeof p === 'string' ? msg.includes(p) : p.test(msg), `"${msg}" should match ${p}`);
+    for (const p of patterns)
+      assert.ok(typeof p === 'string' ? msg.includes(p) : p.test(msg), `"${msg}" should match ${p}`);
     return;
   }
   assert.unreachable(`expected an EngineError matching ${patterns.join(', ')}`);

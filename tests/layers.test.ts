@@ -20,7 +20,11 @@ const ALLOWED: Record<string, string[]> = {
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
     const p = join(dir, n);
-    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') && !p.endsWith('.test.ts') && !p.includes('test-util') ? [p] : [];
+    return statSync(p).isDirectory()
+      ? files(p)
+      : p.endsWith('.ts') && !p.endsWith('.test.ts') && !p.includes('test-util')
+        ? [p]
+        : [];
   });
 }
 
@@ -34,7 +38,8 @@ test('imports follow the layer order of DESIGN.md', () => {
         const target = relative(root, resolve(dirname(f), m[1])).split('/')[0];
         checked++;
         if (!ALLOWED[layer].includes(target)) bad.push(`${relative(root, f)} imports ${m[1]} (${layer} -> ${target})`);
-        if (f.endsWith('.ref.ts') && target === 'engine') bad.push(`${relative(root, f)}: CPU references import nothing from the engine`);
+        if (f.endsWith('.ref.ts') && target === 'engine')
+          bad.push(`${relative(root, f)}: CPU references import nothing from the engine`);
       }
     }
   }

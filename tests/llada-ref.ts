@@ -37,14 +37,27 @@ function rope(x: Float64Array, B: number, T: number, H: number, D: number, theta
         for (let i = 0; i < half; i++) {
           const ang = t * Math.pow(theta, (-2 * i) / D);
           const k = ((b * T + t) * H + h) * D;
-          const x1 = x[k + i], x2 = x[k + i + half];
+          const x1 = x[k + i],
+            x2 = x[k + i + half];
           x[k + i] = x1 * Math.cos(ang) - x2 * Math.sin(ang);
           x[k + i + half] = x2 * Math.cos(ang) + x1 * Math.sin(ang);
         }
 }
 
-export function lladaForwardRef(cfg: ModelConfig, w: Weights, ids: ArrayLike<number>, B: number, T: number, keyMask?: ArrayLike<number>): Float64Array {
-  const C = cfg.d_model, H = cfg.n_heads, Hkv = kvHeads(cfg), D = headDim(cfg), F = mlpHidden(cfg), V = embeddingRows(cfg);
+export function lladaForwardRef(
+  cfg: ModelConfig,
+  w: Weights,
+  ids: ArrayLike<number>,
+  B: number,
+  T: number,
+  keyMask?: ArrayLike<number>,
+): Float64Array {
+  const C = cfg.d_model,
+    H = cfg.n_heads,
+    Hkv = kvHeads(cfg),
+    D = headDim(cfg),
+    F = mlpHidden(cfg),
+    V = embeddingRows(cfg);
   const N = B * T;
   const P = (n: string) => w.get(`model.transformer.${n}`)!;
   const wte = P('wte.weight');
@@ -98,7 +111,12 @@ export function lladaForwardRef(cfg: ModelConfig, w: Weights, ids: ArrayLike<num
 }
 
 /** Masked-token loss sum_i w_i * CE_i in float64 (the MDLM objective with weights folded). */
-export function weightedXentRef(logits: Float64Array, V: number, targets: ArrayLike<number>, weights: ArrayLike<number>): number {
+export function weightedXentRef(
+  logits: Float64Array,
+  V: number,
+  targets: ArrayLike<number>,
+  weights: ArrayLike<number>,
+): number {
   let loss = 0;
   for (let n = 0; n < targets.length; n++) {
     if (!weights[n]) continue;

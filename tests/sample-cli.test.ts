@@ -18,13 +18,27 @@ const tmp = mkdtempSync(join(tmpdir(), 'sample-cli-'));
 const tok = buildCharTokenizer('abcdefghijklmnopqrstuvwxyz0123456789+= \n');
 
 function run(args: string[]) {
-  return spawnSync(process.execPath, [join(root, 'bin/dllm-wgpu.js'), 'sample', ...args], { encoding: 'utf8', timeout: 120_000 });
+  return spawnSync(process.execPath, [join(root, 'bin/dllm-wgpu.js'), 'sample', ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 }
 
 test('setup: tiny checkpoints with and without a tokenizer', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
-  const cfg = createConfig({ d_model: 16, n_heads: 2, n_kv_heads: 2, n_layers: 1, mlp_hidden_size: 16, vocab_size: tok.vocabSize, embedding_size: tok.vocabSize, mask_token_id: tok.maskId, eos_token_id: tok.eosId, pad_token_id: tok.padId });
+  const cfg = createConfig({
+    d_model: 16,
+    n_heads: 2,
+    n_kv_heads: 2,
+    n_layers: 1,
+    mlp_hidden_size: 16,
+    vocab_size: tok.vocabSize,
+    embedding_size: tok.vocabSize,
+    mask_token_id: tok.maskId,
+    eos_token_id: tok.eosId,
+    pad_token_id: tok.padId,
+  });
   const m = createModel(cfg, { device: rt, seed: 2 });
   await saveModel(m, join(tmp, 'with-tok'), { tokenizer: tok });
   await saveModel(m, join(tmp, 'no-tok'), { tokenizer: null });
@@ -32,12 +46,26 @@ test('setup: tiny checkpoints with and without a tokenizer', async () => {
   m.dispose();
 });
 
-test('chat mode renders LLaDA\'s template with the generation prompt', () => {
-  const { ids, mode } = buildPrompts({ texts: ['a+b'], tokenizer: tok, maskSpan: 4, maskId: tok.maskId, checkpoint: 'x' });
+test("chat mode renders LLaDA's template with the generation prompt", () => {
+  const { ids, mode } = buildPrompts({
+    texts: ['a+b'],
+    tokenizer: tok,
+    maskSpan: 4,
+    maskId: tok.maskId,
+    checkpoint: 'x',
+  });
   assert.is(mode, 'chat');
-  const text = '<|startoftext|><|start_header_id|>user<|end_header_id|>\n\na+b<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n';
+  const text =
+    '<|startoftext|><|start_header_id|>user<|end_header_id|>\n\na+b<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n';
   assert.equal(ids[0], tok.encode(text));
-  const inf = buildPrompts({ texts: ['a[MASK]b'], mode: 'infill', tokenizer: tok, maskSpan: 3, maskId: tok.maskId, checkpoint: 'x' });
+  const inf = buildPrompts({
+    texts: ['a[MASK]b'],
+    mode: 'infill',
+    tokenizer: tok,
+    maskSpan: 3,
+    maskId: tok.maskId,
+    checkpoint: 'x',
+  });
   assert.equal(inf.ids[0], [...tok.encode('a'), tok.maskId, tok.maskId, tok.maskId, ...tok.encode('b')]);
 });
 
@@ -49,9 +77,28 @@ test('EOS/EOT trimming keeps what comes before the first end token or leftover m
 
 test('sample --json prints the documented fields for each prompt', async () => {
   if (!(await gpuDevice())) return;
-  const r = run(['--checkpoint', join(tmp, 'with-tok'), '--mode', 'raw', '--prompt', '12+3=', '--prompt', 'ab', '--gen-length', '4', '--block-length', '2', '--steps', '2', '--json']);
+  const r = run([
+    '--checkpoint',
+    join(tmp, 'with-tok'),
+    '--mode',
+    'raw',
+    '--prompt',
+    '12+3=',
+    '--prompt',
+    'ab',
+    '--gen-length',
+    '4',
+    '--block-length',
+    '2',
+    '--steps',
+    '2',
+    '--json',
+  ]);
   assert.is(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.is(lines.length, 2);
   for (const o of lines) {
     assert.is(o.output_ids.length, 4);
@@ -69,9 +116,15 @@ test('bad sample inputs: clear errors, exit 1', async () => {
     [['--checkpoint', ck, '--prompt', ''], /prompt 1 is empty/],
     [['--checkpoint', join(tmp, 'missing'), '--prompt', 'a'], /checkpoint folder not found/],
     [['--checkpoint', join(tmp, 'no-tok'), '--prompt', 'a'], /no tokenizer\.json.*--prompt-ids/],
-    [['--checkpoint', ck, '--prompt', 'a', '--gen-length', '10', '--block-length', '3'], /not divisible by --block-length/],
+    [
+      ['--checkpoint', ck, '--prompt', 'a', '--gen-length', '10', '--block-length', '3'],
+      /not divisible by --block-length/,
+    ],
     // A number option that is not a number: the option parser's message, not a stack trace.
-    [['--checkpoint', ck, '--prompt', 'a', '--steps', 'ten'], /argument 'ten' is invalid\. --steps expects an integer, got "ten"/],
+    [
+      ['--checkpoint', ck, '--prompt', 'a', '--steps', 'ten'],
+      /argument 'ten' is invalid\. --steps expects an integer, got "ten"/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = run(args);
@@ -85,15 +138,40 @@ test('eval: validation loss and Monte Carlo log-likelihood as JSON; bad data is 
   if (!(await gpuDevice())) return;
   const data = join(tmp, 'pairs.jsonl');
   writeFileSync(data, '{"prompt":"1+2=","response":"3"}\n{"prompt":"ab","response":"c"}\n');
-  const r = spawnSync(process.execPath, [join(root, 'bin/dllm-wgpu.js'), 'eval', '--checkpoint', join(tmp, 'with-tok'), '--data', data, '--seq-length', '8', '--mc-num', '8', '--mc-batch', '4', '--json'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(root, 'bin/dllm-wgpu.js'),
+      'eval',
+      '--checkpoint',
+      join(tmp, 'with-tok'),
+      '--data',
+      data,
+      '--seq-length',
+      '8',
+      '--mc-num',
+      '8',
+      '--mc-batch',
+      '4',
+      '--json',
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   assert.is(r.status, 0, r.stderr);
   const o = JSON.parse(r.stdout.trim().split('\n').pop()!);
   assert.is(o.rows, 2);
   assert.ok(o.val_loss > 0 && Number.isFinite(o.val_loss), `val_loss ${o.val_loss}`);
   assert.is(o.log_likelihood.per_example.length, 2);
-  assert.ok(o.log_likelihood.per_example.every((x: number) => x < 0), 'log-likelihoods are negative');
+  assert.ok(
+    o.log_likelihood.per_example.every((x: number) => x < 0),
+    'log-likelihoods are negative',
+  );
   writeFileSync(data, '{"prompt":"1+2=","response":"3"}\n{not json\n');
-  const bad = spawnSync(process.execPath, [join(root, 'bin/dllm-wgpu.js'), 'eval', '--checkpoint', join(tmp, 'with-tok'), '--data', data], { encoding: 'utf8', timeout: 120_000 });
+  const bad = spawnSync(
+    process.execPath,
+    [join(root, 'bin/dllm-wgpu.js'), 'eval', '--checkpoint', join(tmp, 'with-tok'), '--data', data],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /pairs\.jsonl:2/);
 });

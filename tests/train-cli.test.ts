@@ -13,14 +13,40 @@ const root = new URL('..', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'train-cli-'));
 const BIN = join(root, 'bin/dllm-wgpu.js');
 const TINY = [
-  '--set', 'model.d_model=16', '--set', 'model.n_layers=1', '--set', 'model.n_heads=2', '--set', 'model.n_kv_heads=2',
-  '--set', 'model.mlp_hidden_size=24', '--set', 'step_scheduler.global_batch_size=8', '--set', 'step_scheduler.local_batch_size=4',
-  '--set', 'step_scheduler.max_steps=12', '--set', 'step_scheduler.ckpt_every_steps=4', '--set', 'step_scheduler.log_every_steps=1',
-  '--set', 'step_scheduler.val_every_steps=6', '--set', 'checkpoint.keep_last=0', '--no-eval',
+  '--set',
+  'model.d_model=16',
+  '--set',
+  'model.n_layers=1',
+  '--set',
+  'model.n_heads=2',
+  '--set',
+  'model.n_kv_heads=2',
+  '--set',
+  'model.mlp_hidden_size=24',
+  '--set',
+  'step_scheduler.global_batch_size=8',
+  '--set',
+  'step_scheduler.local_batch_size=4',
+  '--set',
+  'step_scheduler.max_steps=12',
+  '--set',
+  'step_scheduler.ckpt_every_steps=4',
+  '--set',
+  'step_scheduler.log_every_steps=1',
+  '--set',
+  'step_scheduler.val_every_steps=6',
+  '--set',
+  'checkpoint.keep_last=0',
+  '--no-eval',
 ];
 
 function run(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, cwd: tmp, timeout: 240_000 });
+  return spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    cwd: tmp,
+    timeout: 240_000,
+  });
 }
 
 function losses(dir: string): Map<number, number> {
@@ -36,7 +62,11 @@ function losses(dir: string): Map<number, number> {
 /** Start a run and SIGKILL it once `ready(dir)` holds; resolves when it is dead. */
 function killWhen(args: string[], dir: string, ready: () => boolean, env: Record<string, string> = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd: tmp, stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      cwd: tmp,
+      stdio: 'ignore',
+    });
     const timer = setInterval(() => {
       if (ready()) {
         clearInterval(timer);
@@ -65,7 +95,8 @@ test('a run killed after a checkpoint and resumed logs the same losses as an uni
   assert.match(r2.stderr, /resumed from .*step-0000(04|08)/);
   const got = losses(cut);
   for (let s = 5; s <= 12; s++) {
-    const a = got.get(s)!, b = ref.get(s)!;
+    const a = got.get(s)!,
+      b = ref.get(s)!;
     assert.ok(Math.abs(a - b) <= 1e-6 * Math.abs(b), `step ${s}: resumed loss ${a} vs uninterrupted ${b}`);
   }
 });
@@ -73,13 +104,21 @@ test('a run killed after a checkpoint and resumed logs the same losses as an uni
 test('SIGKILL during a checkpoint write leaves the previous checkpoint, and --resume uses it', async () => {
   if (!(await gpuDevice())) return;
   const dir = join(tmp, 'midwrite');
-  await killWhen(['train', ...TINY, '--out', dir], dir, () => existsSync(join(dir, '.tmp-step-000008', 'model.safetensors')), { DLLM_WGPU_TEST_CKPT_PAUSE_MS: '3000' });
+  await killWhen(
+    ['train', ...TINY, '--out', dir],
+    dir,
+    () => existsSync(join(dir, '.tmp-step-000008', 'model.safetensors')),
+    { DLLM_WGPU_TEST_CKPT_PAUSE_MS: '3000' },
+  );
   assert.ok(existsSync(join(dir, 'step-000004', 'COMPLETE')), 'step 4 checkpoint complete');
   assert.not.ok(existsSync(join(dir, 'step-000008')), 'no step-8 checkpoint that looks complete');
   const r = run(['train', ...TINY, '--out', dir, '--resume']);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stderr, /resumed from .*step-000004/);
-  assert.ok(readdirSync(dir).every((n) => !n.startsWith('.tmp-')), 'stale temporary folder removed');
+  assert.ok(
+    readdirSync(dir).every((n) => !n.startsWith('.tmp-')),
+    'stale temporary folder removed',
+  );
 });
 
 test('bad inputs: clear messages, exit code 1', async () => {
@@ -94,7 +133,10 @@ test('bad inputs: clear messages, exit code 1', async () => {
     [['train', cfg('[optimizer]\nlrr = 3e-3\n')], /unknown key optimizer\.lrr \(did you mean optimizer\.lr\?\)/],
     [['train', cfg('[optimizer]\nlr = "fast"\n')], /optimizer\.lr.*number/],
     [['train', cfg('[dataset]\npath = "missing.jsonl"\n[validation_dataset]\n')], /missing\.jsonl/],
-    [['train', '--set', 'optimizer.lr=1e30', '--set', 'clip_grad_norm.max_norm=0', ...TINY.slice(0, -1)], /loss became (NaN|Infinity|-Infinity)/],
+    [
+      ['train', '--set', 'optimizer.lr=1e30', '--set', 'clip_grad_norm.max_norm=0', ...TINY.slice(0, -1)],
+      /loss became (NaN|Infinity|-Infinity)/,
+    ],
     [['sample', '--checkpoint', join(tmp, 'nope'), '--prompt', 'x'], /checkpoint folder not found/],
     [['train', 'nope.toml'], /config file not found: nope\.toml/],
   ];

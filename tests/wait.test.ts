@@ -64,7 +64,10 @@ test('immediates run at once early in a wait; clearImmediate cancels; nested wai
   await sleep(5);
   assert.is(fired, false, 'clearImmediate cancelled the callback queued during the wait');
   assert.is(await waitGpu(Promise.resolve(42)), 42);
-  const lost = await waitGpu(Promise.reject(new Error('lost'))).then(() => 'resolved', (e: Error) => e.message);
+  const lost = await waitGpu(Promise.reject(new Error('lost'))).then(
+    () => 'resolved',
+    (e: Error) => e.message,
+  );
   assert.is(lost, 'lost');
   assert.is(globalThis.setImmediate, native, 'restored after a rejection too');
 });
@@ -85,14 +88,17 @@ test('a long GPU readback leaves the main thread mostly idle', async () => {
     const cpu1 = mainThreadCpuMs();
     if (cpu0 === null || cpu1 === null || wallMs < 100) return; // no /proc, or a GPU too fast to tell
     // Encoding 8 dispatches takes well under a millisecond; a spinning poller would use ~wallMs.
-    assert.ok(cpu1 - cpu0 < 0.5 * wallMs, `main thread used ${cpu1 - cpu0} ms of CPU during a ${wallMs.toFixed(0)} ms wait`);
+    assert.ok(
+      cpu1 - cpu0 < 0.5 * wallMs,
+      `main thread used ${cpu1 - cpu0} ms of CPU during a ${wallMs.toFixed(0)} ms wait`,
+    );
   });
 });
 
 /** CPU time (ms, 10 ms resolution) of the main thread, from Linux /proc; null elsewhere. */
 function mainThreadCpuMs(): number | null {
   try {
-    const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return (Number(f[11]) + Number(f[12])) * 10;
   } catch {
     return null;

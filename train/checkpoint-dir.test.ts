@@ -52,7 +52,10 @@ test('a failing writer leaves no checkpoint and no temp folder', async () => {
   } catch (e) {
     assert.match((e as Error).message, /disk full/);
   }
-  assert.equal(listCheckpoints(run).map((c) => c.step), [10]);
+  assert.equal(
+    listCheckpoints(run).map((c) => c.step),
+    [10],
+  );
   assert.equal(readdirSync(run), ['step-000010']);
 });
 
@@ -63,7 +66,10 @@ test('incomplete and stale folders are ignored, and stale temps cleaned', async 
   mkdirSync(join(run, 'step-000040')); // crashed before COMPLETE (should not happen with commit, but may be copied)
   mkdirSync(join(run, '.tmp-step-000050'));
   writeFileSync(join(run, 'metrics.jsonl'), '');
-  assert.equal(listCheckpoints(run).map((c) => c.step), [5, 30]);
+  assert.equal(
+    listCheckpoints(run).map((c) => c.step),
+    [5, 30],
+  );
   assert.is(newestCheckpoint(run)?.step, 30);
   assert.equal(cleanStaleTemps(run), [join(run, '.tmp-step-000050')]);
   assert.ok(!existsSync(join(run, '.tmp-step-000050')));
@@ -75,7 +81,10 @@ test('prune keeps the newest keep_last; 0 keeps all', async () => {
   for (const s of [100, 200, 300, 400]) await save(run, s);
   assert.equal(pruneCheckpoints(run, 0), []);
   assert.equal(pruneCheckpoints(run, 2), [join(run, 'step-000100'), join(run, 'step-000200')]);
-  assert.equal(listCheckpoints(run).map((c) => c.step), [300, 400]);
+  assert.equal(
+    listCheckpoints(run).map((c) => c.step),
+    [300, 400],
+  );
 });
 
 test('re-saving a step replaces the old checkpoint', async () => {

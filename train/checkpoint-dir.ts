@@ -147,7 +147,9 @@ export function resolveResume(resume: 'auto' | false | string, runDir: string): 
   const path = resolve(resume);
   if (!existsSync(path)) throw new UserError(`resume: checkpoint folder not found: ${path}`);
   if (!isCompleteCheckpoint(path)) {
-    throw new UserError(`resume: ${path} is not a complete checkpoint (no ${COMPLETE_MARKER} marker); the save was interrupted`);
+    throw new UserError(
+      `resume: ${path} is not a complete checkpoint (no ${COMPLETE_MARKER} marker); the save was interrupted`,
+    );
   }
   const m = NAME_RE.exec(basename(path));
   if (!m) throw new UserError(`resume: ${path} is not named step-NNNNNN`);

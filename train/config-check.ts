@@ -16,7 +16,10 @@ export function checkTrainConfig(cfg: TrainConfig, explicit: ReadonlySet<string>
   const p: string[] = [];
   const bad = (section: string, key: string | undefined, msg: string) => p.push(`${where(section, key)}: ${msg}`);
   const { model, dataset: ds, validation_dataset: val, step_scheduler: st, lr_scheduler: lr } = cfg;
-  const datasets = [['dataset', ds], ['validation_dataset', val]] as const;
+  const datasets = [
+    ['dataset', ds],
+    ['validation_dataset', val],
+  ] as const;
 
   if (!/^[A-Za-z0-9._-]+$/.test(cfg.name)) {
     bad('', 'name', `name ${JSON.stringify(cfg.name)} names a folder: use letters, digits, '.', '_', '-'`);
@@ -33,7 +36,8 @@ export function checkTrainConfig(cfg: TrainConfig, explicit: ReadonlySet<string>
     const { d_model: C, n_heads: H, n_kv_heads: Hkv } = model;
     if (C % H !== 0) bad('model', 'd_model', `model.d_model (${C}) must be a multiple of model.n_heads (${H})`);
     else if ((C / H) % 2 !== 0) bad('model', 'd_model', `head dim d_model / n_heads = ${C / H} must be even for RoPE`);
-    if (H % Hkv !== 0) bad('model', 'n_kv_heads', `model.n_heads (${H}) must be a multiple of model.n_kv_heads (${Hkv})`);
+    if (H % Hkv !== 0)
+      bad('model', 'n_kv_heads', `model.n_heads (${H}) must be a multiple of model.n_kv_heads (${Hkv})`);
     for (const [section, d] of datasets) {
       if (d.seq_length > model.max_sequence_length) {
         const msg = `${section}.seq_length (${d.seq_length}) exceeds model.max_sequence_length (${model.max_sequence_length})`;
@@ -50,7 +54,11 @@ export function checkTrainConfig(cfg: TrainConfig, explicit: ReadonlySet<string>
 
   if ((ds.path === undefined) === (ds.task === undefined)) {
     const both = ds.path !== undefined ? ', not both' : '';
-    bad('dataset', undefined, `[dataset] needs exactly one of path (a JSONL file) or task ("addition" | "sort")${both}`);
+    bad(
+      'dataset',
+      undefined,
+      `[dataset] needs exactly one of path (a JSONL file) or task ("addition" | "sort")${both}`,
+    );
   }
   if (val.path !== undefined && val.task !== undefined) {
     bad('validation_dataset', undefined, '[validation_dataset] takes path or task, not both');
@@ -81,8 +89,10 @@ export function checkTrainConfig(cfg: TrainConfig, explicit: ReadonlySet<string>
   }
 
   const peak = cfg.optimizer.lr;
-  if (lr.min_lr > peak) bad('lr_scheduler', 'min_lr', `lr_scheduler.min_lr (${lr.min_lr}) exceeds optimizer.lr (${peak})`);
-  if (lr.init_lr > peak) bad('lr_scheduler', 'init_lr', `lr_scheduler.init_lr (${lr.init_lr}) exceeds optimizer.lr (${peak})`);
+  if (lr.min_lr > peak)
+    bad('lr_scheduler', 'min_lr', `lr_scheduler.min_lr (${lr.min_lr}) exceeds optimizer.lr (${peak})`);
+  if (lr.init_lr > peak)
+    bad('lr_scheduler', 'init_lr', `lr_scheduler.init_lr (${lr.init_lr}) exceeds optimizer.lr (${peak})`);
   const decay = `lr_scheduler.lr_decay_steps (${lr.lr_decay_steps})`;
   if (st.max_steps > 0 && lr.lr_decay_steps > st.max_steps) {
     bad('lr_scheduler', 'lr_decay_steps', `${decay} exceeds step_scheduler.max_steps (${st.max_steps})`);

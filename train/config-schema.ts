@@ -31,7 +31,12 @@ const optInt = (doc: string, r: Range = {}): FieldSpec<number | undefined> => ({
   doc,
   ...r,
 });
-const optStr = (doc: string): FieldSpec<string | undefined> => ({ kind: 'string', default: undefined, optional: true, doc });
+const optStr = (doc: string): FieldSpec<string | undefined> => ({
+  kind: 'string',
+  default: undefined,
+  optional: true,
+  doc,
+});
 const oneOf = <const V extends readonly string[]>(values: V, d: V[number], doc: string): FieldSpec<V[number]> => ({
   kind: 'enum',
   values,
@@ -106,7 +111,7 @@ export const SCHEMA = {
   },
   dllm: {
     mode: oneOf(['mdlm'] as const, 'mdlm', 'training strategy: mdlm = LLaDA-style masked diffusion'),
-    mask_token_id: optInt('mask token id; unset = the tokenizer\'s mask token', { min: 0 }),
+    mask_token_id: optInt("mask token id; unset = the tokenizer's mask token", { min: 0 }),
     eps: num(1e-3, 'minimum masking probability: p = (1 - eps) t + eps', { min: 0, max: 1, exclusiveMin: true }),
     supervise_padding: bool(true, 'train on the EOS padding after the answer (LLaDA: teaches when to stop)'),
     normalization: oneOf(
@@ -192,7 +197,7 @@ export function schemaSections(): [string, SchemaSection][] {
   const out: [string, SchemaSection][] = [['', top]];
   for (const [k, v] of Object.entries(SCHEMA)) {
     if (isFieldSpec(v)) top[k] = v;
-    else out.push([k, v as SchemaSection]);
+    else out.push([k, v]);
   }
   return out;
 }

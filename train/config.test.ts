@@ -55,18 +55,30 @@ test('malformed TOML is a UserError with file:line:column', () => {
   const msg = userError(() => loadTrainConfig('name = "x"\n[optimizer]\nlr = 1e-3 oops\n', 'cfg.toml'));
   assert.match(msg, /^cfg\.toml:3:\d+: TOML syntax error: /);
   assert.match(msg, /lr = 1e-3 oops/); // the offending line is quoted
-  assert.match(userError(() => loadTrainConfig('[model\n', 'a.toml')), /^a\.toml:1:\d+: TOML syntax error/);
+  assert.match(
+    userError(() => loadTrainConfig('[model\n', 'a.toml')),
+    /^a\.toml:1:\d+: TOML syntax error/,
+  );
 });
 
 test('unknown keys and sections name the full path and the nearest known one', () => {
   const t = `${MINIMAL}[optimizer]\nlr = 1e-3\nlrr = 2e-3\n`;
-  assert.is(userError(() => loadTrainConfig(t, 'cfg.toml')), 'cfg.toml:5: unknown key optimizer.lrr (did you mean optimizer.lr?)');
+  assert.is(
+    userError(() => loadTrainConfig(t, 'cfg.toml')),
+    'cfg.toml:5: unknown key optimizer.lrr (did you mean optimizer.lr?)',
+  );
   assert.is(
     userError(() => loadTrainConfig(`${MINIMAL}[optimiser]\nlr = 1\n`, 'c.toml')),
     'c.toml:3: unknown section [optimiser] (did you mean [optimizer]?)',
   );
-  assert.match(userError(() => loadTrainConfig(`${MINIMAL}[optimizer]\nwarmup = 5\n`, 'c.toml')), /unknown key optimizer\.warmup$/);
-  assert.match(userError(() => loadTrainConfig(`lr_warmup_steps = 3\n${MINIMAL}`, 'c.toml')), /did you mean lr_scheduler\.lr_warmup_steps\?/);
+  assert.match(
+    userError(() => loadTrainConfig(`${MINIMAL}[optimizer]\nwarmup = 5\n`, 'c.toml')),
+    /unknown key optimizer\.warmup$/,
+  );
+  assert.match(
+    userError(() => loadTrainConfig(`lr_warmup_steps = 3\n${MINIMAL}`, 'c.toml')),
+    /did you mean lr_scheduler\.lr_warmup_steps\?/,
+  );
 });
 
 test('wrong types name the key, the expected type and what was given', () => {
@@ -80,7 +92,11 @@ test('wrong types name the key, the expected type and what was given', () => {
     ['optimizer = 3', /optimizer is a section/],
     ['resume = true', /resume = true is ambiguous/],
   ];
-  for (const [toml, re] of cases) assert.match(userError(() => loadTrainConfig(`${toml}\n${MINIMAL}`, 'c.toml')), re);
+  for (const [toml, re] of cases)
+    assert.match(
+      userError(() => loadTrainConfig(`${toml}\n${MINIMAL}`, 'c.toml')),
+      re,
+    );
 });
 
 test('--set overrides parse TOML values, fall back to strings and are checked the same way', () => {
@@ -102,15 +118,22 @@ test('--set overrides parse TOML values, fall back to strings and are checked th
     userError(() => loadTrainConfig(DEFAULT_CONFIG_TOML, '<default>', ['optimizer.lr=abc'])),
     '--set optimizer.lr=abc: optimizer.lr: expected a number, got string "abc"',
   );
-  assert.match(userError(() => loadTrainConfig(DEFAULT_CONFIG_TOML, '<default>', ['optimizer.lr'])), /expected key=value/);
+  assert.match(
+    userError(() => loadTrainConfig(DEFAULT_CONFIG_TOML, '<default>', ['optimizer.lr'])),
+    /expected key=value/,
+  );
   // a --set path is relative to the working directory, a file's to the file's folder
   const d = loadTrainConfig('[dataset]\npath = "d.jsonl"\n', '/cfgs/run.toml', ['validation_dataset.path=v.jsonl']);
   assert.equal([d.dataset.path, d.validation_dataset.path], ['/cfgs/d.jsonl', resolve('v.jsonl')]);
 });
 
 test('cross-field rules: batch sizes, data sources, held-out split, architecture, schedule', () => {
-  const load = (sets: string[], toml = DEFAULT_CONFIG_TOML) => userError(() => loadTrainConfig(toml, '<default>', sets));
-  assert.match(load(['step_scheduler.local_batch_size=48']), /global_batch_size \(64\) must be a multiple of .*local_batch_size \(48\)/);
+  const load = (sets: string[], toml = DEFAULT_CONFIG_TOML) =>
+    userError(() => loadTrainConfig(toml, '<default>', sets));
+  assert.match(
+    load(['step_scheduler.local_batch_size=48']),
+    /global_batch_size \(64\) must be a multiple of .*local_batch_size \(48\)/,
+  );
   assert.match(load([], '[optimizer]\nlr = 1e-3\n'), /\[dataset\] needs exactly one of path .* or task/);
   assert.match(load(['dataset.path=x.jsonl']), /not both/);
   assert.match(load(['validation_dataset.split_seed=7']), /held-out prompts would overlap/);
@@ -160,7 +183,9 @@ test('the resolved config prints to TOML that loads back to the same config', ()
         ];
         const cfg = loadTrainConfig(DEFAULT_CONFIG_TOML, '<default>', sets);
         const back = roundTrip(cfg);
-        return JSON.stringify(back) === JSON.stringify(cfg) && cfg.optimizer.lr === r.lr && cfg.dllm.mask_token_id === r.mask;
+        return (
+          JSON.stringify(back) === JSON.stringify(cfg) && cfg.optimizer.lr === r.lr && cfg.dllm.mask_token_id === r.mask
+        );
       },
     ),
     FC,
@@ -172,7 +197,10 @@ test('helpers: Levenshtein distance and key location', () => {
   assert.is(levenshtein('', 'abc'), 3);
   assert.is(levenshtein('lr', 'lr'), 0);
   const t = 'name = "x"\n\n[optimizer]\n# c\nlr = 1\n[lr_scheduler]\nmin_lr = 0\n';
-  assert.equal([locateKey(t, '', 'name'), locateKey(t, 'optimizer', 'lr'), locateKey(t, 'lr_scheduler'), locateKey(t, 'x', 'y')], [1, 5, 6, undefined]);
+  assert.equal(
+    [locateKey(t, '', 'name'), locateKey(t, 'optimizer', 'lr'), locateKey(t, 'lr_scheduler'), locateKey(t, 'x', 'y')],
+    [1, 5, 6, undefined],
+  );
 });
 
 test.run();

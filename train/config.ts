@@ -24,11 +24,11 @@ export function levenshtein(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     }
     prev = cur;
   }
-  return prev[b.length]!;
+  return prev[b.length];
 }
 
 function nearest(word: string, candidates: Iterable<string>): string | undefined {
@@ -46,16 +46,16 @@ export function locateKey(toml: string, section: string, key?: string): number |
   let table = '';
   const lines = toml.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.replace(/#.*$/, '').trim();
+    const line = lines[i].replace(/#.*$/, '').trim();
     const header = /^\[\s*([A-Za-z0-9_.\- ]+?)\s*\]$/.exec(line);
     if (header) {
-      table = header[1]!.replace(/\s+/g, '');
+      table = header[1].replace(/\s+/g, '');
       if (key === undefined && table === section) return i + 1;
       continue;
     }
     const kv = /^([A-Za-z0-9_.\- ]+?)\s*=/.exec(line);
     if (!kv || key === undefined) continue;
-    const full = [table, kv[1]!.replace(/\s+/g, '')].filter(Boolean).join('.');
+    const full = [table, kv[1].replace(/\s+/g, '')].filter(Boolean).join('.');
     if (full === [section, key].filter(Boolean).join('.')) return i + 1;
   }
   return undefined;
@@ -138,8 +138,10 @@ function parseOverride(flag: string): { path: string[]; value: unknown } {
 }
 
 function tomlSyntaxError(e: TomlError, sourcePath: string): UserError {
-  const reason = e.message.split('\n')[0]!.replace(/^Invalid TOML document:\s*/, '');
-  return new UserError(`${sourcePath}:${e.line}:${e.column}: TOML syntax error: ${reason}\n${e.codeblock ?? ''}`.trimEnd());
+  const reason = e.message.split('\n')[0].replace(/^Invalid TOML document:\s*/, '');
+  return new UserError(
+    `${sourcePath}:${e.line}:${e.column}: TOML syntax error: ${reason}\n${e.codeblock ?? ''}`.trimEnd(),
+  );
 }
 
 const FILE_PATH_KEYS = new Set(['model.path', 'dataset.path', 'validation_dataset.path', 'resume']);
@@ -148,14 +150,19 @@ const joinKey = (section: string, key?: string): string => [section, key].filter
 const isTable = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Writes each --set value into the parsed TOML tree and remembers which keys it set. */
-function applyOverrides(raw: Raw, overrides: readonly string[], origins: Map<string, Origin>, problems: string[]): void {
+function applyOverrides(
+  raw: Raw,
+  overrides: readonly string[],
+  origins: Map<string, Origin>,
+  problems: string[],
+): void {
   for (const flag of overrides) {
     const { path, value } = parseOverride(flag);
     if (path.length > 2 || path.some((p) => p === '')) {
       problems.push(`--set ${flag}: key paths are "key" or "section.key"`);
       continue;
     }
-    const [section, key] = path.length === 2 ? [path[0]!, path[1]!] : ['', path[0]!];
+    const [section, key] = path.length === 2 ? [path[0], path[1]] : ['', path[0]];
     const target = section ? (raw[section] ??= {}) : raw;
     if (!isTable(target)) {
       problems.push(`--set ${flag}: ${section} is not a section`);
@@ -174,7 +181,8 @@ function unknownKeyMessage(section: string, key: string, value: unknown): string
   const near = nearest(key, Object.keys(SECTIONS.get(section)!));
   // the right key in the wrong section: "lr_warmup_steps" at the top means lr_scheduler.lr_warmup_steps
   const elsewhere = [...SECTIONS].find(([, fields]) => key in fields)?.[0];
-  const hint = near !== undefined ? joinKey(section, near) : elsewhere !== undefined ? joinKey(elsewhere, key) : undefined;
+  const hint =
+    near !== undefined ? joinKey(section, near) : elsewhere !== undefined ? joinKey(elsewhere, key) : undefined;
   return `unknown key ${joinKey(section, key)}${hint ? ` (did you mean ${hint}?)` : ''}`;
 }
 
@@ -182,7 +190,7 @@ function unknownKeyMessage(section: string, key: string, value: unknown): string
 export function loadTrainConfig(tomlText: string, sourcePath: string, overrides: readonly string[] = []): TrainConfig {
   let raw: Raw;
   try {
-    raw = parse(tomlText) as Raw;
+    raw = parse(tomlText);
   } catch (e) {
     if (e instanceof TomlError) throw tomlSyntaxError(e, sourcePath);
     throw e;
@@ -225,13 +233,15 @@ export function loadTrainConfig(tomlText: string, sourcePath: string, overrides:
     if (key === '' || !SECTIONS.has(key)) {
       take('', key, value);
     } else if (!isTable(value)) {
-      problems.push(`${where('', key)}: ${key} is a section: write [${key}] and its keys below, got ${describe(value)}`);
+      problems.push(
+        `${where('', key)}: ${key} is a section: write [${key}] and its keys below, got ${describe(value)}`,
+      );
     } else {
       for (const [k, v] of Object.entries(value)) take(key, k, v);
     }
   }
   if (problems.length === 0) problems.push(...checkTrainConfig(cfg as unknown as TrainConfig, explicit, where));
-  if (problems.length === 1) throw new UserError(problems[0]!);
+  if (problems.length === 1) throw new UserError(problems[0]);
   if (problems.length > 1) throw new UserError(`config has ${problems.length} problems:\n  ${problems.join('\n  ')}`);
   const out = cfg as unknown as TrainConfig;
   if (out.out === '') out.out = `runs/${out.name}`;

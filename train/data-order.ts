@@ -81,7 +81,7 @@ export class DataOrder {
         this.epoch++;
         this.index = 0;
       }
-      rows.push(this.order()[this.index++]!);
+      rows.push(this.order()[this.index++]);
     }
     return rows;
   }

@@ -78,7 +78,7 @@ class RowBuilder {
       const real = i < tokens.length;
       const isPrompt = i < promptLen;
       const sup = !isPrompt && (real || this.supervisePadding);
-      this.ids[base + i] = real ? tokens[i]! : this.eos;
+      this.ids[base + i] = real ? tokens[i] : this.eos;
       this.prompt[base + i] = isPrompt ? 1 : 0;
       this.loss[base + i] = sup ? 1 : 0;
       if (sup) supervised++;

@@ -55,7 +55,11 @@ test('prompt_response: prompt, answer, EOS, EOS padding; masks and answer length
 });
 
 test('prompt_response with the chat template ends the answer with EOT', () => {
-  const ds = loadJsonlDataset(jsonl([{ prompt: 'hi', response: 'yo' }]), fakeTokenizer(), opts({ seqLength: 12, useChatTemplate: true }));
+  const ds = loadJsonlDataset(
+    jsonl([{ prompt: 'hi', response: 'yo' }]),
+    fakeTokenizer(),
+    opts({ seqLength: 12, useChatTemplate: true }),
+  );
   assert.is(decode(row(ds.inputIds, 0, 12)), 'U:hi\nA:yo#$$');
   assert.equal(row(ds.promptMask, 0, 12), [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0]);
 });
@@ -76,7 +80,10 @@ test('messages: earlier turns are prompt, only the last assistant answer is supe
     /chat template/,
   );
   const bad = jsonl([{ messages: msgs }, { messages: [{ role: 'user', content: 'x' }] }]);
-  throwsUser(() => loadJsonlDataset(bad, fakeTokenizer(), opts({ seqLength: 16 })), new RegExp(`${bad}:2: .*assistant`));
+  throwsUser(
+    () => loadJsonlDataset(bad, fakeTokenizer(), opts({ seqLength: 16 })),
+    new RegExp(`${bad}:2: .*assistant`),
+  );
 });
 
 test('text: documents packed with EOS between them, every position supervised', () => {
@@ -86,7 +93,11 @@ test('text: documents packed with EOS between them, every position supervised', 
   assert.is(decode(ds.inputIds), 'ab$cde$$');
   assert.equal(Array.from(ds.promptMask), [0, 0, 0, 0, 0, 0, 0, 0]);
   assert.equal(Array.from(ds.lossMask), [1, 1, 1, 1, 1, 1, 1, 1]);
-  const noPad = loadJsonlDataset(jsonl([{ text: 'ab' }, { text: 'cde' }]), fakeTokenizer(), opts({ seqLength: 4, supervisePadding: false }));
+  const noPad = loadJsonlDataset(
+    jsonl([{ text: 'ab' }, { text: 'cde' }]),
+    fakeTokenizer(),
+    opts({ seqLength: 4, supervisePadding: false }),
+  );
   assert.equal(Array.from(noPad.lossMask), [1, 1, 1, 1, 1, 1, 1, 0]);
   assert.equal(Array.from(noPad.answerLength), [4, 3]);
 });
@@ -98,14 +109,22 @@ test('format auto-detection per file, explicit format wins', () => {
   const p = jsonl([{ foo: 1 }]);
   throwsUser(() => loadJsonlDataset(p, tok, opts()), new RegExp(`${p}:1: cannot detect`));
   const p2 = jsonl([{ text: 'a' }]);
-  throwsUser(() => loadJsonlDataset(p2, tok, opts({ format: 'prompt_response' })), new RegExp(`${p2}:1: .*"prompt" is missing`));
+  throwsUser(
+    () => loadJsonlDataset(p2, tok, opts({ format: 'prompt_response' })),
+    new RegExp(`${p2}:1: .*"prompt" is missing`),
+  );
 });
 
 test('missing file, malformed line (file:line), skip_malformed counts, empty dataset', () => {
   const tok = fakeTokenizer();
   throwsUser(() => loadJsonlDataset(join(dir, 'nope.jsonl'), tok, opts()), /dataset file not found: .*nope\.jsonl/);
   throwsUser(() => loadJsonlDataset(dir, tok, opts()), /is a folder/);
-  const p = jsonl([{ prompt: 'a', response: 'b' }, { prompt: 'c', response: 'd' }, '{"prompt": "x",', { prompt: 'e', response: 5 }]);
+  const p = jsonl([
+    { prompt: 'a', response: 'b' },
+    { prompt: 'c', response: 'd' },
+    '{"prompt": "x",',
+    { prompt: 'e', response: 5 },
+  ]);
   throwsUser(() => loadJsonlDataset(p, tok, opts()), new RegExp(`^${p}:3: malformed JSON`));
   const ds = loadJsonlDataset(p, tok, opts({ skipMalformed: true }));
   assert.is(ds.nRows, 2);
@@ -126,13 +145,25 @@ test('over-long examples: truncated, dropped or an error, with counts', () => {
   assert.is(decode(row(t.inputIds, 0, 8)), '12=abcde'); // no end token after a cut answer
   const d = loadJsonlDataset(p, tok, opts({ truncation: 'drop' }));
   assert.equal([d.stats.truncated, d.stats.dropped, d.nRows], [0, 2, 1]);
-  throwsUser(() => loadJsonlDataset(p, tok, opts({ truncation: 'error' })), new RegExp(`${p}:1: example is 12 tokens.*seq_length 8`));
-  throwsUser(() => loadJsonlDataset(jsonl([{ prompt: '123456789=', response: 'a' }]), tok, opts()), /empty .*1 dropped/);
+  throwsUser(
+    () => loadJsonlDataset(p, tok, opts({ truncation: 'error' })),
+    new RegExp(`${p}:1: example is 12 tokens.*seq_length 8`),
+  );
+  throwsUser(
+    () => loadJsonlDataset(jsonl([{ prompt: '123456789=', response: 'a' }]), tok, opts()),
+    /empty .*1 dropped/,
+  );
 });
 
 test('token ids outside the vocabulary, or the mask id, are errors naming the line', () => {
-  const p = jsonl([{ prompt: 'a', response: 'b' }, { prompt: 'A?', response: 'b' }]);
-  throwsUser(() => loadJsonlDataset(p, fakeTokenizer(), opts()), new RegExp(`${p}:2: token id \\d+ is outside the vocabulary`));
+  const p = jsonl([
+    { prompt: 'a', response: 'b' },
+    { prompt: 'A?', response: 'b' },
+  ]);
+  throwsUser(
+    () => loadJsonlDataset(p, fakeTokenizer(), opts()),
+    new RegExp(`${p}:2: token id \\d+ is outside the vocabulary`),
+  );
   const tok = fakeTokenizer();
   const masky = { ...tok, encode: (s: string) => (s === 'm' ? [tok.maskId] : tok.encode(s)) };
   throwsUser(() => tokenizeExamples([{ prompt: 'm', response: 'b' }], masky, opts(), 'task'), /task#0: .*mask token/);
@@ -140,7 +171,16 @@ test('token ids outside the vocabulary, or the mask id, are errors naming the li
 
 test('tokenisation happens once: epochs of batches never call encode again', () => {
   const tok = fakeTokenizer();
-  const ds = tokenizeExamples([{ prompt: '1+1=', response: '2' }, { prompt: '2+2=', response: '4' }, { prompt: '3+3=', response: '6' }], tok, opts(), 'x');
+  const ds = tokenizeExamples(
+    [
+      { prompt: '1+1=', response: '2' },
+      { prompt: '2+2=', response: '4' },
+      { prompt: '3+3=', response: '6' },
+    ],
+    tok,
+    opts(),
+    'x',
+  );
   const calls = tok.calls;
   const order = new DataOrder(ds.nRows, 1);
   for (let i = 0; i < 10; i++) makeBatch(ds, order.take(2));
@@ -149,7 +189,12 @@ test('tokenisation happens once: epochs of batches never call encode again', () 
 });
 
 test('makeBatch gathers rows; sequential batches cover every row once', () => {
-  const ds = tokenizeExamples(['1', '2', '3', '4', '5'].map((d) => ({ prompt: `${d}=`, response: d })), fakeTokenizer(), opts({ seqLength: 4 }), 'x');
+  const ds = tokenizeExamples(
+    ['1', '2', '3', '4', '5'].map((d) => ({ prompt: `${d}=`, response: d })),
+    fakeTokenizer(),
+    opts({ seqLength: 4 }),
+    'x',
+  );
   const b = makeBatch(ds, [3, 0]);
   assert.is(decode(b.inputIds), '4=4$1=1$');
   assert.equal(Array.from(b.answerLength), [2, 2]);
@@ -162,7 +207,9 @@ test('epoch permutations are permutations, fixed by (seed, epoch)', () => {
     fc.property(fc.integer({ min: 1, max: 300 }), fc.nat(), fc.integer({ min: 0, max: 50 }), (n, seed, epoch) => {
       const p = epochPermutation(n, seed, epoch);
       const sorted = Array.from(p).sort((a, b) => a - b);
-      return sorted.every((v, i) => v === i) && Array.from(epochPermutation(n, seed, epoch)).join() === Array.from(p).join();
+      return (
+        sorted.every((v, i) => v === i) && Array.from(epochPermutation(n, seed, epoch)).join() === Array.from(p).join()
+      );
     }),
     FC,
   );
@@ -172,16 +219,22 @@ test('epoch permutations are permutations, fixed by (seed, epoch)', () => {
 
 test('a run resumed from a saved position sees exactly the uninterrupted order', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 12 }), fc.integer({ min: 1, max: 12 }), (n, B, before, after) => {
-      const straight = new DataOrder(n, 7);
-      const all = Array.from({ length: before + after }, () => straight.take(B));
-      const first = new DataOrder(n, 7);
-      for (let i = 0; i < before; i++) first.take(B);
-      const saved = JSON.parse(JSON.stringify(first.position));
-      const resumed = new DataOrder(n, 7, saved);
-      const rest = Array.from({ length: after }, () => resumed.take(B));
-      return JSON.stringify(rest) === JSON.stringify(all.slice(before));
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 1, max: 16 }),
+      fc.integer({ min: 0, max: 12 }),
+      fc.integer({ min: 1, max: 12 }),
+      (n, B, before, after) => {
+        const straight = new DataOrder(n, 7);
+        const all = Array.from({ length: before + after }, () => straight.take(B));
+        const first = new DataOrder(n, 7);
+        for (let i = 0; i < before; i++) first.take(B);
+        const saved = JSON.parse(JSON.stringify(first.position));
+        const resumed = new DataOrder(n, 7, saved);
+        const rest = Array.from({ length: after }, () => resumed.take(B));
+        return JSON.stringify(rest) === JSON.stringify(all.slice(before));
+      },
+    ),
     FC,
   );
   throwsUser(() => new DataOrder(5, 1, { epoch: 0, index: 6 }), /past the end/);

@@ -69,7 +69,8 @@ function chat(tok: TrainTokenizer, messages: readonly ChatMessage[], what: strin
 
 function field(rec: Record<string, unknown>, key: string, want: string): string {
   const v = rec[key];
-  if (typeof v !== 'string') throw new MalformedRecord(`${want}: field "${key}" is ${v === undefined ? 'missing' : typeof v}`);
+  if (typeof v !== 'string')
+    throw new MalformedRecord(`${want}: field "${key}" is ${v === undefined ? 'missing' : typeof v}`);
   return v;
 }
 
@@ -145,7 +146,9 @@ export function loadJsonlDataset(path: string, tok: TrainTokenizer, opts: Tokeni
     if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(
-      code === 'ENOENT' ? `dataset file not found: ${path}` : `cannot read dataset file ${path}: ${(e as Error).message}`,
+      code === 'ENOENT'
+        ? `dataset file not found: ${path}`
+        : `cannot read dataset file ${path}: ${(e as Error).message}`,
     );
   }
   const stats = emptyStats();
@@ -153,14 +156,16 @@ export function loadJsonlDataset(path: string, tok: TrainTokenizer, opts: Tokeni
   const lines = text.split('\n');
   const parsed: { raw: unknown; where: string }[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.replace(/\r$/, '');
+    const line = lines[i].replace(/\r$/, '');
     if (line.trim() === '') continue;
     const where = `${path}:${i + 1}`;
     try {
       parsed.push({ raw: JSON.parse(line), where });
     } catch (e) {
       if (!opts.skipMalformed) {
-        throw new UserError(`${where}: malformed JSON (${(e as Error).message}); fix the line or set skip_malformed = true`);
+        throw new UserError(
+          `${where}: malformed JSON (${(e as Error).message}); fix the line or set skip_malformed = true`,
+        );
       }
       stats.malformedSkipped++;
     }

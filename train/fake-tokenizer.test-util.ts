@@ -30,5 +30,8 @@ export function fakeTokenizer(opts: { chat?: boolean; eot?: boolean } = {}): Tra
 }
 
 export function decode(ids: ArrayLike<number>): string {
-  return Array.from(ids, (id) => CHARSET[id] ?? (id === CHARSET.length ? '$' : id === CHARSET.length + 2 ? '#' : '?')).join('');
+  return Array.from(
+    ids,
+    (id) => CHARSET[id] ?? (id === CHARSET.length ? '$' : id === CHARSET.length + 2 ? '#' : '?'),
+  ).join('');
 }

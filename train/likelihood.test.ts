@@ -16,7 +16,17 @@ test('stratified counts: b values in [1, A], spread A/b apart, wrapping', () => 
 test('log-likelihood is negative and reproducible from its seed; other examples draw other masks', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
-  const cfg = createConfig({ d_model: 16, n_heads: 2, n_kv_heads: 2, n_layers: 1, mlp_hidden_size: 16, vocab_size: 9, embedding_size: 9, init_std: 0.5, init_fn: 'normal' });
+  const cfg = createConfig({
+    d_model: 16,
+    n_heads: 2,
+    n_kv_heads: 2,
+    n_layers: 1,
+    mlp_hidden_size: 16,
+    vocab_size: 9,
+    embedding_size: 9,
+    init_std: 0.5,
+    init_fn: 'normal',
+  });
   const m = createModel(cfg, { device: rt, seed: 3 });
   const o = { mcNum: 32, batchSize: 8, seed: 5, maskId: cfg.mask_token_id };
   const a = await logLikelihood(m, [3, 4], [5, 6, 7], 0, o);

@@ -25,11 +25,20 @@ export function stratifiedCounts(A: number, b: number, k: number): number[] {
   return Array.from({ length: b }, (_, i) => ((Math.round(k + i * (A / b)) - 1) % A) + 1);
 }
 
-export async function logLikelihood(model: LLaDAModel, prompt: number[], answer: number[], index: number, o: LikelihoodOptions): Promise<number> {
+export async function logLikelihood(
+  model: LLaDAModel,
+  prompt: number[],
+  answer: number[],
+  index: number,
+  o: LikelihoodOptions,
+): Promise<number> {
   const A = answer.length;
   if (A === 0) throw new UserError('log-likelihood: empty answer');
-  if (o.mcNum % o.batchSize !== 0) throw new UserError(`--mc-num ${o.mcNum} must be a multiple of --mc-batch ${o.batchSize}`);
-  const L = prompt.length + A, b = o.batchSize, P = prompt.length;
+  if (o.mcNum % o.batchSize !== 0)
+    throw new UserError(`--mc-num ${o.mcNum} must be a multiple of --mc-batch ${o.batchSize}`);
+  const L = prompt.length + A,
+    b = o.batchSize,
+    P = prompt.length;
   const seq = [...prompt, ...answer];
   const rounds = o.mcNum / b;
   const rt = model.rt;
@@ -56,7 +65,12 @@ export async function logLikelihood(model: LLaDAModel, prompt: number[], answer:
     const rows = await noGradAsync(() =>
       rt.scope(async () => {
         const logits = model.forward({ ids, B: b, T: L });
-        const targets = tensor(rt, Int32Array.from({ length: b * L }, (_, j) => seq[j % L]), [b * L], 'i32');
+        const targets = tensor(
+          rt,
+          Int32Array.from({ length: b * L }, (_, j) => seq[j % L]),
+          [b * L],
+          'i32',
+        );
         return (await softmaxCrossEntropyRows(logits, targets, tensor(rt, weights, [b * L])).read()) as Float32Array;
       }),
     );

@@ -24,11 +24,11 @@ function batchOf(B: number, T: number, promptLens: number[], supervised?: number
   const lossMask = new Uint8Array(B * T);
   const answerLength = new Int32Array(B);
   for (let b = 0; b < B; b++) {
-    const sup = supervised?.[b] ?? T - promptLens[b]!;
+    const sup = supervised?.[b] ?? T - promptLens[b];
     for (let i = 0; i < T; i++) {
       inputIds[b * T + i] = (b * 7 + i) % 50;
-      promptMask[b * T + i] = i < promptLens[b]! ? 1 : 0;
-      lossMask[b * T + i] = i >= promptLens[b]! && i < promptLens[b]! + sup ? 1 : 0;
+      promptMask[b * T + i] = i < promptLens[b] ? 1 : 0;
+      lossMask[b * T + i] = i >= promptLens[b] && i < promptLens[b] + sup ? 1 : 0;
     }
     answerLength[b] = sup;
   }
@@ -59,8 +59,8 @@ test('masked count per row follows Binomial(T, p): chi-square within 5 sigma', (
   let tSum = 0;
   for (let b = 0; b < N; b++) {
     let k = 0;
-    for (let i = 0; i < T; i++) k += c.maskedMask[b * T + i]!;
-    const p = c.p[b]!;
+    for (let i = 0; i < T; i++) k += c.maskedMask[b * T + i];
+    const p = c.p[b];
     chi2 += (k - T * p) ** 2 / (T * p * (1 - p));
     tSum += (p - eps) / (1 - eps);
   }
@@ -80,7 +80,12 @@ test('prompt positions are never masked; masks, noisy ids and weights agree', ()
       fc.double({ min: 1e-4, max: 1, noNaN: true }),
       (B, T, seed, step, lens, eps) => {
         const promptLens = lens.slice(0, B).map((l) => l % T);
-        const batch = batchOf(B, T, promptLens, promptLens.map((l) => Math.max(0, T - l - 1)));
+        const batch = batchOf(
+          B,
+          T,
+          promptLens,
+          promptLens.map((l) => Math.max(0, T - l - 1)),
+        );
         const c = mdlmCorrupt(batch, { seed, step, sampleOffset: 3, maskId: MASK, eps });
         for (let k = 0; k < B * T; k++) {
           const b = Math.floor(k / T);
@@ -88,9 +93,9 @@ test('prompt positions are never masked; masks, noisy ids and weights agree', ()
           if (batch.promptMask[k] && masked) return false;
           if (!masked && c.noisyIds[k] !== batch.inputIds[k]) return false;
           if (c.maskedMask[k] !== (masked && batch.lossMask[k] ? 1 : 0)) return false;
-          const w = c.maskedMask[k] ? Math.fround(1 / c.p[b]!) : 0;
+          const w = c.maskedMask[k] ? Math.fround(1 / c.p[b]) : 0;
           if (c.weights[k] !== w) return false;
-          if (c.p[b]! < eps || c.p[b]! > 1) return false;
+          if (c.p[b] < eps || c.p[b] > 1) return false;
         }
         return true;
       },
@@ -168,28 +173,39 @@ test('answer_length normalisation: hand-computed loss', () => {
 
 test('folded weights summed over micro-batches equal the whole-step loss (both normalisations)', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 99 }), (micro, B, seed) => {
-      const T = 6;
-      const V = 5;
-      const batches = Array.from({ length: micro }, (_, m) => batchOf(B, T, Array.from({ length: B }, (_, b) => (m + b) % 3)));
-      for (const kind of ['token', 'answer_length'] as const) {
-        const norm = stepNormalizer(kind, batches);
-        let foldedSum = 0;
-        let rawNum = 0;
-        let perAnswer = 0;
-        batches.forEach((batch, m) => {
-          const c = mdlmCorrupt(batch, { seed, step: 2, sampleOffset: m * B, maskId: MASK, eps: 0.1 });
-          const lg = new Float32Array(B * T * V).map((_, i) => Math.sin(i * 1.7 + seed));
-          const tg = batch.inputIds.map((x) => x % V);
-          foldedSum += mdlmLossReference(lg, tg, foldNormalizer(c, batch, norm), V);
-          rawNum += mdlmLossReference(lg, tg, c.weights, V);
-          perAnswer += mdlmLossPerAnswerLength(lg, tg, c.weights, batch.answerLength, V) * batch.B;
-        });
-        const want = kind === 'token' ? rawNum / supervisedTokenCount(batches) : perAnswer / (micro * B);
-        if (Math.abs(foldedSum - want) > 1e-5 * Math.max(1, Math.abs(want))) return false;
-      }
-      return true;
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 0, max: 99 }),
+      (micro, B, seed) => {
+        const T = 6;
+        const V = 5;
+        const batches = Array.from({ length: micro }, (_, m) =>
+          batchOf(
+            B,
+            T,
+            Array.from({ length: B }, (_, b) => (m + b) % 3),
+          ),
+        );
+        for (const kind of ['token', 'answer_length'] as const) {
+          const norm = stepNormalizer(kind, batches);
+          let foldedSum = 0;
+          let rawNum = 0;
+          let perAnswer = 0;
+          batches.forEach((batch, m) => {
+            const c = mdlmCorrupt(batch, { seed, step: 2, sampleOffset: m * B, maskId: MASK, eps: 0.1 });
+            const lg = new Float32Array(B * T * V).map((_, i) => Math.sin(i * 1.7 + seed));
+            const tg = batch.inputIds.map((x) => x % V);
+            foldedSum += mdlmLossReference(lg, tg, foldNormalizer(c, batch, norm), V);
+            rawNum += mdlmLossReference(lg, tg, c.weights, V);
+            perAnswer += mdlmLossPerAnswerLength(lg, tg, c.weights, batch.answerLength, V) * batch.B;
+          });
+          const want = kind === 'token' ? rawNum / supervisedTokenCount(batches) : perAnswer / (micro * B);
+          if (Math.abs(foldedSum - want) > 1e-5 * Math.max(1, Math.abs(want))) return false;
+        }
+        return true;
+      },
+    ),
     FC,
   );
 });

@@ -62,7 +62,7 @@ export function mdlmCorrupt(batch: Batch, o: CorruptOptions): Corruption {
     const u = philoxUniform(o.seed, streamOf(STREAM_TAG.mdlmMask, o.step, sample), T);
     for (let i = 0; i < T; i++) {
       const k = b * T + i;
-      if (batch.promptMask[k] || !(u[i]! < pb)) continue;
+      if (batch.promptMask[k] || !(u[i] < pb)) continue;
       noisyIds[k] = o.maskId;
       if (batch.lossMask[k]) {
         maskedMask[k] = 1;
@@ -79,9 +79,7 @@ export type Normalization = 'token' | 'answer_length';
  * What the normaliser needs to know about the whole optimizer step:
  * token: supervised tokens over every micro-batch; answer_length: sequences in the step.
  */
-export type StepNormalizer =
-  | { kind: 'token'; supervisedTokens: number }
-  | { kind: 'answer_length'; batchSize: number };
+export type StepNormalizer = { kind: 'token'; supervisedTokens: number } | { kind: 'answer_length'; batchSize: number };
 
 /** Sums loss_mask over every micro-batch of an optimizer step. */
 export function supervisedTokenCount(batches: readonly Batch[]): number {
@@ -105,10 +103,10 @@ export function foldNormalizer(c: Corruption, batch: Batch, norm: StepNormalizer
   for (let b = 0; b < B; b++) {
     let scale: number;
     if (norm.kind === 'token') scale = norm.supervisedTokens > 0 ? 1 / norm.supervisedTokens : 0;
-    else scale = batch.answerLength[b]! > 0 ? 1 / (batch.answerLength[b]! * norm.batchSize) : 0;
+    else scale = batch.answerLength[b] > 0 ? 1 / (batch.answerLength[b] * norm.batchSize) : 0;
     for (let i = 0; i < T; i++) {
       const k = b * T + i;
-      if (c.maskedMask[k]) out[k] = (1 / c.p[b]!) * scale; // from p in f64, not the rounded weight
+      if (c.maskedMask[k]) out[k] = (1 / c.p[b]) * scale; // from p in f64, not the rounded weight
     }
   }
   return out;
@@ -117,10 +115,10 @@ export function foldNormalizer(c: Corruption, batch: Batch, norm: StepNormalizer
 /** Float64 cross-entropy of row `i` of (N, V) logits against `target`. */
 export function crossEntropyRow(logits: Float32Array, V: number, i: number, target: number): number {
   let max = -Infinity;
-  for (let v = 0; v < V; v++) max = Math.max(max, logits[i * V + v]!);
+  for (let v = 0; v < V; v++) max = Math.max(max, logits[i * V + v]);
   let s = 0;
-  for (let v = 0; v < V; v++) s += Math.exp(logits[i * V + v]! - max);
-  return Math.log(s) + max - logits[i * V + target]!;
+  for (let v = 0; v < V; v++) s += Math.exp(logits[i * V + v] - max);
+  return Math.log(s) + max - logits[i * V + target];
 }
 
 /** sum_i weights_i * CE(logits_i, targets_i) / normalizer over positions with a non-zero weight. */
@@ -136,7 +134,7 @@ export function mdlmLossReference(
     throw new RangeError(`mdlm loss: logits ${logits.length}, targets ${N}, weights ${weights.length}, V ${V}`);
   }
   let s = 0;
-  for (let i = 0; i < N; i++) if (weights[i] !== 0) s += weights[i]! * crossEntropyRow(logits, V, i, targets[i]!);
+  for (let i = 0; i < N; i++) if (weights[i] !== 0) s += weights[i] * crossEntropyRow(logits, V, i, targets[i]);
   return s / normalizer;
 }
 
@@ -159,7 +157,7 @@ export function mdlmLossPerAnswerLength(
       weights.subarray(rows.from, rows.to),
       V,
     );
-    if (answerLength[b]! > 0) total += part / answerLength[b]!;
+    if (answerLength[b] > 0) total += part / answerLength[b];
   }
   return total / B;
 }

@@ -36,7 +36,7 @@ function wellFormed(xml: string): string | undefined {
     const [, close, name, , selfClose] = m;
     if (close) {
       if (stack.pop() !== name) return `mismatched </${name}>`;
-    } else if (!selfClose) stack.push(name!);
+    } else if (!selfClose) stack.push(name);
   }
   if (consumed !== body.length) return 'unparsable markup';
   return stack.length ? `unclosed <${stack.at(-1)}>` : undefined;
@@ -76,19 +76,26 @@ test('log scale, a single point, no data and non-finite values still give well-f
   const empty = renderLossSvg([]);
   assert.is(wellFormed(empty), undefined);
   assert.match(empty, /no data/);
-  const nan = renderLossSvg([{ step: 1, train: NaN }, { step: 2, train: 1 }, { step: 3, train: 0.5 }]);
+  const nan = renderLossSvg([
+    { step: 1, train: NaN },
+    { step: 2, train: 1 },
+    { step: 3, train: 0.5 },
+  ]);
   assert.not.match(nan, /NaN/);
 });
 
 test('any finite curve renders well-formed with every coordinate inside the plot', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.record({ step: fc.nat(100000), train: fc.double({ min: 1e-6, max: 1e6, noNaN: true }) }), { minLength: 1, maxLength: 40 }),
+      fc.array(fc.record({ step: fc.nat(100000), train: fc.double({ min: 1e-6, max: 1e6, noNaN: true }) }), {
+        minLength: 1,
+        maxLength: 40,
+      }),
       fc.boolean(),
       (pts, logY) => {
         const svg = renderLossSvg(pts, { logY, width: 500, height: 300 });
         const nums = [...svg.matchAll(/[ML]([\d.-]+) ([\d.-]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
-        return wellFormed(svg) === undefined && nums.every(([x, y]) => x! >= 0 && x! <= 500 && y! >= 0 && y! <= 300);
+        return wellFormed(svg) === undefined && nums.every(([x, y]) => x >= 0 && x <= 500 && y >= 0 && y <= 300);
       },
     ),
     FC,
@@ -99,8 +106,15 @@ test('a curve flat to within float resolution renders (ticks by index, not an en
   // CI once died here: log scale, values 1e6 and 1e6 - 1e-10; the tick step fell below one ulp.
   for (const logY of [false, true]) {
     // Each pair is one ulp apart.
-    for (const [a, b] of [[1e6, 999999.9999999999], [3, 3.0000000000000004], [1e-6, 1.0000000000000002e-6]] as const) {
-      const pts = [{ step: 1, train: a }, { step: 2, train: b }];
+    for (const [a, b] of [
+      [1e6, 999999.9999999999],
+      [3, 3.0000000000000004],
+      [1e-6, 1.0000000000000002e-6],
+    ] as const) {
+      const pts = [
+        { step: 1, train: a },
+        { step: 2, train: b },
+      ];
       const svg = renderLossSvg(pts, { logY });
       assert.is(wellFormed(svg), undefined, `${a} logY=${logY}`);
       assert.ok(svg.length < 20000, `${a} logY=${logY}: ${svg.length} chars`);
@@ -119,7 +133,7 @@ test('nearly equal curves (random base, relative spread down to 1e-15) render in
         const pts = offs.map((o, i) => ({ step: i, train: base * (1 + o * 10 ** -exp) })).filter((p) => p.train > 0);
         const svg = renderLossSvg(pts, { logY, width: 500, height: 300 });
         const nums = [...svg.matchAll(/[ML]([\d.-]+) ([\d.-]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
-        return wellFormed(svg) === undefined && nums.every(([x, y]) => x! >= 0 && x! <= 500 && y! >= 0 && y! <= 300);
+        return wellFormed(svg) === undefined && nums.every(([x, y]) => x >= 0 && x <= 500 && y >= 0 && y <= 300);
       },
     ),
     FC,
@@ -127,11 +141,35 @@ test('nearly equal curves (random base, relative spread down to 1e-15) render in
 });
 
 test('log line format', () => {
-  const line = formatLogLine({ step: 120, maxSteps: 5000, loss: 3.2149, lr: 3e-4, stepMs: 412.3, tokensPerSec: 9812, etaSec: 192 });
+  const line = formatLogLine({
+    step: 120,
+    maxSteps: 5000,
+    loss: 3.2149,
+    lr: 3e-4,
+    stepMs: 412.3,
+    tokensPerSec: 9812,
+    etaSec: 192,
+  });
   assert.is(line, 'step 120/5000 | loss 3.21 | lr 3.0e-4 | 412 ms | 9.8k tok/s | ETA 3m12s');
-  const gpu = formatLogLine({ step: 1, maxSteps: 2, loss: 0.01234, lr: 1e-3, stepMs: 4.56, tokensPerSec: 512, gpuBytes: 1.2 * 2 ** 30 });
+  const gpu = formatLogLine({
+    step: 1,
+    maxSteps: 2,
+    loss: 0.01234,
+    lr: 1e-3,
+    stepMs: 4.56,
+    tokensPerSec: 512,
+    gpuBytes: 1.2 * 2 ** 30,
+  });
   assert.is(gpu, 'step 1/2 | loss 0.0123 | lr 1.0e-3 | 4.6 ms | 512 tok/s | gpu 1.2 GiB');
-  const small = formatLogLine({ step: 1, maxSteps: 2, loss: 0.01234, lr: 1e-3, stepMs: 4.56, tokensPerSec: 512, gpuBytes: 60 * 2 ** 20 });
+  const small = formatLogLine({
+    step: 1,
+    maxSteps: 2,
+    loss: 0.01234,
+    lr: 1e-3,
+    stepMs: 4.56,
+    tokensPerSec: 512,
+    gpuBytes: 60 * 2 ** 20,
+  });
   assert.ok(small.endsWith('| gpu 60 MiB'), small);
   assert.is(formatDuration(3725), '1h02m');
   assert.is(formatDuration(59.4), '59s');
@@ -141,7 +179,8 @@ test('metrics JSONL: append, read back (skipping a torn last line), truncate for
   const dir = mkdtempSync(join(tmpdir(), 'dllm-metrics-'));
   const path = join(dir, 'metrics.jsonl');
   assert.equal(readMetrics(path), []);
-  for (let step = 10; step <= 50; step += 10) appendMetrics(path, { event: 'train', step, loss: 5 - step / 10, lr: 1e-3 });
+  for (let step = 10; step <= 50; step += 10)
+    appendMetrics(path, { event: 'train', step, loss: 5 - step / 10, lr: 1e-3 });
   appendMetrics(path, { event: 'val', step: 50, loss: 0.5 });
   appendFileSync(path, '{"event": "train", "st');
   const recs = readMetrics(path);
@@ -149,7 +188,10 @@ test('metrics JSONL: append, read back (skipping a torn last line), truncate for
   assert.equal(lossPointsFromMetrics(recs).at(-1), { step: 50, val: 0.5 });
   assert.equal(lossPointsFromMetrics(recs)[0], { step: 10, train: 4 });
   truncateMetricsAfter(path, 30);
-  assert.equal(readMetrics(path).map((r) => r.step), [10, 20, 30]);
+  assert.equal(
+    readMetrics(path).map((r) => r.step),
+    [10, 20, 30],
+  );
   assert.ok(readFileSync(path, 'utf8').endsWith('\n'));
   writeFileAtomic(join(dir, 'a.svg'), '<svg/>');
   assert.is(readFileSync(join(dir, 'a.svg'), 'utf8'), '<svg/>');

@@ -3,7 +3,16 @@
 // rename, so a viewer never sees half a file). Tick placement: the usual 1-2-5 "nice numbers" rule
 // (Heckbert, "Nice numbers for graph labels", Graphics Gems, 1990).
 // Deliberately no charting library, no HTML, no live server: one static SVG a browser can open.
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 
 export interface MetricsRecord {
   event: 'train' | 'val' | (string & {});
@@ -60,8 +69,8 @@ export function lossPointsFromMetrics(records: readonly MetricsRecord[]): LossPo
   const pts: LossPoint[] = [];
   for (const r of records) {
     if (typeof r['loss'] !== 'number') continue;
-    if (r.event === 'train') pts.push({ step: r.step, train: r['loss'] as number });
-    else if (r.event === 'val') pts.push({ step: r.step, val: r['loss'] as number });
+    if (r.event === 'train') pts.push({ step: r.step, train: r['loss'] });
+    else if (r.event === 'val') pts.push({ step: r.step, val: r['loss'] });
   }
   return pts;
 }
@@ -109,7 +118,11 @@ export function formatLogLine(l: LogLine): string {
     `${formatCount(l.tokensPerSec)} tok/s`,
   ];
   if (l.gpuBytes !== undefined) {
-    parts.push(l.gpuBytes >= 2 ** 30 ? `gpu ${(l.gpuBytes / 2 ** 30).toFixed(1)} GiB` : `gpu ${(l.gpuBytes / 2 ** 20).toFixed(0)} MiB`);
+    parts.push(
+      l.gpuBytes >= 2 ** 30
+        ? `gpu ${(l.gpuBytes / 2 ** 30).toFixed(1)} GiB`
+        : `gpu ${(l.gpuBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
   }
   if (l.etaSec !== undefined) parts.push(`ETA ${formatDuration(l.etaSec)}`);
   return parts.join(' | ');
@@ -195,7 +208,10 @@ export function renderLossSvg(points: readonly LossPoint[], opts: SvgOptions = {
   // A range below float resolution (equal values, or 1e6 vs 1e6 + 1e-10) would put every tick and
   // point on one pixel row or divide by zero: widen it around the values instead.
   const flat = y1 - y0 <= 1e-9 * Math.max(Math.abs(y0), Math.abs(y1));
-  if (flat) [y0, y1] = opts.logY ? [y0 / 2, y1 * 2] : [y0 - 0.5 * Math.max(1, Math.abs(y0)), y1 + 0.5 * Math.max(1, Math.abs(y1))];
+  if (flat)
+    [y0, y1] = opts.logY
+      ? [y0 / 2, y1 * 2]
+      : [y0 - 0.5 * Math.max(1, Math.abs(y0)), y1 + 0.5 * Math.max(1, Math.abs(y1))];
   if (!opts.logY) [y0, y1] = [Math.min(0, y0), y1 + 0.05 * (y1 - y0)];
   const ty = opts.logY ? (v: number) => Math.log10(v) : (v: number) => v;
   const [pw, ph] = [W - m.left - m.right, H - m.top - m.bottom];
@@ -213,7 +229,9 @@ export function renderLossSvg(points: readonly LossPoint[], opts: SvgOptions = {
     out.push(`<text x="${sx(v)}" y="${m.top + ph + 16}" text-anchor="middle">${tickLabel(v)}</text>`);
   }
   for (const v of yt) {
-    out.push(`<text x="${m.left - 6}" y="${sy(v)}" text-anchor="end" dominant-baseline="middle">${tickLabel(v)}</text>`);
+    out.push(
+      `<text x="${m.left - 6}" y="${sy(v)}" text-anchor="end" dominant-baseline="middle">${tickLabel(v)}</text>`,
+    );
   }
   out.push(`<text x="${m.left + pw / 2}" y="${H - 10}" text-anchor="middle">step</text>`);
   const yLabel = opts.logY ? 'loss (log scale)' : 'loss';
@@ -231,7 +249,9 @@ export function renderLossSvg(points: readonly LossPoint[], opts: SvgOptions = {
   }
   if (legend.length > 0) {
     const lx = m.left + pw - 118;
-    out.push(`<rect x="${lx}" y="${m.top + 4}" width="110" height="${legend.length * 18 + 2}" fill="white" fill-opacity="0.85"/>`);
+    out.push(
+      `<rect x="${lx}" y="${m.top + 4}" width="110" height="${legend.length * 18 + 2}" fill="white" fill-opacity="0.85"/>`,
+    );
   }
   legend.forEach(([key, label], i) => {
     const y = m.top + 14 + i * 18;

@@ -15,7 +15,15 @@ import { describeDataset, type TokenizedDataset } from './data.ts';
 import { cleanStaleTemps, resolveResume } from './checkpoint-dir.ts';
 import { loadCheckpoint, saveCheckpoint } from './state.ts';
 import { totalSteps, trainLoop } from './trainer.ts';
-import { appendMetrics, formatLogLine, lossPointsFromMetrics, readMetrics, renderLossSvg, truncateMetricsAfter, writeFileAtomic } from './metrics.ts';
+import {
+  appendMetrics,
+  formatLogLine,
+  lossPointsFromMetrics,
+  readMetrics,
+  renderLossSvg,
+  truncateMetricsAfter,
+  writeFileAtomic,
+} from './metrics.ts';
 import type { TaskName } from './tasks.ts';
 
 export interface RunResult {
@@ -60,20 +68,41 @@ export async function runTraining(
   if (resume) truncateMetricsAfter(metricsPath, startStep);
   else writeFileAtomic(metricsPath, '');
   const maxSteps = totalSteps(cfg, parts.train);
-  o.log(`model: ${model.params.count.toLocaleString('en')} parameters; ${maxSteps} steps of ${cfg.step_scheduler.global_batch_size} x ${parts.train.T} tokens; run folder ${runDir}`);
+  o.log(
+    `model: ${model.params.count.toLocaleString('en')} parameters; ${maxSteps} steps of ${cfg.step_scheduler.global_batch_size} x ${parts.train.T} tokens; run folder ${runDir}`,
+  );
   const plot = () => {
     if (!cfg.logging.plot) return;
-    writeFileAtomic(join(runDir, cfg.logging.plot_file), renderLossSvg(lossPointsFromMetrics(readMetrics(metricsPath)), { title: `${cfg.name}: MDLM loss`, logY: cfg.logging.plot_log_y }));
+    writeFileAtomic(
+      join(runDir, cfg.logging.plot_file),
+      renderLossSvg(lossPointsFromMetrics(readMetrics(metricsPath)), {
+        title: `${cfg.name}: MDLM loss`,
+        logY: cfg.logging.plot_log_y,
+      }),
+    );
   };
   let lastVal: number | null = null;
   const t0 = performance.now();
   const res = await trainLoop({
-    cfg, model, train: parts.train, val: parts.val, maskId: parts.maskId, startStep, data,
+    cfg,
+    model,
+    train: parts.train,
+    val: parts.val,
+    maskId: parts.maskId,
+    startStep,
+    data,
     hooks: {
       onLog(e) {
         const eta = ((maxSteps - e.step) * e.stepMs) / 1000;
         o.log(formatLogLine({ ...e, etaSec: eta, gpuBytes: rt.pool.stats.highWaterBytes }), e.step !== maxSteps);
-        appendMetrics(metricsPath, { event: 'train', step: e.step, loss: e.loss, lr: e.lr, ms_per_step: e.stepMs, tokens_per_sec: e.tokensPerSec });
+        appendMetrics(metricsPath, {
+          event: 'train',
+          step: e.step,
+          loss: e.loss,
+          lr: e.lr,
+          ms_per_step: e.stepMs,
+          tokens_per_sec: e.tokensPerSec,
+        });
       },
       onValidate(step, loss) {
         lastVal = loss;
@@ -82,15 +111,23 @@ export async function runTraining(
         plot();
       },
       async onCheckpoint(step, d, loss) {
-        const path = await saveCheckpoint(runDir, model, { step, data_position: d.position, loss, seed: cfg.seed }, {
-          dtype: cfg.checkpoint.save_dtype, configToml, keepLast: cfg.checkpoint.keep_last,
-        });
+        const path = await saveCheckpoint(
+          runDir,
+          model,
+          { step, data_position: d.position, loss, seed: cfg.seed },
+          {
+            dtype: cfg.checkpoint.save_dtype,
+            configToml,
+            keepLast: cfg.checkpoint.keep_last,
+          },
+        );
         o.log(`checkpoint ${path}`);
       },
     },
   });
   plot();
-  if (startStep >= maxSteps && res.steps === 0) o.log(`nothing to do: the run is already at step ${startStep}/${maxSteps}`);
+  if (startStep >= maxSteps && res.steps === 0)
+    o.log(`nothing to do: the run is already at step ${startStep}/${maxSteps}`);
   const summary: Record<string, unknown> = {
     name: cfg.name,
     steps: startStep + res.steps,

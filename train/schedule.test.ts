@@ -68,7 +68,10 @@ test('the default config warms up for 200 steps and decays to min_lr at max_step
   close(lrAt(100, sched), cfg.optimizer.lr / 2);
   close(lrAt(200, sched), cfg.optimizer.lr);
   close(lrAt(cfg.step_scheduler.max_steps, sched), cfg.lr_scheduler.min_lr);
-  assert.is(lrScheduleFromConfig({ ...cfg, lr_scheduler: { ...cfg.lr_scheduler, lr_decay_steps: 700 } }, 6000).decaySteps, 700);
+  assert.is(
+    lrScheduleFromConfig({ ...cfg, lr_scheduler: { ...cfg.lr_scheduler, lr_decay_steps: 700 } }, 6000).decaySteps,
+    700,
+  );
 });
 
 test.run();

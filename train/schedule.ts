@@ -34,7 +34,10 @@ export function lrAt(step: number, s: LrSchedule): number {
 }
 
 /** The schedule a config describes, for a run of `maxSteps` optimizer steps. */
-export function lrScheduleFromConfig(cfg: Pick<TrainConfig, 'optimizer' | 'lr_scheduler'>, maxSteps: number): LrSchedule {
+export function lrScheduleFromConfig(
+  cfg: Pick<TrainConfig, 'optimizer' | 'lr_scheduler'>,
+  maxSteps: number,
+): LrSchedule {
   const l = cfg.lr_scheduler;
   return {
     lr: cfg.optimizer.lr,

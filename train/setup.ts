@@ -33,14 +33,19 @@ export function makeTokenizer(cfg: TrainConfig): Tokenizer {
   if (useCheckpoint) {
     if (!cfg.model.path) throw new UserError('model.tokenizer = "checkpoint" needs model.path');
     if (!existsSync(join(cfg.model.path, 'tokenizer.json'))) {
-      throw new UserError(`model.path ${cfg.model.path} has no tokenizer.json; set model.tokenizer = "char" and a charset`);
+      throw new UserError(
+        `model.path ${cfg.model.path} has no tokenizer.json; set model.tokenizer = "char" and a charset`,
+      );
     }
     return loadTokenizer(cfg.model.path);
   }
   return buildCharTokenizer(cfg.model.charset);
 }
 
-function tokenizeOpts(d: TrainConfig['dataset'] | TrainConfig['validation_dataset'], cfg: TrainConfig): TokenizeOptions {
+function tokenizeOpts(
+  d: TrainConfig['dataset'] | TrainConfig['validation_dataset'],
+  cfg: TrainConfig,
+): TokenizeOptions {
   return {
     seqLength: d.seq_length,
     format: d.format,
@@ -109,8 +114,11 @@ export async function buildRun(rt: Runtime, cfg: TrainConfig, configPath: string
   }
   const T = train.T;
   if (T > model.config.max_sequence_length) {
-    throw new UserError(`dataset.seq_length ${T} exceeds the model's max_sequence_length ${model.config.max_sequence_length}`);
+    throw new UserError(
+      `dataset.seq_length ${T} exceeds the model's max_sequence_length ${model.config.max_sequence_length}`,
+    );
   }
-  if (maskId >= model.vocabRows) throw new UserError(`dllm.mask_token_id ${maskId} is outside the model vocabulary (${model.vocabRows})`);
+  if (maskId >= model.vocabRows)
+    throw new UserError(`dllm.mask_token_id ${maskId} is outside the model vocabulary (${model.vocabRows})`);
   return { tokenizer, model, train, val, task: cfg.dataset.task ?? null, maskId };
 }

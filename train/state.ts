@@ -49,7 +49,10 @@ export async function saveCheckpoint(
       return out;
     });
     await writeSafetensors(join(tmp, 'optimizer.safetensors'), tensors, { dtype: 'F32' });
-    writeFileSync(join(tmp, 'trainer_state.json'), JSON.stringify({ ...st, format: 'dllm-wgpu-trainer-state/1' }, null, 2) + '\n');
+    writeFileSync(
+      join(tmp, 'trainer_state.json'),
+      JSON.stringify({ ...st, format: 'dllm-wgpu-trainer-state/1' }, null, 2) + '\n',
+    );
     writeFileSync(join(tmp, 'config.toml'), o.configToml);
   });
   if (o.keepLast > 0) pruneCheckpoints(runDir, o.keepLast);
@@ -62,14 +65,18 @@ export async function loadCheckpoint(dir: string, rt: Runtime): Promise<{ model:
   try {
     state = JSON.parse(readFileSync(join(dir, 'trainer_state.json'), 'utf8')) as TrainerState;
   } catch (e) {
-    throw new UserError(`${dir}: cannot read trainer_state.json (${(e as Error).message}); is this a training checkpoint?`);
+    throw new UserError(
+      `${dir}: cannot read trainer_state.json (${(e as Error).message}); is this a training checkpoint?`,
+    );
   }
-  if (state.format !== 'dllm-wgpu-trainer-state/1') throw new UserError(`${dir}/trainer_state.json: unknown format ${state.format}`);
+  if (state.format !== 'dllm-wgpu-trainer-state/1')
+    throw new UserError(`${dir}/trainer_state.json: unknown format ${state.format}`);
   const model = await loadModel(dir, { device: rt });
   const P = model.params;
   const opt = SafetensorsFile.open(join(dir, 'optimizer.safetensors'));
   try {
-    const m = new Float32Array(P.totalFloats), v = new Float32Array(P.totalFloats);
+    const m = new Float32Array(P.totalFloats),
+      v = new Float32Array(P.totalFloats);
     let master: Float32Array | null = null;
     for (const p of P.order) {
       const off = P.offsets.get(p.name)!;

@@ -8,7 +8,14 @@ import { tokenizeExamples } from './data.ts';
 import { fakeTokenizer } from './fake-tokenizer.test-util.ts';
 
 const FC = { seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined, numRuns: 10 };
-const base = (o: Partial<TaskOptions>): TaskOptions => ({ task: 'addition', split: 'train', splitSeed: 1234, nHeldout: 500, nExamples: 0, ...o });
+const base = (o: Partial<TaskOptions>): TaskOptions => ({
+  task: 'addition',
+  split: 'train',
+  splitSeed: 1234,
+  nHeldout: 500,
+  nExamples: 0,
+  ...o,
+});
 
 test('addition: 9500 training + 500 held-out prompts, disjoint, covering all 10,000', () => {
   const train = taskExamples(base({}));
@@ -17,7 +24,10 @@ test('addition: 9500 training + 500 held-out prompts, disjoint, covering all 10,
   assert.is(held.length, 500);
   const heldSet = new Set(held.map((e) => e.prompt));
   assert.is(heldSet.size, 500);
-  assert.ok(train.every((e) => !heldSet.has(e.prompt)), 'a held-out prompt is in the training split');
+  assert.ok(
+    train.every((e) => !heldSet.has(e.prompt)),
+    'a held-out prompt is in the training split',
+  );
   assert.is(new Set([...train, ...held].map((e) => e.prompt)).size, 10_000);
   assert.ok([...train, ...held].every((e) => checkTaskAnswer('addition', e.prompt, e.response)));
   assert.equal(taskExamples(base({ nExamples: 3 })), train.slice(0, 3));
@@ -25,11 +35,16 @@ test('addition: 9500 training + 500 held-out prompts, disjoint, covering all 10,
 
 test('held-out split is disjoint from training for any seed and size (addition and sort)', () => {
   fc.assert(
-    fc.property(fc.nat(), fc.integer({ min: 1, max: 3000 }), fc.constantFrom('addition' as const, 'sort' as const), (seed, nHeldout, task) => {
-      const o = base({ task, splitSeed: seed, nHeldout, nExamples: task === 'sort' ? 2000 : 0 });
-      const held = new Set(taskExamples({ ...o, split: 'heldout' }).map((e) => e.prompt));
-      return held.size === nHeldout && taskExamples(o).every((e) => !held.has(e.prompt));
-    }),
+    fc.property(
+      fc.nat(),
+      fc.integer({ min: 1, max: 3000 }),
+      fc.constantFrom('addition' as const, 'sort' as const),
+      (seed, nHeldout, task) => {
+        const o = base({ task, splitSeed: seed, nHeldout, nExamples: task === 'sort' ? 2000 : 0 });
+        const held = new Set(taskExamples({ ...o, split: 'heldout' }).map((e) => e.prompt));
+        return held.size === nHeldout && taskExamples(o).every((e) => !held.has(e.prompt));
+      },
+    ),
     FC,
   );
 });
@@ -66,10 +81,21 @@ test('checkTaskAnswer is exact', () => {
 
 test('every task example fits the default rows: addition in 16, sort in 24, no truncation', () => {
   const tok = fakeTokenizer();
-  const opts = { format: 'auto', truncation: 'error', supervisePadding: true, useChatTemplate: false, skipMalformed: false } as const;
+  const opts = {
+    format: 'auto',
+    truncation: 'error',
+    supervisePadding: true,
+    useChatTemplate: false,
+    skipMalformed: false,
+  } as const;
   const add = tokenizeExamples(taskExamples(base({})), tok, { ...opts, seqLength: 16 }, 'addition');
   assert.is(add.nRows, 9500);
-  const sort = tokenizeExamples(taskExamples(base({ task: 'sort', nExamples: 500 })), tok, { ...opts, seqLength: 24 }, 'sort');
+  const sort = tokenizeExamples(
+    taskExamples(base({ task: 'sort', nExamples: 500 })),
+    tok,
+    { ...opts, seqLength: 24 },
+    'sort',
+  );
   assert.is(sort.stats.truncated + sort.stats.dropped, 0);
 });
 

@@ -76,7 +76,7 @@ function drawSortExamples(seed: number, part: number, count: number, reject: (p:
       buf = philoxU32(seed, streamOf(STREAM_TAG.taskSplit, part, 0), chunk, offset);
       used = 0;
     }
-    return buf[used++]!;
+    return buf[used++];
   };
   let attempts = 0;
   while (out.length < count) {
@@ -121,5 +121,5 @@ export function checkTaskAnswer(task: TaskName, prompt: string, response: string
   }
   const m = /^(\d+)=$/.exec(prompt);
   if (!m) throw new UserError(`not a sort prompt: ${JSON.stringify(prompt)}`);
-  return got === sortExample(Array.from(m[1]!, Number)).response;
+  return got === sortExample(Array.from(m[1], Number)).response;
 }

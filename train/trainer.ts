@@ -69,7 +69,12 @@ function microStep(model: LLaDAModel, batch: Batch, noisy: Int32Array, weights: 
 }
 
 /** Validation MDLM loss with the fixed VALIDATION_STEP corruption (same masks every time). */
-export async function validationLoss(model: LLaDAModel, ds: TokenizedDataset, cfg: TrainConfig, maskId: number): Promise<number> {
+export async function validationLoss(
+  model: LLaDAModel,
+  ds: TokenizedDataset,
+  cfg: TrainConfig,
+  maskId: number,
+): Promise<number> {
   const rt = model.rt;
   const B = cfg.step_scheduler.local_batch_size;
   const batches = [...sequentialBatches(ds, B)];
@@ -78,11 +83,21 @@ export async function validationLoss(model: LLaDAModel, ds: TokenizedDataset, cf
     rt.scope(async () => {
       const acc = zeros(rt, [1], 'f32', 'val_loss');
       batches.forEach((batch, i) => {
-        const c = mdlmCorrupt(batch, { seed: cfg.seed, step: VALIDATION_STEP, sampleOffset: i * B, maskId, eps: cfg.dllm.eps });
+        const c = mdlmCorrupt(batch, {
+          seed: cfg.seed,
+          step: VALIDATION_STEP,
+          sampleOffset: i * B,
+          maskId,
+          eps: cfg.dllm.eps,
+        });
         const w = foldNormalizer(c, batch, norm);
         rt.tidy(() => {
           const logits = model.forward({ ids: c.noisyIds, B: batch.B, T: batch.T });
-          const loss = softmaxCrossEntropy(logits, tensor(rt, batch.inputIds, [batch.B * batch.T], 'i32'), tensor(rt, w, [batch.B * batch.T]));
+          const loss = softmaxCrossEntropy(
+            logits,
+            tensor(rt, batch.inputIds, [batch.B * batch.T], 'i32'),
+            tensor(rt, w, [batch.B * batch.T]),
+          );
           axpyInPlace(acc, loss, 1);
         });
       });
@@ -93,12 +108,16 @@ export async function validationLoss(model: LLaDAModel, ds: TokenizedDataset, cf
 
 export class NonFiniteLossError extends UserError {}
 
-export async function trainLoop(o: LoopOptions): Promise<{ lastLoss: number; steps: number; tokensPerSec: number; seconds: number }> {
+export async function trainLoop(
+  o: LoopOptions,
+): Promise<{ lastLoss: number; steps: number; tokensPerSec: number; seconds: number }> {
   const { cfg, model, train, val, maskId, data, hooks } = o;
   const rt: Runtime = model.rt;
   const s = cfg.step_scheduler;
   if (s.global_batch_size % s.local_batch_size !== 0) {
-    throw new UserError(`step_scheduler.global_batch_size ${s.global_batch_size} is not a multiple of local_batch_size ${s.local_batch_size}`);
+    throw new UserError(
+      `step_scheduler.global_batch_size ${s.global_batch_size} is not a multiple of local_batch_size ${s.local_batch_size}`,
+    );
   }
   const accum = s.global_batch_size / s.local_batch_size;
   const maxSteps = totalSteps(cfg, train);
@@ -145,14 +164,31 @@ export async function trainLoop(o: LoopOptions): Promise<{ lastLoss: number; ste
       const norm = stepNormalizer(cfg.dllm.normalization, batches);
       P.zeroGrads();
       batches.forEach((batch, k) => {
-        const c = mdlmCorrupt(batch, { seed: cfg.seed, step, sampleOffset: k * s.local_batch_size, maskId, eps: cfg.dllm.eps });
+        const c = mdlmCorrupt(batch, {
+          seed: cfg.seed,
+          step,
+          sampleOffset: k * s.local_batch_size,
+          maskId,
+          eps: cfg.dllm.eps,
+        });
         microStep(model, batch, c.noisyIds, foldNormalizer(c, batch, norm), lossAcc);
       });
       const lr = lrAt(step, sched);
       rt.tidy(() => {
-        const scaleT = cfg.clip_grad_norm.max_norm > 0 ? clipScale(gradNormSquared([P.flatGrads]), cfg.clip_grad_norm.max_norm) : undefined;
+        const scaleT =
+          cfg.clip_grad_norm.max_norm > 0
+            ? clipScale(gradNormSquared([P.flatGrads]), cfg.clip_grad_norm.max_norm)
+            : undefined;
         for (const g of views) {
-          adamwStep(g.p, g.g, g.m, g.v, { lr, beta1, beta2, eps: cfg.optimizer.eps, weightDecay: g.wd, step, gradScale: scaleT });
+          adamwStep(g.p, g.g, g.m, g.v, {
+            lr,
+            beta1,
+            beta2,
+            eps: cfg.optimizer.eps,
+            weightDecay: g.wd,
+            step,
+            gradScale: scaleT,
+          });
         }
       });
       // Phase boundary: submit the step, so the buffers it released return to the pool and the
@@ -162,14 +198,15 @@ export async function trainLoop(o: LoopOptions): Promise<{ lastLoss: number; ste
       stepsDone++;
       const isLog = step % s.log_every_steps === 0 || step === maxSteps;
       const isVal = !!val && s.val_every_steps > 0 && (step % s.val_every_steps === 0 || step === maxSteps);
-      const isCkpt = cfg.checkpoint.enabled && ((s.ckpt_every_steps > 0 && step % s.ckpt_every_steps === 0) || step === maxSteps);
+      const isCkpt =
+        cfg.checkpoint.enabled && ((s.ckpt_every_steps > 0 && step % s.ckpt_every_steps === 0) || step === maxSteps);
       if (isLog || isVal || isCkpt) {
         lastLoss = await readLoss(step); // sync point: the only readback of a training step
         const ms = (performance.now() - t0) / since;
         hooks.onLog?.({ step, maxSteps, loss: lastLoss, lr, stepMs: ms, tokensPerSec: (tokensPerStep * 1000) / ms });
         lossAcc.write([0]);
         since = 0;
-        if (isVal) await hooks.onValidate?.(step, await validationLoss(model, val!, cfg, maskId));
+        if (isVal) await hooks.onValidate?.(step, await validationLoss(model, val, cfg, maskId));
         if (isCkpt) await hooks.onCheckpoint?.(step, data, lastLoss);
         t0 = performance.now();
       }

@@ -18,14 +18,22 @@ export interface AdamwRefOpts {
 
 /** State after `steps` updates with the same gradient, as one (3, n) array: p, then m, then v. */
 export function adamwRef(
-  p0: ArrayLike<number>, g0: ArrayLike<number>, m0: ArrayLike<number>, v0: ArrayLike<number>,
-  o: AdamwRefOpts, steps = 1, scale = 1,
+  p0: ArrayLike<number>,
+  g0: ArrayLike<number>,
+  m0: ArrayLike<number>,
+  v0: ArrayLike<number>,
+  o: AdamwRefOpts,
+  steps = 1,
+  scale = 1,
 ): Float64Array {
   const n = p0.length;
-  const p = Float64Array.from(p0), m = Float64Array.from(m0), v = Float64Array.from(v0);
+  const p = Float64Array.from(p0),
+    m = Float64Array.from(m0),
+    v = Float64Array.from(v0);
   for (let s = 0; s < steps; s++) {
     const t = o.step + s;
-    const bc1 = 1 - o.beta1 ** t, bc2 = 1 - o.beta2 ** t;
+    const bc1 = 1 - o.beta1 ** t,
+      bc2 = 1 - o.beta2 ** t;
     for (let i = 0; i < n; i++) {
       const g = g0[i] * scale;
       m[i] = o.beta1 * m[i] + (1 - o.beta1) * g;

@@ -10,8 +10,10 @@ import { adamwStep, clipScale, gradNormSquared } from './adamw.ts';
 import { adamwRef, gradNormSquaredRef } from './adamw.ref.ts';
 
 const OPTS = { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 1 };
-const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
-const wave = (n: number, f: number, a = 1) => Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * f + 0.3) * a));
+const close = (a: number, b: number, tol: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
+const wave = (n: number, f: number, a = 1) =>
+  Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * f + 0.3) * a));
 
 test('bad arguments throw EngineErrors that name the op and the shapes', async () => {
   const rt = await gpuDevice();
@@ -19,13 +21,28 @@ test('bad arguments throw EngineErrors that name the op and the shapes', async (
   await rt.scope(() => {
     const mk = (n: number, label: string) => tensor(rt, new Float32Array(n), [n], 'f32', label);
     const [p, g, m, v] = ['param', 'grad', 'm', 'v'].map((l) => mk(8, l));
-    assert.throws(() => adamwStep(p, mk(7, 'grad'), m, v, OPTS), /adamwStep: param, grad, m and v must have the same number of elements.*param \[8\].*grad \[7\]/);
-    assert.throws(() => adamwStep(p, g, m, p.view([2, 4], 'v'), OPTS), /adamwStep: param and v overlap in one buffer.*param \[8\].*v \[2, 4\]/);
-    assert.throws(() => adamwStep(p, g, m, v, { ...OPTS, beta2: 1 }), /adamwStep: beta1 and beta2 must lie in \[0, 1\).*param \[8\]/);
+    assert.throws(
+      () => adamwStep(p, mk(7, 'grad'), m, v, OPTS),
+      /adamwStep: param, grad, m and v must have the same number of elements.*param \[8\].*grad \[7\]/,
+    );
+    assert.throws(
+      () => adamwStep(p, g, m, p.view([2, 4], 'v'), OPTS),
+      /adamwStep: param and v overlap in one buffer.*param \[8\].*v \[2, 4\]/,
+    );
+    assert.throws(
+      () => adamwStep(p, g, m, v, { ...OPTS, beta2: 1 }),
+      /adamwStep: beta1 and beta2 must lie in \[0, 1\).*param \[8\]/,
+    );
     assert.throws(() => adamwStep(p, g, m, v, { ...OPTS, step: 0 }), /adamwStep: step must be an integer >= 1/);
     assert.throws(() => adamwStep(p, g, m, v, { ...OPTS, lr: NaN }), /adamwStep: lr must be a finite number/);
-    assert.throws(() => adamwStep(p, g, m, v, { ...OPTS, gradScale: mk(2, 'scale') }), /adamwStep: gradScale must hold one value.*scale \[2\]/);
-    assert.throws(() => adamwStep(p, tensor(rt, new Int32Array(8), [8], 'i32', 'grad'), m, v, OPTS), /adamwStep: expected f32 tensor, got i32 grad \[8\]/);
+    assert.throws(
+      () => adamwStep(p, g, m, v, { ...OPTS, gradScale: mk(2, 'scale') }),
+      /adamwStep: gradScale must hold one value.*scale \[2\]/,
+    );
+    assert.throws(
+      () => adamwStep(p, tensor(rt, new Int32Array(8), [8], 'i32', 'grad'), m, v, OPTS),
+      /adamwStep: expected f32 tensor, got i32 grad \[8\]/,
+    );
     assert.throws(() => gradNormSquared([]), /gradNormSquared: needs at least one tensor/);
     assert.throws(() => clipScale(mk(3, 'normSq'), 1), /clipScale: normSq must hold one value.*normSq \[3\]/);
     assert.throws(() => clipScale(mk(1, 'normSq'), 0), /clipScale: maxNorm must be a finite number > 0, got 0/);
@@ -81,7 +98,8 @@ test('clipping on the GPU: gradNormSquared -> clipScale -> adamwStep matches the
       const r = adamwRef(ps[k], gs[k], ms[k], vs[k], o, 1, wantScale);
       const n = sizes[k];
       const got = [await p.read(), await m.read(), await v.read()];
-      for (let i = 0; i < 3 * n; i++) close(got[Math.floor(i / n)][i % n], r[i], 1e-6 + 1e-6 * Math.abs(r[i]), `state ${i} of tensor ${k}`);
+      for (let i = 0; i < 3 * n; i++)
+        close(got[Math.floor(i / n)][i % n], r[i], 1e-6 + 1e-6 * Math.abs(r[i]), `state ${i} of tensor ${k}`);
     }
   });
 });
@@ -91,7 +109,10 @@ test('splitting the bindings changes no bit; the norm is bit-reproducible', asyn
   if (!rt) return;
   await rt.scope(async () => {
     const n = 5000;
-    const state = () => [wave(n, 0.3), wave(n, 0.9), wave(n, 1.1, 0.1), Float32Array.from(wave(n, 1.7), (x) => x * x)].map((a) => tensor(rt, a, [n]));
+    const state = () =>
+      [wave(n, 0.3), wave(n, 0.9), wave(n, 1.1, 0.1), Float32Array.from(wave(n, 1.7), (x) => x * x)].map((a) =>
+        tensor(rt, a, [n]),
+      );
     const run = async (maxBindingBytes?: number) => {
       const [p, g, m, v] = state();
       for (let s = 1; s <= 3; s++) adamwStep(p, g, m, v, { ...OPTS, step: s, maxBindingBytes });

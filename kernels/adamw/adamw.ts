@@ -44,23 +44,48 @@ function pieces(t: Tensor, maxBytes: number): Piece[] {
 }
 
 /** The uniform block of adamw.wgsl (struct Params), fields in declaration order. */
-function params(f: { n: number; lrWd?: number; stepSize?: number; rs?: number; beta1?: number; beta2?: number; eps?: number; base?: number; maxNorm?: number }): Uint8Array {
-  const b1 = f.beta1 ?? 0, b2 = f.beta2 ?? 0;
+function params(f: {
+  n: number;
+  lrWd?: number;
+  stepSize?: number;
+  rs?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  base?: number;
+  maxNorm?: number;
+}): Uint8Array {
+  const b1 = f.beta1 ?? 0,
+    b2 = f.beta2 ?? 0;
   return new Uniforms()
-    .u32(f.n).f32(f.lrWd ?? 0).f32(f.stepSize ?? 0).f32(f.rs ?? 0)
-    .f32(b1).f32(b2).f32(1 - b1).f32(1 - b2)
-    .f32(f.eps ?? 0).u32(f.base ?? 0).f32(f.maxNorm ?? 0)
+    .u32(f.n)
+    .f32(f.lrWd ?? 0)
+    .f32(f.stepSize ?? 0)
+    .f32(f.rs ?? 0)
+    .f32(b1)
+    .f32(b2)
+    .f32(1 - b1)
+    .f32(1 - b2)
+    .f32(f.eps ?? 0)
+    .u32(f.base ?? 0)
+    .f32(f.maxNorm ?? 0)
     .bytes();
 }
 
-const bind = (t: Tensor, p: Piece): Binding => ({ buffer: t.buffer, offset: t.byteOffset + p.byteOffset, size: p.bytes });
+const bind = (t: Tensor, p: Piece): Binding => ({
+  buffer: t.buffer,
+  offset: t.byteOffset + p.byteOffset,
+  size: p.bytes,
+});
 
 function maxBinding(rt: Runtime, asked?: number): number {
   return Math.min(asked ?? Infinity, rt.limits.maxStorageBufferBindingSize);
 }
 
 function overlaps(a: Tensor, b: Tensor): boolean {
-  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+  return (
+    a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength
+  );
 }
 
 /**
@@ -71,13 +96,19 @@ export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opt
   const op = 'adamwStep';
   const ts = [param, grad, m, v];
   for (const t of ts) checkDtype(op, t, 'f32');
-  if (!ts.every((t) => t.size === param.size)) fail(op, 'param, grad, m and v must have the same number of elements', ...ts);
+  if (!ts.every((t) => t.size === param.size))
+    fail(op, 'param, grad, m and v must have the same number of elements', ...ts);
   const names = ['param', 'grad', 'm', 'v'];
   for (let i = 0; i < 4; i++)
     for (let j = i + 1; j < 4; j++)
       if (overlaps(ts[i], ts[j])) fail(op, `${names[i]} and ${names[j]} overlap in one buffer`, ts[i], ts[j]);
   const { lr, beta1, beta2, eps, weightDecay, step, gradScale } = opts;
-  const bad = (what: string) => fail(op, `${what} (lr ${lr}, beta1 ${beta1}, beta2 ${beta2}, eps ${eps}, weightDecay ${weightDecay}, step ${step})`, param);
+  const bad = (what: string) =>
+    fail(
+      op,
+      `${what} (lr ${lr}, beta1 ${beta1}, beta2 ${beta2}, eps ${eps}, weightDecay ${weightDecay}, step ${step})`,
+      param,
+    );
   if (!(Number.isFinite(lr) && lr >= 0)) bad('lr must be a finite number >= 0');
   if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) bad('beta1 and beta2 must lie in [0, 1)');
   if (!(Number.isFinite(eps) && eps >= 0)) bad('eps must be a finite number >= 0');
@@ -127,15 +158,22 @@ export function gradNormSquared(grads: readonly Tensor[], opts: { maxBindingByte
   let base = 0;
   for (const { g, p, vec4, wgs } of plan) {
     const u = params({ n: vec4 ? p.count / 4 : p.count, base });
-    rt.run(rt.kernel(WGSL, vec4 ? 'sumsq_partial4' : 'sumsq_partial', { WG, ITEMS: vec4 ? SUM_ITEMS : 4 * SUM_ITEMS }), {
-      uniforms: u,
-      bindings: [bind(g, p), partials],
-      grid: grid1d(wgs, rt.limits.maxComputeWorkgroupsPerDimension),
-    });
+    rt.run(
+      rt.kernel(WGSL, vec4 ? 'sumsq_partial4' : 'sumsq_partial', { WG, ITEMS: vec4 ? SUM_ITEMS : 4 * SUM_ITEMS }),
+      {
+        uniforms: u,
+        bindings: [bind(g, p), partials],
+        grid: grid1d(wgs, rt.limits.maxComputeWorkgroupsPerDimension),
+      },
+    );
     base += wgs;
   }
   const out = empty(rt, [1], 'f32', 'grad_norm_sq');
-  rt.run(rt.kernel(WGSL, 'sumsq_final', { WG }), { uniforms: params({ n: slots }), bindings: [partials, out], grid: [1] });
+  rt.run(rt.kernel(WGSL, 'sumsq_final', { WG }), {
+    uniforms: params({ n: slots }),
+    bindings: [partials, out],
+    grid: [1],
+  });
   partials.dispose();
   return out;
 }
@@ -145,7 +183,8 @@ export function clipScale(normSq: Tensor, maxNorm: number): Tensor {
   const op = 'clipScale';
   checkDtype(op, normSq, 'f32');
   if (normSq.size !== 1) fail(op, 'normSq must hold one value', normSq);
-  if (!(Number.isFinite(maxNorm) && maxNorm > 0)) fail(op, `maxNorm must be a finite number > 0, got ${maxNorm}`, normSq);
+  if (!(Number.isFinite(maxNorm) && maxNorm > 0))
+    fail(op, `maxNorm must be a finite number > 0, got ${maxNorm}`, normSq);
   const rt = normSq.rt;
   const out = empty(rt, [1], 'f32', 'clip_scale');
   rt.run(rt.kernel(WGSL, 'clip_scale'), { uniforms: params({ n: 1, maxNorm }), bindings: [normSq, out], grid: [1] });
@@ -200,7 +239,9 @@ function adamwGpu(rt: Runtime, [p, g, m, v]: Tensor[], c: AdamwCase): Tensor {
   for (let s = 0; s < steps; s++) adamwStep(p, g, m, v, { ...opts, step: opts.step + s, gradScale, maxBindingBytes });
   const out = empty(rt, [3, p.size], 'f32', 'adamw.state');
   const enc = rt.commandEncoder();
-  [p, m, v].forEach((t, i) => enc.copyBufferToBuffer(t.buffer, t.byteOffset, out.buffer, i * t.byteLength, t.byteLength));
+  [p, m, v].forEach((t, i) =>
+    enc.copyBufferToBuffer(t.buffer, t.byteOffset, out.buffer, i * t.byteLength, t.byteLength),
+  );
   return out;
 }
 
@@ -209,7 +250,10 @@ interface NormCase extends OpCase {
 }
 
 const normCase: fc.Arbitrary<NormCase> = fc
-  .tuple(fc.array(size, { minLength: 1, maxLength: 3 }), fc.option(fc.constantFrom(256, 1024), { nil: undefined, freq: 3 }))
+  .tuple(
+    fc.array(size, { minLength: 1, maxLength: 3 }),
+    fc.option(fc.constantFrom(256, 1024), { nil: undefined, freq: 3 }),
+  )
   .chain(([ns, split]) =>
     fc.tuple(...ns.map((n) => f32s(n))).map((xs) => ({
       inputs: xs.map((x, i) => ({ name: `g${i}`, shape: [x.length], data: x, grad: false })),
@@ -223,7 +267,16 @@ export const adamwSpecs: OpSpec<any>[] = [
     kernel: 'adamw',
     arb: adamwCase,
     gpu: adamwGpu,
-    ref: (c: AdamwCase) => adamwRef(c.inputs[0].data, c.inputs[1].data, c.inputs[2].data, c.inputs[3].data, c.params.opts, c.params.steps, c.params.scale),
+    ref: (c: AdamwCase) =>
+      adamwRef(
+        c.inputs[0].data,
+        c.inputs[1].data,
+        c.inputs[2].data,
+        c.inputs[3].data,
+        c.params.opts,
+        c.params.steps,
+        c.params.scale,
+      ),
     // f32 state: p, m, v each round by a few 2^-24 relative per step (rtol); m = b1 m + (1 - b1) g
     // can cancel (absolute ~2^-24 (|m| + |g|) < 1e-6 here), which the update carries into p scaled
     // by lr sqrt(1 - b2^t) / (1 - b1^t) / sqrt(v), bounded since m^2 <= C v (amp). Measured worst
@@ -244,7 +297,10 @@ export const adamwSpecs: OpSpec<any>[] = [
     // below 2^-126 may flush to zero (atol).
     tol: (c: NormCase) => {
       const n = c.inputs.reduce((s, i) => s + i.data.length, 0);
-      return { atol: n * 2 ** -126, rtol: (4 * SUM_ITEMS + 2 * Math.log2(WG) + 4 + n / (WG * SUM_ITEMS * 4 * WG)) * 6e-8 };
+      return {
+        atol: n * 2 ** -126,
+        rtol: (4 * SUM_ITEMS + 2 * Math.log2(WG) + 4 + n / (WG * SUM_ITEMS * 4 * WG)) * 6e-8,
+      };
     },
   } satisfies OpSpec<NormCase>,
   {
@@ -252,7 +308,10 @@ export const adamwSpecs: OpSpec<any>[] = [
     kernel: 'adamw',
     arb: fc
       .tuple(fc.oneof(fc.float({ min: 0, max: 1e4, noNaN: true }), fc.constant(0)), fc.constantFrom(0.5, 1, 10))
-      .map(([ns, maxNorm]): OpCase => ({ inputs: [{ name: 'normSq', shape: [1], data: Float32Array.of(ns), grad: false }], params: { maxNorm } })),
+      .map(([ns, maxNorm]): OpCase => ({
+        inputs: [{ name: 'normSq', shape: [1], data: Float32Array.of(ns), grad: false }],
+        params: { maxNorm },
+      })),
     gpu: (_rt: Runtime, [ns]: Tensor[], c: OpCase) => clipScale(ns, c.params.maxNorm),
     ref: (c: OpCase) => clipScaleRef(c.inputs[0].data[0], c.params.maxNorm),
     tol: () => ({ atol: 0, rtol: 1e-6 }),

@@ -70,7 +70,13 @@ export function attentionRef(d: AttnDims, q: Arr, k: Arr, v: Arr, mask: Arr | nu
 
 /** Gradients [dq, dk, dv] given dO (same layout as the output). */
 export function attentionBackwardRef(
-  d: AttnDims, q: Arr, k: Arr, v: Arr, mask: Arr | null, scale: number, dout: Arr,
+  d: AttnDims,
+  q: Arr,
+  k: Arr,
+  v: Arr,
+  mask: Arr | null,
+  scale: number,
+  dout: Arr,
 ): [Float64Array, Float64Array, Float64Array] {
   const { B, T, S, H, Hkv, D } = d;
   const G = H / Hkv;

@@ -12,7 +12,6 @@ import { gpuDevice, closeDevice, seededFloats, throwsEngine } from '../../tests/
 import { attention, attentionImplFor, setAttentionImpl } from './attention.ts';
 import { attentionBackwardRef, attentionRef } from './attention.ref.ts';
 
-
 const rand = (n: number, seed: number, lim = 2) => seededFloats(n, seed, lim);
 
 const z = (rt: Runtime, shape: number[], dtype: 'f32' | 'u32' | 'i32' = 'f32'): Tensor =>
@@ -22,13 +21,25 @@ test('attention: misuse throws EngineError naming the op and the shapes', async 
   const rt = await gpuDevice();
   if (!rt) return;
   await rt.scope(() => {
-    const q = z(rt, [2, 5, 4, 8]), k = z(rt, [2, 7, 2, 8]), v = z(rt, [2, 7, 2, 8]);
+    const q = z(rt, [2, 5, 4, 8]),
+      k = z(rt, [2, 7, 2, 8]),
+      v = z(rt, [2, 7, 2, 8]);
     throwsEngine(() => attention(z(rt, [5, 4, 8]), k, v), 'attention', 'rank 4', '[5, 4, 8]');
     throwsEngine(() => attention(q, z(rt, [1, 7, 2, 8]), v), 'attention', '[2, 5, 4, 8]', '[1, 7, 2, 8]');
     throwsEngine(() => attention(q, z(rt, [2, 7, 2, 4]), z(rt, [2, 7, 2, 4])), 'attention', 'head dim', '[2, 7, 2, 4]');
     throwsEngine(() => attention(q, k, z(rt, [2, 6, 2, 8])), 'attention', 'v must have the shape of k', '[2, 6, 2, 8]');
-    throwsEngine(() => attention(q, z(rt, [2, 7, 3, 8]), z(rt, [2, 7, 3, 8])), 'attention', 'kv heads (3)', 'query heads (4)');
-    throwsEngine(() => attention(z(rt, [1, 2, 1, 132]), z(rt, [1, 2, 1, 132]), z(rt, [1, 2, 1, 132])), 'attention', 'head dim', '132');
+    throwsEngine(
+      () => attention(q, z(rt, [2, 7, 3, 8]), z(rt, [2, 7, 3, 8])),
+      'attention',
+      'kv heads (3)',
+      'query heads (4)',
+    );
+    throwsEngine(
+      () => attention(z(rt, [1, 2, 1, 132]), z(rt, [1, 2, 1, 132]), z(rt, [1, 2, 1, 132])),
+      'attention',
+      'head dim',
+      '132',
+    );
     throwsEngine(() => attention(z(rt, [2, 5, 4, 8], 'i32'), k, v), 'attention', 'f32', 'i32');
     throwsEngine(() => attention(q, k, v, { keyMask: z(rt, [2, 5]) }), 'attention', 'keyMask', '[2, 5]', '[2, 7]');
     throwsEngine(() => attention(q, k, v, { scale: NaN }), 'attention', 'scale');
@@ -82,7 +93,10 @@ test('attention: a fully masked query row outputs zeros and gets zero gradient',
         backward(out, tensor(rt, rand(out.size, 4), out.shape));
         const half = T * H * D;
         const o = await out.read();
-        assert.ok(o.slice(0, half).some((x) => x !== 0), `${impl}: batch 0 attends`);
+        assert.ok(
+          o.slice(0, half).some((x) => x !== 0),
+          `${impl}: batch 0 attends`,
+        );
         assert.equal(Array.from(o.slice(half)), new Array(half).fill(0), `${impl}: batch 1 output`);
         const gq = await q.grad!.read();
         assert.equal(Array.from(gq.slice(half)), new Array(half).fill(0), `${impl}: batch 1 dq`);
@@ -103,23 +117,34 @@ test('attention: a fully masked query row outputs zeros and gets zero gradient',
 test('attention: production tilings (D 32 and 64, several workgroups, GQA) match the reference', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
-  for (const [B, T, S, H, Hkv, D] of [[1, 37, 41, 4, 2, 32], [1, 19, 19, 2, 1, 64]]) {
+  for (const [B, T, S, H, Hkv, D] of [
+    [1, 37, 41, 4, 2, 32],
+    [1, 19, 19, 2, 1, 64],
+  ]) {
     await rt.scope(async () => {
       const dims = { B, T, S, H, Hkv, D };
       const [qd, kd, vd] = [rand(B * T * H * D, 5), rand(B * S * Hkv * D, 6), rand(B * S * Hkv * D, 7)];
       const maskd = Float32Array.from({ length: B * S }, (_, i) => (i % 5 === 3 ? 0 : 1));
-      const q = tensor(rt, qd, [B, T, H, D]), k = tensor(rt, kd, [B, S, Hkv, D]), v = tensor(rt, vd, [B, S, Hkv, D]);
+      const q = tensor(rt, qd, [B, T, H, D]),
+        k = tensor(rt, kd, [B, S, Hkv, D]),
+        v = tensor(rt, vd, [B, S, Hkv, D]);
       for (const t of [q, k, v]) t.requiresGrad = true;
       const keyMask = tensor(rt, maskd, [B, S]);
       const out = attention(q, k, v, { keyMask });
       const g = rand(out.size, 8, 1);
       const scale = 1 / Math.sqrt(D);
       const where = `attention[${attentionImplFor(rt)}] ${JSON.stringify(dims)}`;
-      allclose(await out.read(), attentionRef(dims, qd, kd, vd, maskd, scale), { atol: 2e-5, rtol: 1e-4 }, `${where} forward`);
+      allclose(
+        await out.read(),
+        attentionRef(dims, qd, kd, vd, maskd, scale),
+        { atol: 2e-5, rtol: 1e-4 },
+        `${where} forward`,
+      );
       backward(out, tensor(rt, g, out.shape));
       const want = attentionBackwardRef(dims, qd, kd, vd, maskd, scale, Float64Array.from(g));
       const names = ['dq', 'dk', 'dv'];
-      for (const [i, t] of [q, k, v].entries()) allclose(await t.grad!.read(), want[i], { atol: 1e-4, rtol: 1e-4 }, `${where} ${names[i]}`);
+      for (const [i, t] of [q, k, v].entries())
+        allclose(await t.grad!.read(), want[i], { atol: 1e-4, rtol: 1e-4 }, `${where} ${names[i]}`);
     });
   }
 });

@@ -65,7 +65,10 @@ function fixedSubgroupSize(rt: Runtime): number {
 export function attentionImplFor(rt: Runtime): 'portable' | 'subgroup' {
   const sg = fixedSubgroupSize(rt);
   if (forced === 'subgroup') {
-    if (!sg) throw new EngineError(`attention: the subgroup path needs the 'subgroups' feature with a fixed subgroup size <= ${SG_MAX}`);
+    if (!sg)
+      throw new EngineError(
+        `attention: the subgroup path needs the 'subgroups' feature with a fixed subgroup size <= ${SG_MAX}`,
+      );
     return 'subgroup';
   }
   if (forced === 'portable') return 'portable';
@@ -108,7 +111,14 @@ interface Geometry extends AttnDims {
 /** The Dims uniform of both .wgsl files; `aux` is R for the subgroup kernels, D4 for the delta. */
 function dimsUniform(g: Geometry, n = 0, aux = 0): Uint8Array {
   const mask = g.mask ? (g.mask.dtype === 'f32' ? 2 : 1) : 0;
-  const u = new Uniforms().u32(g.B).u32(g.T).u32(g.S).u32(g.H).u32(g.Hkv).u32(g.H / g.Hkv).f32(g.scale);
+  const u = new Uniforms()
+    .u32(g.B)
+    .u32(g.T)
+    .u32(g.S)
+    .u32(g.H)
+    .u32(g.Hkv)
+    .u32(g.H / g.Hkv)
+    .f32(g.scale);
   return u.u32(n).u32(mask).u32(aux).bytes();
 }
 
@@ -118,7 +128,11 @@ function repack(x: Tensor, din: number, dout: number, shape: number[]): Tensor {
   const out = empty(rt, shape, 'f32', 'attention_repack');
   const n = x.size / din;
   const u = new Uniforms().u32(n).u32(din).u32(dout).bytes();
-  rt.run(rt.kernel(PORTABLE, 'attention_repack', { WG }), { uniforms: u, bindings: [x, out], grid: grid1d(Math.ceil((n * dout) / WG)) });
+  rt.run(rt.kernel(PORTABLE, 'attention_repack', { WG }), {
+    uniforms: u,
+    bindings: [x, out],
+    grid: grid1d(Math.ceil((n * dout) / WG)),
+  });
   return out;
 }
 
@@ -156,13 +170,15 @@ function checkArgs(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Geo
   const mask = opts.keyMask ?? null;
   if (mask) {
     mask.assertLive(op);
-    if (mask.dtype !== 'f32' && mask.dtype !== 'u32' && mask.dtype !== 'i32') fail(op, `keyMask must be f32, u32 or i32, got ${mask.dtype}`, mask);
+    if (mask.dtype !== 'f32' && mask.dtype !== 'u32' && mask.dtype !== 'i32')
+      fail(op, `keyMask must be f32, u32 or i32, got ${mask.dtype}`, mask);
     if (!sameShape(mask.shape, [B, S])) fail(op, `keyMask must be [B, S] = [${B}, ${S}]`, mask, k);
   }
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   if (!Number.isFinite(scale)) throw new EngineError(`attention: scale must be finite, got ${scale}`);
   const grid = Math.max(B, Hkv);
-  if (grid > q.rt.limits.maxComputeWorkgroupsPerDimension) fail(op, `batch and kv heads must each be <= ${q.rt.limits.maxComputeWorkgroupsPerDimension}`, q, k);
+  if (grid > q.rt.limits.maxComputeWorkgroupsPerDimension)
+    fail(op, `batch and kv heads must each be <= ${q.rt.limits.maxComputeWorkgroupsPerDimension}`, q, k);
   let D4 = Math.ceil(D / 4);
   let split = null;
   if (attentionImplFor(q.rt) === 'subgroup') {
@@ -182,7 +198,9 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const Dp = D4 * 4;
   const padded = Dp !== D;
   const pad = (x: Tensor) => (padded ? repack(x, D, Dp, [...x.shape.slice(0, 3), Dp]) : x);
-  const qp = pad(q), kp = pad(k), vp = pad(v);
+  const qp = pad(q),
+    kp = pad(k),
+    vp = pad(v);
   const op = empty(rt, [B, T, H, Dp], 'f32', 'attention');
   const lse = empty(rt, [B, H, T], 'f32', 'attention_lse');
   launch(rt, g, 'fwd', [qp, kp, vp, op, lse]);
@@ -198,7 +216,9 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
       bindings: [gp, op, lse, stats],
       grid: grid1d(Math.ceil(n / WG)),
     });
-    let dq: Tensor | null = null, dk: Tensor | null = null, dv: Tensor | null = null;
+    let dq: Tensor | null = null,
+      dk: Tensor | null = null,
+      dv: Tensor | null = null;
     if (q.requiresGrad) {
       dq = empty(rt, [B, T, H, Dp], 'f32', 'attention_dq');
       launch(rt, g, 'bwd_dq', [qp, kp, vp, stats, gp, dq]);
@@ -304,7 +324,10 @@ function logitErr(c: AttnCase): number {
       for (let t = 0; t < T; t++)
         for (let s = 0; s < S; s++) {
           let a = 0;
-          for (let i = 0; i < D; i++) a += Math.abs(q[((b * T + t) * H + h) * D + i] * k[((b * S + s) * Hkv + Math.floor(h / (H / Hkv))) * D + i]);
+          for (let i = 0; i < D; i++)
+            a += Math.abs(
+              q[((b * T + t) * H + h) * D + i] * k[((b * S + s) * Hkv + Math.floor(h / (H / Hkv))) * D + i],
+            );
           z = Math.max(z, a * scale);
         }
   return 2 * EPS32 * (Math.sqrt(D) + 2) * z;
@@ -337,9 +360,25 @@ function attnSpec(name: string, impl: AttentionImpl): OpSpec<AttnCase> {
         setAttentionImpl(prev);
       }
     },
-    ref: (c) => attentionRef(c.params, c.inputs[0].data, c.inputs[1].data, c.inputs[2].data, c.inputs[3]?.data ?? null, c.params.scale),
+    ref: (c) =>
+      attentionRef(
+        c.params,
+        c.inputs[0].data,
+        c.inputs[1].data,
+        c.inputs[2].data,
+        c.inputs[3]?.data ?? null,
+        c.params.scale,
+      ),
     refBackward: (c, g) => [
-      ...attentionBackwardRef(c.params, c.inputs[0].data, c.inputs[1].data, c.inputs[2].data, c.inputs[3]?.data ?? null, c.params.scale, g),
+      ...attentionBackwardRef(
+        c.params,
+        c.inputs[0].data,
+        c.inputs[1].data,
+        c.inputs[2].data,
+        c.inputs[3]?.data ?? null,
+        c.params.scale,
+        g,
+      ),
       null,
     ],
     tol: attnTol,
@@ -347,4 +386,7 @@ function attnSpec(name: string, impl: AttentionImpl): OpSpec<AttnCase> {
   };
 }
 
-export const attentionSpecs: OpSpec<any>[] = [attnSpec('attention', 'auto'), attnSpec('attention.portable', 'portable')];
+export const attentionSpecs: OpSpec<any>[] = [
+  attnSpec('attention', 'auto'),
+  attnSpec('attention.portable', 'portable'),
+];

@@ -33,14 +33,22 @@ function apply2(op: BinaryOp, x: number, y: number): number {
   return op === 'add' ? x + y : op === 'sub' ? x - y : op === 'mul' ? x * y : x / y;
 }
 
-export function binaryRef(op: BinaryOp, a: ArrayLike<number>, aShape: number[], b: ArrayLike<number>, bShape: number[]): Float64Array {
+export function binaryRef(
+  op: BinaryOp,
+  a: ArrayLike<number>,
+  aShape: number[],
+  b: ArrayLike<number>,
+  bShape: number[],
+): Float64Array {
   const shape = broadcastShape(aShape, bShape)!;
   const sa = broadcastStrides(aShape, shape);
   const sb = broadcastStrides(bShape, shape);
   const n = shape.reduce((p, d) => p * d, 1);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    let r = i, ia = 0, ib = 0;
+    let r = i,
+      ia = 0,
+      ib = 0;
     for (let d = shape.length - 1; d >= 0; d--) {
       const c = r % shape[d];
       r = Math.floor(r / shape[d]);
@@ -58,7 +66,8 @@ export function reduceToShape(g: ArrayLike<number>, outShape: number[], shape: n
   const res = new Float64Array(shape.reduce((p, d) => p * d, 1));
   const n = outShape.reduce((p, d) => p * d, 1);
   for (let i = 0; i < n; i++) {
-    let r = i, k = 0;
+    let r = i,
+      k = 0;
     for (let d = outShape.length - 1; d >= 0; d--) {
       const c = r % outShape[d];
       r = Math.floor(r / outShape[d]);
@@ -70,7 +79,12 @@ export function reduceToShape(g: ArrayLike<number>, outShape: number[], shape: n
 }
 
 export function binaryBackwardRef(
-  op: BinaryOp, a: ArrayLike<number>, aShape: number[], b: ArrayLike<number>, bShape: number[], g: ArrayLike<number>,
+  op: BinaryOp,
+  a: ArrayLike<number>,
+  aShape: number[],
+  b: ArrayLike<number>,
+  bShape: number[],
+  g: ArrayLike<number>,
 ): [Float64Array, Float64Array] {
   const shape = broadcastShape(aShape, bShape)!;
   let ga: Float64Array;

@@ -14,7 +14,12 @@ export function embeddingRef(ids: ArrayLike<number>, table: ArrayLike<number>, v
 }
 
 /** d_table (V, C): the sum of dy over the tokens that read each row; zero for unused rows. */
-export function embeddingBackwardRef(ids: ArrayLike<number>, v: number, c: number, dy: ArrayLike<number>): Float64Array {
+export function embeddingBackwardRef(
+  ids: ArrayLike<number>,
+  v: number,
+  c: number,
+  dy: ArrayLike<number>,
+): Float64Array {
   const dt = new Float64Array(v * c);
   for (let t = 0; t < ids.length; t++) {
     const row = clampId(ids[t], v);

@@ -57,7 +57,8 @@ export function embedding(ids: Tensor, table: Tensor, opts: EmbeddingOptions = {
   const [v, c] = table.shape;
   if (v === 0 || c === 0) fail(op, 'table must have at least one row and one column', table);
   const hostIds = opts.hostIds;
-  if (hostIds && hostIds.length !== ids.size) fail(op, `hostIds has ${hostIds.length} entries but ids has ${ids.size}`, ids, table);
+  if (hostIds && hostIds.length !== ids.size)
+    fail(op, `hostIds has ${hostIds.length} entries but ids has ${ids.size}`, ids, table);
   const rt = ids.rt;
   const n = ids.size;
   const vec4 = c % 4 === 0;
@@ -104,7 +105,10 @@ const caseArb = fc
   .record({
     v: fc.integer({ min: 1, max: 50 }),
     c: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constantFrom(1, 2, 13, 31, 63, 64, 65)),
-    lead: fc.oneof(fc.integer({ min: 1, max: 30 }).map((n) => [n]), fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 }))),
+    lead: fc.oneof(
+      fc.integer({ min: 1, max: 30 }).map((n) => [n]),
+      fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 })),
+    ),
     spread: fc.integer({ min: 1, max: 50 }),
     outOfRange: fc.boolean(),
   })

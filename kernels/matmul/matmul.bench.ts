@@ -54,12 +54,17 @@ const numel = (s: number[]) => s.reduce((p, d) => p * d, 1);
 /** The reference at `count` sampled output entries (all of them for small products). */
 function reference(sh: Shape, d: MatmulDims, ad: Float32Array, bd: Float32Array, count: number): [number[], number[]] {
   const total = d.batch * d.M * d.N;
-  if (2 * total * d.K <= 2 ** 28) return [[...Array(total).keys()], Array.from(matmulRef(ad, sh.a, bd, sh.b, sh.transA, sh.transB))];
-  const idx: number[] = [], want: number[] = [];
+  if (2 * total * d.K <= 2 ** 28)
+    return [[...Array(total).keys()], Array.from(matmulRef(ad, sh.a, bd, sh.b, sh.transA, sh.transB))];
+  const idx: number[] = [],
+    want: number[] = [];
   for (let s = 0; s < count; s++) {
-    const i = Math.floor(((s * 2654435761) % 4294967296) / 4294967296 * total);
-    const z = Math.floor(i / (d.M * d.N)), m = Math.floor(i / d.N) % d.M, n = i % d.N;
-    const ao = d.aShared ? 0 : z * d.M * d.K, bo = d.bShared ? 0 : z * d.K * d.N;
+    const i = Math.floor((((s * 2654435761) % 4294967296) / 4294967296) * total);
+    const z = Math.floor(i / (d.M * d.N)),
+      m = Math.floor(i / d.N) % d.M,
+      n = i % d.N;
+    const ao = d.aShared ? 0 : z * d.M * d.K,
+      bo = d.bShared ? 0 : z * d.K * d.N;
     let acc = 0;
     for (let k = 0; k < d.K; k++) {
       acc += ad[ao + (sh.transA ? k * d.M + m : m * d.K + k)] * bd[bo + (sh.transB ? n * d.K + k : k * d.N + n)];
@@ -70,7 +75,14 @@ function reference(sh: Shape, d: MatmulDims, ad: Float32Array, bd: Float32Array,
   return [idx, want];
 }
 
-async function verify(sh: Shape, d: MatmulDims, a: Tensor, b: Tensor, ref: [number[], number[]], variant: MatmulVariant) {
+async function verify(
+  sh: Shape,
+  d: MatmulDims,
+  a: Tensor,
+  b: Tensor,
+  ref: [number[], number[]],
+  variant: MatmulVariant,
+) {
   const out = matmul(a, b, { transA: sh.transA, transB: sh.transB, variant });
   const got = await out.read();
   out.dispose();
@@ -106,15 +118,22 @@ async function main(): Promise<void> {
   const info = rt.adapterInfo;
   const software = defaultMatmulVariant(info, false) !== 'tiled';
   const cores = availableParallelism();
-  const variants = (args.find((a) => !a.startsWith('--'))?.split(',') as MatmulVariant[] | undefined) ?? [matmulVariant(rt)];
-  console.log(`adapter: ${info.description || info.device} (${info.vendor}/${info.architecture}), default kernel ${matmulVariant(rt)}`);
-  console.log(`${'shape'.padEnd(34)}${'kernel'.padEnd(10)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(9)}${software ? `   GFLOP/cpu-s x${cores}` : ''}`);
+  const variants = (args.find((a) => !a.startsWith('--'))?.split(',') as MatmulVariant[] | undefined) ?? [
+    matmulVariant(rt),
+  ];
+  console.log(
+    `adapter: ${info.description || info.device} (${info.vendor}/${info.architecture}), default kernel ${matmulVariant(rt)}`,
+  );
+  console.log(
+    `${'shape'.padEnd(34)}${'kernel'.padEnd(10)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(9)}${software ? `   GFLOP/cpu-s x${cores}` : ''}`,
+  );
   for (const sh of SHAPES) {
     if (only && !sh.name.includes(only)) continue;
     if (sh.big && software && !args.includes('--big')) continue;
     const d = matmulDims(sh.a, sh.b, sh.transA, sh.transB) as MatmulDims;
     const flops = 2 * d.batch * d.M * d.N * d.K;
-    const ad = rand(numel(sh.a), 1), bd = rand(numel(sh.b), 2);
+    const ad = rand(numel(sh.a), 1),
+      bd = rand(numel(sh.b), 2);
     const ref = reference(sh, d, ad, bd, 256);
     await rt.scope(async () => {
       const a = tensor(rt, ad, sh.a, 'f32', 'a');
@@ -125,9 +144,15 @@ async function main(): Promise<void> {
         if (software && variant === 'tiled' && flops > 1.1e9) continue;
         await verify(sh, d, a, b, ref, variant);
         const reps = Math.min(500, Math.max(3, Math.ceil((software ? 1e9 : 2e11) / flops)));
-        const t = await timeIt(rt, () => matmulInto(out, a, b, { transA: sh.transA, transB: sh.transB, variant }), reps);
+        const t = await timeIt(
+          rt,
+          () => matmulInto(out, a, b, { transA: sh.transA, transB: sh.transB, variant }),
+          reps,
+        );
         const gf = (ms: number) => (flops / ms / 1e6).toFixed(2).padStart(9);
-        console.log(`${sh.name.padEnd(34)}${variant.padEnd(10)}${t.wallMs.toFixed(3).padStart(9)}${gf(t.wallMs)}${software ? `   ${gf(t.cpuMs / cores)}` : ''}`);
+        console.log(
+          `${sh.name.padEnd(34)}${variant.padEnd(10)}${t.wallMs.toFixed(3).padStart(9)}${gf(t.wallMs)}${software ? `   ${gf(t.cpuMs / cores)}` : ''}`,
+        );
       }
     });
   }
@@ -141,7 +166,9 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     for (let i = 0; i < n; i++) matmul(a, b).dispose();
     await rt.sync();
-    console.log(`64x64x64 via matmul(), ${n} calls in one batch: ${(((performance.now() - t0) / n) * 1000).toFixed(0)} us per call`);
+    console.log(
+      `64x64x64 via matmul(), ${n} calls in one batch: ${(((performance.now() - t0) / n) * 1000).toFixed(0)} us per call`,
+    );
   });
   await rt.destroy();
 }

@@ -12,7 +12,6 @@ import { matmulRef } from './matmul.ref.ts';
 
 const VARIANTS: MatmulVariant[] = ['portable', 'subgroup', 'tiled'];
 
-
 const read = async (t: Tensor) => Array.from(await t.read());
 
 test('shape, rank, dtype and dispose misuse name the op and the shapes', async () => {
@@ -31,7 +30,12 @@ test('shape, rank, dtype and dispose misuse name the op and the shapes', async (
     throwsEngine(() => linear(a, tensor(rt, new Float32Array(8), [4, 2])), 'linear', '[2, 3]', '[4, 2]');
     throwsEngine(() => linear(a, tensor(rt, new Float32Array(3), [3])), 'linear', '[3]');
     const out = tensor(rt, new Float32Array(6), [2, 3]);
-    throwsEngine(() => matmulInto(out, a, tensor(rt, new Float32Array(6), [3, 2])), 'matmulInto', '[2, 3]', 'product shape [2, 2]');
+    throwsEngine(
+      () => matmulInto(out, a, tensor(rt, new Float32Array(6), [3, 2])),
+      'matmulInto',
+      '[2, 3]',
+      'product shape [2, 2]',
+    );
     const sq = tensor(rt, new Float32Array(4), [2, 2]);
     throwsEngine(() => matmulInto(sq, sq, sq), 'matmulInto', 'shares a GPU buffer');
     const gone = tensor(rt, new Float32Array(6), [3, 2], 'f32', 'gone');
@@ -56,12 +60,30 @@ test('DLLM_WGPU_MATMUL picks the kernel and rejects unknown names', async () => 
 });
 
 test('adapter choice: CPU devices with 8-lane subgroups get the subgroup kernel, GPUs the tiled one', () => {
-  const lavapipe = { vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: 'llvmpipe (LLVM 15)', subgroupMinSize: 8 };
+  const lavapipe = {
+    vendor: 'mesa',
+    architecture: 'software',
+    device: 'llvmpipe',
+    description: 'llvmpipe (LLVM 15)',
+    subgroupMinSize: 8,
+  };
   assert.is(defaultMatmulVariant(lavapipe, true), 'subgroup');
   assert.is(defaultMatmulVariant(lavapipe, false), 'portable');
-  const swiftshader = { vendor: 'google', architecture: '', device: 'SwiftShader Device', description: '', subgroupMinSize: 4 };
+  const swiftshader = {
+    vendor: 'google',
+    architecture: '',
+    device: 'SwiftShader Device',
+    description: '',
+    subgroupMinSize: 4,
+  };
   assert.is(defaultMatmulVariant(swiftshader, true), 'portable');
-  const nvidia = { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H100', subgroupMinSize: 32 };
+  const nvidia = {
+    vendor: 'nvidia',
+    architecture: 'hopper',
+    device: '',
+    description: 'NVIDIA H100',
+    subgroupMinSize: 32,
+  };
   assert.is(defaultMatmulVariant(nvidia, true), 'tiled');
   assert.is(defaultMatmulVariant({ ...nvidia, subgroupMinSize: 0 }, false), 'tiled');
 });
@@ -122,7 +144,12 @@ test('many tile rows and the whole-tile FAST case: every output written once, ri
   if (!rt) return;
   let seed = 7;
   const rnd = (n: number) => seededFloats(n, seed++);
-  const layouts = [[false, false], [true, true], [false, true], [true, false]] as const;
+  const layouts = [
+    [false, false],
+    [true, true],
+    [false, true],
+    [true, false],
+  ] as const;
   const cases = [
     ...layouts.slice(0, 2).map(([transA, transB]) => ({ M: 293, N: 70, K: 37, transA, transB })),
     ...layouts.map(([transA, transB]) => ({ M: 96, N: 64, K: 36, transA, transB })),
@@ -130,7 +157,9 @@ test('many tile rows and the whole-tile FAST case: every output written once, ri
   for (const variant of VARIANTS) {
     for (const { M, N, K, transA, transB } of cases) {
       await rt.scope(async () => {
-        const ad = rnd(M * K), bd = rnd(K * N), c0 = rnd(M * N);
+        const ad = rnd(M * K),
+          bd = rnd(K * N),
+          c0 = rnd(M * N);
         const a = tensor(rt, ad, transA ? [K, M] : [M, K]);
         const b = tensor(rt, bd, transB ? [N, K] : [K, N]);
         const want = matmulRef(ad, [...a.shape], bd, [...b.shape], transA, transB);
@@ -139,8 +168,10 @@ test('many tile rows and the whole-tile FAST case: every output written once, ri
         matmulInto(out, a, b, { transA, transB, variant, accumulate: true });
         const acc = await read(out);
         for (let i = 0; i < M * N; i++) {
-          if (Math.abs(got[i]! - want[i]!) > 1e-4 || Math.abs(acc[i]! - want[i]! - c0[i]!) > 1e-4) {
-            assert.unreachable(`${variant} ${M}x${N}x${K} transA=${transA} transB=${transB}: [${Math.floor(i / N)}, ${i % N}] got ${got[i]} / accumulated ${acc[i]}, want ${want[i]} (+ ${c0[i]})`);
+          if (Math.abs(got[i] - want[i]) > 1e-4 || Math.abs(acc[i] - want[i] - c0[i]) > 1e-4) {
+            assert.unreachable(
+              `${variant} ${M}x${N}x${K} transA=${transA} transB=${transB}: [${Math.floor(i / N)}, ${i % N}] got ${got[i]} / accumulated ${acc[i]}, want ${want[i]} (+ ${c0[i]})`,
+            );
           }
         }
       });

@@ -21,7 +21,14 @@ import { EngineError } from '../../engine/errors.ts';
 import { Uniforms, checkDtype, grid1d, sameShape } from '../util.ts';
 import type { OpCase, OpSpec } from '../spec.ts';
 import { f32s, prod } from '../arb.ts';
-import { linearBackwardRef, linearRef, matmulBackwardRef, matmulDims, matmulRef, type MatmulDims } from './matmul.ref.ts';
+import {
+  linearBackwardRef,
+  linearRef,
+  matmulBackwardRef,
+  matmulDims,
+  matmulRef,
+  type MatmulDims,
+} from './matmul.ref.ts';
 
 export type MatmulVariant = 'portable' | 'subgroup' | 'tiled';
 
@@ -54,7 +61,8 @@ interface AdapterFacts {
  */
 export function defaultMatmulVariant(info: AdapterFacts, hasSubgroups: boolean): MatmulVariant {
   const software =
-    info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|warp|software/i.test(`${info.description} ${info.device}`);
+    info.architecture === 'software' ||
+    /llvmpipe|lavapipe|swiftshader|warp|software/i.test(`${info.description} ${info.device}`);
   if (!software) return 'tiled';
   return hasSubgroups && info.subgroupMinSize >= 8 ? 'subgroup' : 'portable';
 }
@@ -85,15 +93,26 @@ interface Operand {
  * output, the sum over the batch (the gradient of a shared operand).
  */
 function gemm(
-  op: string, out: Tensor, outBatched: boolean, x: Operand, y: Operand,
-  batch: number, M: number, N: number, K: number, accumulate: boolean, variant: MatmulVariant,
+  op: string,
+  out: Tensor,
+  outBatched: boolean,
+  x: Operand,
+  y: Operand,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  accumulate: boolean,
+  variant: MatmulVariant,
 ): void {
   const rt = out.rt;
   if (variant === 'subgroup') {
     // One 8-invocation workgroup must be one subgroup (its shuffles span the workgroup).
     const minLanes = (rt as Partial<Device>).adapterInfo?.subgroupMinSize ?? 0;
     if (!rt.gpu.features.has('subgroups') || (minLanes > 0 && minLanes < 8)) {
-      throw new EngineError(`${op}: the subgroup matmul kernel needs the 'subgroups' feature with 8+ lanes; this device has ${rt.gpu.features.has('subgroups') ? `${minLanes}-lane subgroups` : 'no subgroups'}`);
+      throw new EngineError(
+        `${op}: the subgroup matmul kernel needs the 'subgroups' feature with 8+ lanes; this device has ${rt.gpu.features.has('subgroups') ? `${minLanes}-lane subgroups` : 'no subgroups'}`,
+      );
     }
   }
   const xs = x.batched ? M * K : 0;
@@ -123,7 +142,8 @@ function gemm(
   if (variant === 'subgroup') {
     // A and B are read as vec4s: bind them rounded up to 16 bytes (pool buffers always have the
     // room; a view at the very end of an exact-size buffer falls back to the portable kernel).
-    const ba = vec4Binding(x.t), bb = vec4Binding(y.t);
+    const ba = vec4Binding(x.t),
+      bb = vec4Binding(y.t);
     if (ba && bb) {
       bindings = [ba, bb, out];
       // Each operand is read in 4-float groups along its contiguous axis.
@@ -145,10 +165,18 @@ function gemm(
   const tilesM = Math.ceil(M / tile);
   const tilesN = Math.ceil(N / tile);
   const u = new Uniforms()
-    .u32(M).u32(N).u32(K).u32(accumulate ? 1 : 0)
-    .u32(outBatched ? xs : 0).u32(outBatched ? ys : 0).u32(M * N)
-    .u32(nRed).u32(outBatched ? 0 : xs).u32(outBatched ? 0 : ys)
-    .u32(tilesN).u32(tilesM);
+    .u32(M)
+    .u32(N)
+    .u32(K)
+    .u32(accumulate ? 1 : 0)
+    .u32(outBatched ? xs : 0)
+    .u32(outBatched ? ys : 0)
+    .u32(M * N)
+    .u32(nRed)
+    .u32(outBatched ? 0 : xs)
+    .u32(outBatched ? 0 : ys)
+    .u32(tilesN)
+    .u32(tilesM);
   const [gx, gy] = grid1d(tilesM * tilesN, maxDim);
   rt.run(rt.kernel(KERNELS[variant].file, entry, overrides), { uniforms: u.bytes(), bindings, grid: [gx, gy, nb] });
 }
@@ -189,12 +217,14 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     let gb: Tensor | null = null;
     if (a.requiresGrad) {
       ga = empty(a.rt, a.shape, 'f32', 'matmul_bwd_a');
-      if (!transA) gemm('matmul backward', ga, A.batched, G, { ...B, trans: !transB }, d.batch, d.M, d.K, d.N, false, variant);
+      if (!transA)
+        gemm('matmul backward', ga, A.batched, G, { ...B, trans: !transB }, d.batch, d.M, d.K, d.N, false, variant);
       else gemm('matmul backward', ga, A.batched, B, Gt, d.batch, d.K, d.M, d.N, false, variant);
     }
     if (b.requiresGrad) {
       gb = empty(a.rt, b.shape, 'f32', 'matmul_bwd_b');
-      if (!transB) gemm('matmul backward', gb, B.batched, { ...A, trans: !transA }, G, d.batch, d.K, d.N, d.M, false, variant);
+      if (!transB)
+        gemm('matmul backward', gb, B.batched, { ...A, trans: !transA }, G, d.batch, d.K, d.N, d.M, false, variant);
       else gemm('matmul backward', gb, B.batched, Gt, A, d.batch, d.N, d.K, d.M, false, variant);
     }
     return [ga, gb];
@@ -205,7 +235,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
  * out = op(a) op(b), or out += op(a) op(b) with `accumulate`, into an existing tensor (e.g. a view
  * of the gradient arena). No autograd. `out` must have the product's shape and its own buffer.
  */
-export function matmulInto(out: Tensor, a: Tensor, b: Tensor, opts: MatmulOptions & { accumulate?: boolean } = {}): void {
+export function matmulInto(
+  out: Tensor,
+  a: Tensor,
+  b: Tensor,
+  opts: MatmulOptions & { accumulate?: boolean } = {},
+): void {
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
   const d = dimsOf('matmulInto', a, b, transA, transB);
@@ -217,12 +252,23 @@ export function matmulInto(out: Tensor, a: Tensor, b: Tensor, opts: MatmulOption
   }
   if (out.buffer === a.buffer || out.buffer === b.buffer) {
     // WebGPU forbids a buffer bound writable and read-only in one dispatch.
-    throw new EngineError(`matmulInto: out ${shapeStr(out.shape)} shares a GPU buffer with an input (a ${shapeStr(a.shape)}, b ${shapeStr(b.shape)})`);
+    throw new EngineError(
+      `matmulInto: out ${shapeStr(out.shape)} shares a GPU buffer with an input (a ${shapeStr(a.shape)}, b ${shapeStr(b.shape)})`,
+    );
   }
   const variant = opts.variant ?? matmulVariant(a.rt);
   gemm(
-    'matmulInto', out, true, { t: a, trans: transA, batched: !d.aShared }, { t: b, trans: transB, batched: !d.bShared },
-    d.batch, d.M, d.N, d.K, opts.accumulate ?? false, variant,
+    'matmulInto',
+    out,
+    true,
+    { t: a, trans: transA, batched: !d.aShared },
+    { t: b, trans: transB, batched: !d.bShared },
+    d.batch,
+    d.M,
+    d.N,
+    d.K,
+    opts.accumulate ?? false,
+    variant,
   );
 }
 
@@ -231,7 +277,9 @@ export function linear(x: Tensor, w: Tensor, opts: { variant?: MatmulVariant } =
   checkDtype('linear', x, 'f32');
   checkDtype('linear', w, 'f32');
   if (w.rank !== 2 || x.rank < 1 || x.shape[x.rank - 1] !== w.shape[1]) {
-    throw new EngineError(`linear: x ${shapeStr(x.shape)} does not match weight ${shapeStr(w.shape)} (want x (..., in), w (out, in))`);
+    throw new EngineError(
+      `linear: x ${shapeStr(x.shape)} does not match weight ${shapeStr(w.shape)} (want x (..., in), w (out, in))`,
+    );
   }
   const [outF, inF] = w.shape;
   const lead = x.shape.slice(0, -1);
@@ -245,7 +293,19 @@ export function linear(x: Tensor, w: Tensor, opts: { variant?: MatmulVariant } =
     let gw: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(x.rt, x.shape, 'f32', 'linear_bwd_x');
-      gemm('linear backward', gx, true, { t: g, trans: false, batched: true }, { t: w, trans: false, batched: true }, 1, rowsN, inF, outF, false, variant);
+      gemm(
+        'linear backward',
+        gx,
+        true,
+        { t: g, trans: false, batched: true },
+        { t: w, trans: false, batched: true },
+        1,
+        rowsN,
+        inF,
+        outF,
+        false,
+        variant,
+      );
     }
     if (w.requiresGrad) {
       const G: Operand = { t: g, trans: true, batched: true };
@@ -292,22 +352,24 @@ function matmulCase(tile: number): fc.Arbitrary<OpCase> {
       // kernel compiles those without edge code (FAST), and the sizes above seldom land there.
       whole: fc.integer({ min: 0, max: 3 }).map((x) => x === 0),
     })
-    .map((p) => (p.whole ? { ...p, M: Math.ceil(p.M / tile) * tile, N: Math.ceil(p.N / tile) * tile, K: Math.ceil(p.K / 4) * 4 } : p))
+    .map((p) =>
+      p.whole
+        ? { ...p, M: Math.ceil(p.M / tile) * tile, N: Math.ceil(p.N / tile) * tile, K: Math.ceil(p.K / 4) * 4 }
+        : p,
+    )
     .chain((p) => {
       const lead = p.mode === 'none' ? [] : p.lead;
       const aMat = p.transA ? [p.K, p.M] : [p.M, p.K];
       const bMat = p.transB ? [p.N, p.K] : [p.K, p.N];
       const aShape = p.mode === 'sharedA' ? aMat : [...lead, ...aMat];
       const bShape = p.mode === 'sharedB' ? bMat : [...lead, ...bMat];
-      return fc.tuple(f32s(prod(aShape), -2, 2), f32s(prod(bShape), -2, 2)).map(
-        ([a, b]): OpCase => ({
-          inputs: [
-            { name: 'a', shape: aShape, data: a },
-            { name: 'b', shape: bShape, data: b },
-          ],
-          params: { M: p.M, N: p.N, K: p.K, batch: prod(lead), transA: p.transA, transB: p.transB },
-        }),
-      );
+      return fc.tuple(f32s(prod(aShape), -2, 2), f32s(prod(bShape), -2, 2)).map(([a, b]): OpCase => ({
+        inputs: [
+          { name: 'a', shape: aShape, data: a },
+          { name: 'b', shape: bShape, data: b },
+        ],
+        params: { M: p.M, N: p.N, K: p.K, batch: prod(lead), transA: p.transA, transB: p.transB },
+      }));
     });
 }
 
@@ -316,9 +378,25 @@ const matmulSpec = (variant: MatmulVariant): OpSpec => ({
   kernel: 'matmul',
   arb: matmulCase(KERNELS[variant].tile),
   gpu: (_rt, [a, b], c) => matmul(a, b, { transA: c.params.transA, transB: c.params.transB, variant }),
-  ref: (c) => matmulRef(c.inputs[0].data, c.inputs[0].shape, c.inputs[1].data, c.inputs[1].shape, c.params.transA, c.params.transB),
+  ref: (c) =>
+    matmulRef(
+      c.inputs[0].data,
+      c.inputs[0].shape,
+      c.inputs[1].data,
+      c.inputs[1].shape,
+      c.params.transA,
+      c.params.transB,
+    ),
   refBackward: (c, g) =>
-    matmulBackwardRef(c.inputs[0].data, c.inputs[0].shape, c.inputs[1].data, c.inputs[1].shape, g, c.params.transA, c.params.transB),
+    matmulBackwardRef(
+      c.inputs[0].data,
+      c.inputs[0].shape,
+      c.inputs[1].data,
+      c.inputs[1].shape,
+      g,
+      c.params.transA,
+      c.params.transB,
+    ),
   tol: matmulTol,
 });
 
@@ -329,15 +407,13 @@ const linearSpec: OpSpec = {
   arb: fc
     .record({ lead: fc.constantFrom([], [5], [2, 3], [1, 33]), inF: sizes(32), outF: sizes(32) })
     .chain(({ lead, inF, outF }) =>
-      fc.tuple(f32s(prod(lead) * inF, -2, 2), f32s(outF * inF, -2, 2)).map(
-        ([x, w]): OpCase => ({
-          inputs: [
-            { name: 'x', shape: [...lead, inF], data: x },
-            { name: 'w', shape: [outF, inF], data: w },
-          ],
-          params: { M: prod(lead), N: outF, K: inF, batch: 1 },
-        }),
-      ),
+      fc.tuple(f32s(prod(lead) * inF, -2, 2), f32s(outF * inF, -2, 2)).map(([x, w]): OpCase => ({
+        inputs: [
+          { name: 'x', shape: [...lead, inF], data: x },
+          { name: 'w', shape: [outF, inF], data: w },
+        ],
+        params: { M: prod(lead), N: outF, K: inF, batch: 1 },
+      })),
     ),
   gpu: (_rt, [x, w]) => linear(x, w),
   ref: (c) => linearRef(c.inputs[0].data, c.inputs[1].data, c.inputs[1].shape),
@@ -351,19 +427,33 @@ const intoSpec: OpSpec = {
   kernel: 'matmul',
   arb: matmulCase(32).chain((c) => {
     const { M, N, batch } = c.params;
-    return f32s(batch * M * N, -2, 2).map(
-      (c0): OpCase => ({ inputs: [...c.inputs, { name: 'c0', shape: [batch * M * N], data: c0, grad: false }], params: c.params }),
-    );
+    return f32s(batch * M * N, -2, 2).map((c0): OpCase => ({
+      inputs: [...c.inputs, { name: 'c0', shape: [batch * M * N], data: c0, grad: false }],
+      params: c.params,
+    }));
   }),
   gpu: (rt, [a, b, c0], c) => {
     const d = matmulDims(a.shape, b.shape, c.params.transA, c.params.transB) as MatmulDims;
     const out = empty(rt, d.outShape, 'f32', 'into');
-    rt.commandEncoder().copyBufferToBuffer(c0.buffer, c0.byteOffset, out.buffer, out.byteOffset, Math.max(4, c0.byteLength));
+    rt.commandEncoder().copyBufferToBuffer(
+      c0.buffer,
+      c0.byteOffset,
+      out.buffer,
+      out.byteOffset,
+      Math.max(4, c0.byteLength),
+    );
     matmulInto(out, a, b, { transA: c.params.transA, transB: c.params.transB, accumulate: true });
     return out;
   },
   ref: (c) => {
-    const p = matmulRef(c.inputs[0].data, c.inputs[0].shape, c.inputs[1].data, c.inputs[1].shape, c.params.transA, c.params.transB);
+    const p = matmulRef(
+      c.inputs[0].data,
+      c.inputs[0].shape,
+      c.inputs[1].data,
+      c.inputs[1].shape,
+      c.params.transA,
+      c.params.transB,
+    );
     return p.map((v, i) => v + c.inputs[2].data[i]);
   },
   tol: matmulTol,

@@ -23,7 +23,13 @@ export function reduceRef(op: ReduceOp, x: ArrayLike<number>, shape: number[], a
   return y;
 }
 
-export function reduceBackwardRef(op: ReduceOp, x: ArrayLike<number>, shape: number[], axis: number, g: ArrayLike<number>): Float64Array {
+export function reduceBackwardRef(
+  op: ReduceOp,
+  x: ArrayLike<number>,
+  shape: number[],
+  axis: number,
+  g: ArrayLike<number>,
+): Float64Array {
   const [outer, n, inner] = splitAxis(shape, axis);
   const m = op === 'max' ? reduceRef('max', x, shape, axis) : null;
   const gx = new Float64Array(outer * n * inner);

@@ -15,7 +15,8 @@ const WG = 64;
 
 function normAxis(op: string, x: Tensor, axis: number): number {
   const a = axis < 0 ? axis + x.rank : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= x.rank) throw new EngineError(`${op}: axis ${axis} out of range for ${shapeStr(x.shape)}`);
+  if (!Number.isInteger(a) || a < 0 || a >= x.rank)
+    throw new EngineError(`${op}: axis ${axis} out of range for ${shapeStr(x.shape)}`);
   return a;
 }
 
@@ -26,7 +27,11 @@ export function reduce(op: ReduceOp, x: Tensor, axis: number, keepDims = false):
   const shape = keepDims ? x.shape.map((d, i) => (i === ax ? 1 : d)) : x.shape.filter((_, i) => i !== ax);
   const rt = x.rt;
   const out = empty(rt, shape, 'f32', op);
-  const u = new Uniforms().u32(outer).u32(n).u32(inner).f32(op === 'mean' ? 1 / n : 1);
+  const u = new Uniforms()
+    .u32(outer)
+    .u32(n)
+    .u32(inner)
+    .f32(op === 'mean' ? 1 / n : 1);
   rt.run(rt.kernel(WGSL, 'reduce_axis', { OP: op === 'max' ? 1 : 0, WG }), {
     uniforms: u.bytes(),
     bindings: [x, out],
@@ -37,10 +42,22 @@ export function reduce(op: ReduceOp, x: Tensor, axis: number, keepDims = false):
     const total = outer * n * inner;
     if (op === 'max') {
       const uu = new Uniforms().u32(outer).u32(n).u32(inner).f32(1);
-      rt.run(rt.kernel(WGSL, 'max_bwd', { WG }), { uniforms: uu.bytes(), bindings: [x, out, g, gx], grid: grid1d(Math.ceil(total / WG)) });
+      rt.run(rt.kernel(WGSL, 'max_bwd', { WG }), {
+        uniforms: uu.bytes(),
+        bindings: [x, out, g, gx],
+        grid: grid1d(Math.ceil(total / WG)),
+      });
     } else {
-      const uu = new Uniforms().u32(outer).u32(n).u32(inner).f32(op === 'mean' ? 1 / n : 1);
-      rt.run(rt.kernel(WGSL, 'expand_axis', { WG }), { uniforms: uu.bytes(), bindings: [g, gx], grid: grid1d(Math.ceil(total / WG)) });
+      const uu = new Uniforms()
+        .u32(outer)
+        .u32(n)
+        .u32(inner)
+        .f32(op === 'mean' ? 1 / n : 1);
+      rt.run(rt.kernel(WGSL, 'expand_axis', { WG }), {
+        uniforms: uu.bytes(),
+        bindings: [g, gx],
+        grid: grid1d(Math.ceil(total / WG)),
+      });
     }
     return [gx];
   });
@@ -62,21 +79,21 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   }
   for (let i = 0; i < shape.length; i++) {
     if (shape[i] === 1 && cur.shape[i] !== 1) cur = sum(cur, i, true);
-    else if (shape[i] !== cur.shape[i]) throw new EngineError(`sumToShape: cannot reduce ${shapeStr(g.shape)} to ${shapeStr(shape)}`);
+    else if (shape[i] !== cur.shape[i])
+      throw new EngineError(`sumToShape: cannot reduce ${shapeStr(g.shape)} to ${shapeStr(shape)}`);
   }
   return cur;
 }
 
 // ---- property-test specs ----------------------------------------------------------------------
 
-const caseArb = fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }).chain((shape) =>
-  fc
-    .tuple(
-      f32s(prod(shape), -8, 8),
-      fc.integer({ min: 0, max: shape.length - 1 }),
-    )
-    .map(([x, axis]): OpCase => ({ inputs: [{ name: 'x', shape, data: x }], params: { axis } })),
-);
+const caseArb = fc
+  .array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 })
+  .chain((shape) =>
+    fc
+      .tuple(f32s(prod(shape), -8, 8), fc.integer({ min: 0, max: shape.length - 1 }))
+      .map(([x, axis]): OpCase => ({ inputs: [{ name: 'x', shape, data: x }], params: { axis } })),
+  );
 
 export const reduceSpecs: OpSpec[] = (['sum', 'mean', 'max'] as const).map((op) => ({
   name: `reduce.${op}`,

@@ -13,7 +13,9 @@ installHooks(rt);
 console.log(`adapter: ${rt.adapterInfo.description}`);
 const args = process.argv.slice(2);
 const shapes = (args.length ? args : ['1024:256', '2048:1024', '512:4096']).map((s) => s.split(':').map(Number));
-const layouts: RmsnormLayout[] = rt.hasSubgroups ? ['invocation', 'subgroup', 'workgroup'] : ['invocation', 'workgroup'];
+const layouts: RmsnormLayout[] = rt.hasSubgroups
+  ? ['invocation', 'subgroup', 'workgroup']
+  : ['invocation', 'workgroup'];
 const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
 const REPS = 10;
 const ROUNDS = 7;
@@ -49,14 +51,17 @@ for (const [rows, c] of shapes) {
     const t: Record<string, number[]> = {};
     for (let r = 0; r < ROUNDS; r++) {
       for (const layout of layouts) {
-        for (const what of ['fwd', 'dx', 'dw'] as const) (t[`${layout}.${what}`] ??= []).push(await timeOne(x, w, layout, what));
+        for (const what of ['fwd', 'dx', 'dw'] as const)
+          (t[`${layout}.${what}`] ??= []).push(await timeOne(x, w, layout, what));
       }
     }
     for (const layout of layouts) {
       const f = median(t[`${layout}.fwd`]);
       const dx = median(t[`${layout}.dx`]) - f;
       const dw = median(t[`${layout}.dw`]) - f;
-      console.log(`rows ${rows} C ${c} ${layout.padEnd(10)}: fwd ${f.toFixed(2)} ms, bwd_x ${dx.toFixed(2)} ms, bwd_w ${dw.toFixed(2)} ms`);
+      console.log(
+        `rows ${rows} C ${c} ${layout.padEnd(10)}: fwd ${f.toFixed(2)} ms, bwd_x ${dx.toFixed(2)} ms, bwd_w ${dw.toFixed(2)} ms`,
+      );
     }
   });
 }

@@ -16,7 +16,11 @@ export function rmsnormRef(x: ArrayLike<number>, w: ArrayLike<number>, c: number
 }
 
 export function rmsnormBackwardRef(
-  x: ArrayLike<number>, w: ArrayLike<number>, c: number, eps: number, dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  c: number,
+  eps: number,
+  dy: ArrayLike<number>,
 ): [Float64Array, Float64Array] {
   const rows = x.length / c;
   const dx = new Float64Array(x.length);

@@ -11,14 +11,16 @@ import { rmsnorm, type RmsnormLayout } from './rmsnorm.ts';
 import { rmsnormBackwardRef, rmsnormRef } from './rmsnorm.ref.ts';
 import { allclose } from '../check.ts';
 
-
 test('rmsnorm rejects bad inputs with the op and shapes in the message', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
   await rt.scope(() => {
     const x = tensor(rt, new Float32Array(10), [2, 5], 'f32', 'x');
     const w4 = tensor(rt, new Float32Array(4), [4], 'f32', 'w');
-    throwsEngine(() => rmsnorm(x, w4, 1e-5), /^rmsnorm: last axis of x must equal weight length 4 \(x \[2, 5\], w \[4\]\)/);
+    throwsEngine(
+      () => rmsnorm(x, w4, 1e-5),
+      /^rmsnorm: last axis of x must equal weight length 4 \(x \[2, 5\], w \[4\]\)/,
+    );
     const w2d = tensor(rt, new Float32Array(5), [1, 5], 'f32', 'w2');
     throwsEngine(() => rmsnorm(x, w2d, 1e-5), /^rmsnorm: weight must have rank 1, got \[1, 5\]/);
     const xi = tensor(rt, new Int32Array(10), [2, 5], 'i32', 'xi');
@@ -43,8 +45,11 @@ test('rmsnorm of [3, 4] with weight [1, 2] and eps 0 is [3, 8] / sqrt(12.5)', as
 test('every row layout matches the reference on rows of C = 1000, forward and backward', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
-  const layouts: RmsnormLayout[] = rt.hasSubgroups ? ['invocation', 'workgroup', 'subgroup'] : ['invocation', 'workgroup'];
-  const rows = 19, c = 1000;
+  const layouts: RmsnormLayout[] = rt.hasSubgroups
+    ? ['invocation', 'workgroup', 'subgroup']
+    : ['invocation', 'workgroup'];
+  const rows = 19,
+    c = 1000;
   const xs = Float32Array.from({ length: rows * c }, (_, i) => Math.fround(Math.sin(i * 1.7) * 3));
   const ws = Float32Array.from({ length: c }, (_, i) => Math.fround(1 + 0.5 * Math.cos(i)));
   const gs = Float32Array.from({ length: rows * c }, (_, i) => Math.fround(Math.cos(i * 0.3)));
@@ -69,7 +74,8 @@ test('every row layout matches the reference on rows of C = 1000, forward and ba
 test('rmsnorm gradients are bitwise repeatable (no atomics)', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
-  const rows = 300, c = 37; // 10 chunks of partial weight-gradient sums
+  const rows = 300,
+    c = 37; // 10 chunks of partial weight-gradient sums
   const xs = Float32Array.from({ length: rows * c }, (_, i) => Math.fround(Math.sin(i * 0.77)));
   const run = () =>
     rt.scope(async () => {

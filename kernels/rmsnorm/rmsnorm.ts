@@ -84,13 +84,21 @@ export function rmsnorm(x: Tensor, weight: Tensor, eps: number, opts: RmsnormOpt
   const rowGrid = grid1d(Math.ceil(rows / (WG / lanes)));
   const y = empty(rt, x.shape, 'f32', op);
   const rstd = empty(rt, [rows], 'f32', 'rmsnorm.rstd');
-  rt.run(rt.kernel(file, 'rmsnorm_fwd', over), { uniforms: params(rows, c, eps), bindings: [x, weight, y, rstd], grid: rowGrid });
+  rt.run(rt.kernel(file, 'rmsnorm_fwd', over), {
+    uniforms: params(rows, c, eps),
+    bindings: [x, weight, y, rstd],
+    grid: rowGrid,
+  });
   record(op, y, [x, weight], (dy) => {
     let dx: Tensor | null = null;
     let dw: Tensor | null = null;
     if (x.requiresGrad) {
       dx = empty(rt, x.shape, 'f32', 'rmsnorm_bwd.dx');
-      rt.run(rt.kernel(file, 'rmsnorm_bwd_x', over), { uniforms: params(rows, c, eps), bindings: [dy, x, weight, rstd, dx], grid: rowGrid });
+      rt.run(rt.kernel(file, 'rmsnorm_bwd_x', over), {
+        uniforms: params(rows, c, eps),
+        bindings: [dy, x, weight, rstd, dx],
+        grid: rowGrid,
+      });
     }
     if (weight.requiresGrad) {
       dw = empty(rt, [c], 'f32', 'rmsnorm_bwd.dw');
@@ -99,9 +107,17 @@ export function rmsnorm(x: Tensor, weight: Tensor, eps: number, opts: RmsnormOpt
       const nChunks = Math.max(1, Math.ceil(rows / perChunk));
       const part = nChunks === 1 ? dw : empty(rt, [nChunks, c], 'f32', 'rmsnorm_bwd.dw_part');
       const u = params(rows, c, eps, perChunk, nChunks);
-      rt.run(rt.kernel(WGSL, 'rmsnorm_bwd_w', { WG }), { uniforms: u, bindings: [dy, x, rstd, part], grid: [Math.ceil(c / WG), nChunks] });
+      rt.run(rt.kernel(WGSL, 'rmsnorm_bwd_w', { WG }), {
+        uniforms: u,
+        bindings: [dy, x, rstd, part],
+        grid: [Math.ceil(c / WG), nChunks],
+      });
       if (part !== dw) {
-        rt.run(rt.kernel(WGSL, 'rmsnorm_bwd_w_sum', { WG }), { uniforms: u, bindings: [part, dw], grid: [Math.ceil(c / WG)] });
+        rt.run(rt.kernel(WGSL, 'rmsnorm_bwd_w_sum', { WG }), {
+          uniforms: u,
+          bindings: [part, dw],
+          grid: [Math.ceil(c / WG)],
+        });
         part.dispose();
       }
     }
@@ -122,17 +138,15 @@ const leadArb = fc.oneof(
 // Magnitudes: ordinary, tiny (eps dominates) and large (x^2 near 1e30, still finite in f32).
 const magArb = fc.constantFrom(1, 1, 1e-3, 1e14);
 
-const caseArb = fc
-  .tuple(cArb, leadArb, magArb, fc.constantFrom(1e-5, 1e-6))
-  .chain(([c, lead, mag, eps]) =>
-    fc.tuple(f32s(prod(lead) * c), f32s(c, -2, 2)).map(([x, w]): OpCase => ({
-      inputs: [
-        { name: 'x', shape: [...lead, c], data: mag === 1 ? x : x.map((v) => Math.fround(v * mag)) },
-        { name: 'weight', shape: [c], data: w },
-      ],
-      params: { eps },
-    })),
-  );
+const caseArb = fc.tuple(cArb, leadArb, magArb, fc.constantFrom(1e-5, 1e-6)).chain(([c, lead, mag, eps]) =>
+  fc.tuple(f32s(prod(lead) * c), f32s(c, -2, 2)).map(([x, w]): OpCase => ({
+    inputs: [
+      { name: 'x', shape: [...lead, c], data: mag === 1 ? x : x.map((v) => Math.fround(v * mag)) },
+      { name: 'weight', shape: [c], data: w },
+    ],
+    params: { eps },
+  })),
+);
 
 // y = x r w with |x r| <= sqrt(C): f32 rounding of the sum of squares is relative ~C * 2^-24.
 const tol = (c: OpCase) => {
@@ -170,5 +184,8 @@ export const rmsnormSpecs: OpSpec[] = [
   spec('rmsnorm'),
   spec('rmsnorm.invocation', 'invocation'),
   spec('rmsnorm.workgroup', 'workgroup'),
-  { ...spec('rmsnorm.subgroup', 'subgroup'), gpu: (rt, [x, w], c) => rmsnorm(x, w, c.params.eps, { layout: fixedSubgroupSize(rt) ? 'subgroup' : undefined }) },
+  {
+    ...spec('rmsnorm.subgroup', 'subgroup'),
+    gpu: (rt, [x, w], c) => rmsnorm(x, w, c.params.eps, { layout: fixedSubgroupSize(rt) ? 'subgroup' : undefined }),
+  },
 ];

@@ -87,7 +87,7 @@ function splitU53(x: number, what: string): [number, number] {
   if (!Number.isSafeInteger(x) || x < 0) {
     throw new RangeError(`philox ${what} must be an integer in [0, 2^53), got ${x}`);
   }
-  return [x % TWO_32 >>> 0, Math.floor(x / TWO_32) >>> 0];
+  return [(x % TWO_32) >>> 0, Math.floor(x / TWO_32) >>> 0];
 }
 
 /** Philox key for a seed in [0, 2^53). */
@@ -134,7 +134,7 @@ export function randomU32(seed: number, stream: number | StreamWords, index: num
   if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`philox index must be an integer >= 0`);
   const [block0, block1] = splitU53(Math.floor(index / 4), 'index');
   const [s0, s1] = streamWords(stream);
-  return philox4x32([block0, block1, s0, s1], seedKey(seed))[index % 4]!;
+  return philox4x32([block0, block1, s0, s1], seedKey(seed))[index % 4];
 }
 
 /** n consecutive u32 draws of a stream, starting at element `offset`. */
@@ -150,7 +150,7 @@ export function philoxU32(seed: number, stream: number | StreamWords, n: number,
     const idx = offset + i;
     const b = Math.floor(idx / 4);
     if (b !== cached) {
-      philox4x32([b % TWO_32 >>> 0, Math.floor(b / TWO_32) >>> 0, s0, s1], key, block);
+      philox4x32([(b % TWO_32) >>> 0, Math.floor(b / TWO_32) >>> 0, s0, s1], key, block);
       cached = b;
     }
     out[i] = block[idx % 4]!;
@@ -162,7 +162,7 @@ export function philoxU32(seed: number, stream: number | StreamWords, n: number,
 export function philoxUniform(seed: number, stream: number | StreamWords, n: number, offset = 0): Float32Array {
   const u = philoxU32(seed, stream, n, offset);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = uniformFloat(u[i]!);
+  for (let i = 0; i < n; i++) out[i] = uniformFloat(u[i]);
   return out;
 }
 
@@ -182,8 +182,8 @@ export function philoxPermutation(n: number, seed: number, stream: number | Stre
   for (let i = 0; i < n; i++) perm[i] = i;
   const draws = philoxU32(seed, stream, Math.max(0, n - 1));
   for (let i = n - 1; i >= 1; i--) {
-    const j = u32Below(draws[n - 1 - i]!, i + 1);
-    const t = perm[i]!;
+    const j = u32Below(draws[n - 1 - i], i + 1);
+    const t = perm[i];
     perm[i] = perm[j]!;
     perm[j] = t;
   }

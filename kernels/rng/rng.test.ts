@@ -15,7 +15,10 @@ test('bad arguments throw EngineErrors that name the op', async () => {
   assert.throws(() => philoxUniform(rt, 0, [1, 2 ** 32], 4), /philoxUniform: philox stream words must be u32/);
   assert.throws(() => philoxUniform(rt, 0, 0, 2.5), /philoxUniform: count must be an integer >= 0, got 2.5/);
   assert.throws(() => philoxU32(rt, 0, 0, 4, -4), /philoxU32: offset must be an integer >= 0/);
-  assert.throws(() => philoxUniformRows(rt, 0, [0, 0xffffffff], 2, 4), /philoxUniformRows: 2 rows from stream word 4294967295 overflow a u32/);
+  assert.throws(
+    () => philoxUniformRows(rt, 0, [0, 0xffffffff], 2, 4),
+    /philoxUniformRows: 2 rows from stream word 4294967295 overflow a u32/,
+  );
   assert.throws(() => philoxUniformRows(rt, 0, [0, 0], 0, 4), /philoxUniformRows: rows must be an integer >= 1, got 0/);
 });
 

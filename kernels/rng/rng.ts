@@ -28,7 +28,16 @@ const WG = 64;
 
 export type Stream = number | ref.StreamWords;
 
-function fill(op: string, rt: Runtime, seed: number, stream: Stream, rows: number, n: number, offset: number, uniform: boolean): Tensor {
+function fill(
+  op: string,
+  rt: Runtime,
+  seed: number,
+  stream: Stream,
+  rows: number,
+  n: number,
+  offset: number,
+  uniform: boolean,
+): Tensor {
   let key: ref.Key2, words: ref.StreamWords;
   try {
     key = ref.seedKey(seed);
@@ -38,9 +47,12 @@ function fill(op: string, rt: Runtime, seed: number, stream: Stream, rows: numbe
   }
   if (!Number.isSafeInteger(n) || n < 0) throw new EngineError(`${op}: count must be an integer >= 0, got ${n}`);
   if (!Number.isSafeInteger(offset) || offset < 0 || offset + n > Number.MAX_SAFE_INTEGER) {
-    throw new EngineError(`${op}: offset must be an integer >= 0 with offset + count < 2^53, got offset ${offset}, count ${n}`);
+    throw new EngineError(
+      `${op}: offset must be an integer >= 0 with offset + count < 2^53, got offset ${offset}, count ${n}`,
+    );
   }
-  if (words[1] + rows - 1 > 0xffffffff) throw new EngineError(`${op}: ${rows} rows from stream word ${words[1]} overflow a u32`);
+  if (words[1] + rows - 1 > 0xffffffff)
+    throw new EngineError(`${op}: ${rows} rows from stream word ${words[1]} overflow a u32`);
   const shape = rows === 1 ? [n] : [rows, n];
   const out = empty(rt, shape, uniform ? 'f32' : 'u32', uniform ? 'philox.uniform' : 'philox.u32');
   if (n === 0 || rows === 0) return out;
@@ -48,9 +60,16 @@ function fill(op: string, rt: Runtime, seed: number, stream: Stream, rows: numbe
   const block0 = Math.floor(offset / 4);
   const bpr = Math.ceil((n + r) / 4);
   const u = new Uniforms()
-    .u32(key[0]).u32(key[1]).u32(words[0]).u32(words[1])
-    .u32(block0 % 2 ** 32).u32(Math.floor(block0 / 2 ** 32))
-    .u32(n).u32(r).u32(rows).u32(bpr);
+    .u32(key[0])
+    .u32(key[1])
+    .u32(words[0])
+    .u32(words[1])
+    .u32(block0 % 2 ** 32)
+    .u32(Math.floor(block0 / 2 ** 32))
+    .u32(n)
+    .u32(r)
+    .u32(rows)
+    .u32(bpr);
   rt.run(rt.kernel(WGSL, 'philox_fill', { WG, UNIFORM: uniform }), {
     uniforms: u.bytes(),
     bindings: [out],
@@ -74,8 +93,16 @@ export function philoxUniform(rt: Runtime, seed: number, stream: Stream, n: numb
  * philoxUniform(seed, [s0, s1 + q], n, offset), i.e. streamOf(tag, a, b + q) for stream0 =
  * streamOf(tag, a, b) (one row of mask draws per sample).
  */
-export function philoxUniformRows(rt: Runtime, seed: number, stream0: ref.StreamWords, rows: number, n: number, offset = 0): Tensor {
-  if (!Number.isSafeInteger(rows) || rows < 1) throw new EngineError(`philoxUniformRows: rows must be an integer >= 1, got ${rows}`);
+export function philoxUniformRows(
+  rt: Runtime,
+  seed: number,
+  stream0: ref.StreamWords,
+  rows: number,
+  n: number,
+  offset = 0,
+): Tensor {
+  if (!Number.isSafeInteger(rows) || rows < 1)
+    throw new EngineError(`philoxUniformRows: rows must be an integer >= 1, got ${rows}`);
   return fill('philoxUniformRows', rt, seed, stream0, rows, n, offset, true);
 }
 
@@ -93,7 +120,9 @@ const rngCase = (rows: fc.Arbitrary<number>): fc.Arbitrary<RngCase> =>
       stream: fc.oneof(
         fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }) as fc.Arbitrary<Stream>,
         fc.tuple(u32, fc.integer({ min: 0, max: 0xfffffff0 })),
-        fc.tuple(fc.integer({ min: 1, max: 6 }), u32, fc.integer({ min: 0, max: 1000 })).map(([t, a, b]) => ref.streamOf(t, a, b)),
+        fc
+          .tuple(fc.integer({ min: 1, max: 6 }), u32, fc.integer({ min: 0, max: 1000 }))
+          .map(([t, a, b]) => ref.streamOf(t, a, b)),
       ),
       n: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.constantFrom(1, 2, 3, 4, 5, 255, 256, 257, 1031)),
       // small offsets (every residue mod 4), a block index crossing 2^32 (carry into counter word
@@ -112,7 +141,10 @@ const rowsRef = (c: RngCase, uniform: boolean): ArrayLike<number> => {
   const [s0, s1] = ref.streamWords(stream);
   const out = uniform ? new Float32Array(rows * n) : new Uint32Array(rows * n);
   for (let q = 0; q < rows; q++) {
-    out.set(uniform ? ref.philoxUniform(seed, [s0, s1 + q], n, offset) : ref.philoxU32(seed, [s0, s1 + q], n, offset), q * n);
+    out.set(
+      uniform ? ref.philoxUniform(seed, [s0, s1 + q], n, offset) : ref.philoxU32(seed, [s0, s1 + q], n, offset),
+      q * n,
+    );
   }
   return out;
 };
@@ -146,7 +178,15 @@ export const rngSpecs: OpSpec<RngCase>[] = [
       const [s0, s1] = ref.streamWords(c.params.stream);
       return { ...c, params: { ...c.params, stream: [s0, Math.min(s1, 0xffffffff - 8)] as const } };
     }),
-    gpu: (rt, _ins, c) => philoxUniformRows(rt, c.params.seed, c.params.stream as ref.StreamWords, c.params.rows, c.params.n, c.params.offset),
+    gpu: (rt, _ins, c) =>
+      philoxUniformRows(
+        rt,
+        c.params.seed,
+        c.params.stream as ref.StreamWords,
+        c.params.rows,
+        c.params.n,
+        c.params.offset,
+      ),
     ref: (c) => rowsRef(c, true),
     tol: exactTol,
     exact: true,

@@ -11,7 +11,11 @@ export function ropePosition(positions: number | ArrayLike<number>, b: number, t
 }
 
 export function ropeRef(
-  x: ArrayLike<number>, shape: readonly number[], theta: number, positions: number | ArrayLike<number>, sign = 1,
+  x: ArrayLike<number>,
+  shape: readonly number[],
+  theta: number,
+  positions: number | ArrayLike<number>,
+  sign = 1,
 ): Float64Array {
   const [B, T, H, D] = shape;
   const half = D / 2;

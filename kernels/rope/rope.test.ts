@@ -11,7 +11,6 @@ import { rope } from './rope.ts';
 import { ropeRef } from './rope.ref.ts';
 import { allclose } from '../check.ts';
 
-
 test('rope rejects bad inputs with the op and shapes in the message', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
@@ -21,9 +20,18 @@ test('rope rejects bad inputs with the op and shapes in the message', async () =
     const r3 = tensor(rt, new Float32Array(8), [2, 1, 4], 'f32', 'k');
     throwsEngine(() => rope(r3, { theta: 1e4 }), /^rope: x \(B, T, H, D\) must have rank 4, got \[2, 1, 4\]/);
     const x = tensor(rt, new Float32Array(2 * 3 * 4), [2, 3, 1, 4], 'f32', 'x');
-    throwsEngine(() => rope(x, { theta: 1e4, positions: new Int32Array(4) }), /^rope: positions must have T = 3 or B\*T = 6 entries, got 4 \(x \[2, 3, 1, 4\]\)/);
-    throwsEngine(() => rope(x, { theta: 1e4, positions: Int32Array.from([0, -1, 2]) }), /^rope: positions must be >= 0, got -1/);
-    throwsEngine(() => rope(x, { theta: 1e4, positions: 1.5 }), /^rope: position offset must be an integer >= 0, got 1.5/);
+    throwsEngine(
+      () => rope(x, { theta: 1e4, positions: new Int32Array(4) }),
+      /^rope: positions must have T = 3 or B\*T = 6 entries, got 4 \(x \[2, 3, 1, 4\]\)/,
+    );
+    throwsEngine(
+      () => rope(x, { theta: 1e4, positions: Int32Array.from([0, -1, 2]) }),
+      /^rope: positions must be >= 0, got -1/,
+    );
+    throwsEngine(
+      () => rope(x, { theta: 1e4, positions: 1.5 }),
+      /^rope: position offset must be an integer >= 0, got 1.5/,
+    );
     throwsEngine(() => rope(x, { theta: 0 }), /^rope: theta must be a finite number > 0, got 0/);
     const xi = tensor(rt, new Int32Array(4), [1, 1, 1, 4], 'i32', 'xi');
     throwsEngine(() => rope(xi, { theta: 1e4 }), /^rope: expected f32 tensor, got i32 xi \[1, 1, 1, 4\]/);
@@ -45,7 +53,8 @@ test('rope of (1, 0) at position 1 with D = 2 is (cos 1, sin 1); offset 2 gives 
 test('theta 500000, D 128, positions up to 4096: within 1e-6 of the float64 rotation', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
-  const D = 128, T = 6;
+  const D = 128,
+    T = 6;
   const positions = Int32Array.from([0, 1, 2047, 4094, 4095, 4096]);
   const xs = Float32Array.from({ length: T * 2 * D }, (_, i) => Math.fround(Math.sin(i * 0.91)));
   const want = ropeRef(xs, [1, T, 2, D], 500000, positions);
@@ -73,7 +82,12 @@ test('a pending backward still works after the cached cos/sin table grows', asyn
     const y = rope(x, { theta: 777, positions: 5 });
     rope(tensor(rt, xs, [1, 3, 1, 6]), { theta: 777, positions: 100000 }); // grows the (6, 777) table
     backward(y, tensor(rt, gs, [1, 3, 1, 6]));
-    allclose(await x.grad!.read(), ropeRef(gs, [1, 3, 1, 6], 777, 5, -1), { atol: 3e-6, rtol: 1e-5 }, 'grad after growth');
+    allclose(
+      await x.grad!.read(),
+      ropeRef(gs, [1, 3, 1, 6], 777, 5, -1),
+      { atol: 3e-6, rtol: 1e-5 },
+      'grad after growth',
+    );
     x.grad!.dispose();
   });
 });

@@ -96,7 +96,14 @@ export function rope(x: Tensor, opts: RopeOptions): Tensor {
   const pos0 = typeof pos === 'number' ? pos : 0;
   const vec4 = half % 4 === 0;
   const units = vec4 ? n / 4 : n;
-  const u = new Uniforms().u32(units).u32(T).u32(H).u32(vec4 ? half / 4 : half).u32(pos0).u32(perBatch).bytes();
+  const u = new Uniforms()
+    .u32(units)
+    .u32(T)
+    .u32(H)
+    .u32(vec4 ? half / 4 : half)
+    .u32(pos0)
+    .u32(perBatch)
+    .bytes();
   const entry = `${posTensor ? 'rope_positions' : 'rope_offset'}${vec4 ? '4' : ''}`;
   const launch = (src: Tensor, sgn: number, label: string): Tensor => {
     const out = empty(rt, src.shape, 'f32', label);
@@ -140,7 +147,8 @@ const caseArb = fc
     }));
   });
 
-const positionsOf = (c: RopeCase) => (typeof c.params.positions === 'number' ? c.params.positions : Int32Array.from(c.params.positions));
+const positionsOf = (c: RopeCase) =>
+  typeof c.params.positions === 'number' ? c.params.positions : Int32Array.from(c.params.positions);
 
 export const ropeSpecs: OpSpec<RopeCase>[] = [
   {

@@ -26,7 +26,8 @@ export function pickRef(logits: ArrayLike<number>, p: PickParams): Float64Array 
       if (p.suppress.includes(v)) x = -3.4e38;
       l[v] = x;
     }
-    let best = -Infinity, id = 0;
+    let best = -Infinity,
+      id = 0;
     for (let v = 0; v < p.V; v++) {
       let s = l[v];
       if (noise) {

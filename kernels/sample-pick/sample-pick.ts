@@ -27,7 +27,8 @@ export function pickTokens(logits: Tensor, opts: PickOptions = {}): Tensor {
   checkRank('pickTokens', logits, 2, 'logits');
   const cfg = opts.cfgScale ?? 0;
   const [R, V] = logits.shape;
-  if (cfg > 0 && R % 2 !== 0) throw new EngineError(`pickTokens: CFG needs an even number of logit rows, got [${R}, ${V}]`);
+  if (cfg > 0 && R % 2 !== 0)
+    throw new EngineError(`pickTokens: CFG needs an even number of logit rows, got [${R}, ${V}]`);
   const rows = cfg > 0 ? R / 2 : R;
   const sup = opts.suppress ?? [];
   if (sup.length > 4) throw new EngineError(`pickTokens: at most 4 suppressed ids, got ${sup.length}`);
@@ -38,19 +39,37 @@ export function pickTokens(logits: Tensor, opts: PickOptions = {}): Tensor {
   const rt = logits.rt;
   const out = empty(rt, [rows, 2], 'f32', 'pick');
   const u = new Uniforms()
-    .u32(V).u32(rows).u32(cfg > 0 ? rows : 0).u32(T > 0 ? 1 : 0)
-    .f32(cfg).f32(T > 0 ? 1 / T : 0).u32(sup.length).u32(0)
-    .u32(k0).u32(k1).u32(s0).u32(s1)
+    .u32(V)
+    .u32(rows)
+    .u32(cfg > 0 ? rows : 0)
+    .u32(T > 0 ? 1 : 0)
+    .f32(cfg)
+    .f32(T > 0 ? 1 / T : 0)
+    .u32(sup.length)
+    .u32(0)
+    .u32(k0)
+    .u32(k1)
+    .u32(s0)
+    .u32(s1)
     .vec4u(sup);
   const maxDim = rt.gpu.limits.maxComputeWorkgroupsPerDimension;
   const gx = Math.min(rows, maxDim);
-  rt.run(rt.kernel(WGSL, 'pick', { WG }), { uniforms: u.bytes(), bindings: [logits, out], grid: [gx, Math.ceil(rows / gx)] });
+  rt.run(rt.kernel(WGSL, 'pick', { WG }), {
+    uniforms: u.bytes(),
+    bindings: [logits, out],
+    grid: [gx, Math.ceil(rows / gx)],
+  });
   return out;
 }
 
 // Spec: logits on a 1/64 grid, distinct per row (so argmax has no near-ties), temperature 0.
 const pickCase = fc
-  .record({ rows: fc.integer({ min: 1, max: 7 }), V: fc.integer({ min: 1, max: 200 }), cfg: fc.constantFrom(0, 0, 1.5), sup: fc.boolean() })
+  .record({
+    rows: fc.integer({ min: 1, max: 7 }),
+    V: fc.integer({ min: 1, max: 200 }),
+    cfg: fc.constantFrom(0, 0, 1.5),
+    sup: fc.boolean(),
+  })
   .chain(({ rows, V, cfg, sup }) => {
     const R = cfg > 0 ? 2 * rows : rows;
     return fc.array(fc.integer({ min: -400, max: 400 }), { minLength: R * V, maxLength: R * V }).map((ints): OpCase => {
@@ -59,7 +78,10 @@ const pickCase = fc
         // distinct values within a row: a shuffled ramp plus noise-free offsets
         for (let v = 0; v < V; v++) data[r * V + v] = (ints[r * V + v] + v * 801) / 64 / 8;
       }
-      return { inputs: [{ name: 'logits', shape: [R, V], data, grad: false }], params: { cfg, suppress: sup && V > 2 ? [0, V - 1] : [] } };
+      return {
+        inputs: [{ name: 'logits', shape: [R, V], data, grad: false }],
+        params: { cfg, suppress: sup && V > 2 ? [0, V - 1] : [] },
+      };
     });
   });
 
@@ -71,7 +93,15 @@ export const samplePickSpecs: OpSpec[] = [
     gpu: (_rt, [l], c) => pickTokens(l, { cfgScale: c.params.cfg, suppress: c.params.suppress }),
     ref: (c) => {
       const [R, V] = c.inputs[0].shape;
-      return pickRef(c.inputs[0].data, { V, rows: c.params.cfg > 0 ? R / 2 : R, cfg: c.params.cfg, temperature: 0, seed: 0, stream: [0, 0], suppress: c.params.suppress });
+      return pickRef(c.inputs[0].data, {
+        V,
+        rows: c.params.cfg > 0 ? R / 2 : R,
+        cfg: c.params.cfg,
+        temperature: 0,
+        seed: 0,
+        stream: [0, 0],
+        suppress: c.params.suppress,
+      });
     },
     tol: () => ({ atol: 1e-6, rtol: 1e-4 }),
   },

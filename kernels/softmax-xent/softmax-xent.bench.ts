@@ -16,8 +16,12 @@ import { xentRef } from './softmax-xent.ref.ts';
 const rt = await openDevice();
 installHooks(rt);
 console.log(`adapter: ${rt.adapterInfo.description || rt.adapterInfo.vendor + ' ' + rt.adapterInfo.architecture}`);
-const shapes = (process.env.SHAPES ?? '2048x32000,1024x512').split(',').map((s) => s.split('x').map(Number) as [number, number]);
-const lanesList = (process.env.LANES ?? 'default,1,8,64,256').split(',').map((s) => (s === 'default' ? undefined : Number(s)));
+const shapes = (process.env.SHAPES ?? '2048x32000,1024x512')
+  .split(',')
+  .map((s) => s.split('x').map(Number) as [number, number]);
+const lanesList = (process.env.LANES ?? 'default,1,8,64,256')
+  .split(',')
+  .map((s) => (s === 'default' ? undefined : Number(s)));
 const rounds = Number(process.env.ROUNDS ?? 5);
 const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
 
@@ -35,7 +39,8 @@ for (const [want, v] of shapes) {
     x.requiresGrad = true;
     for (const lanes of lanesList) {
       const got = (await softmaxCrossEntropy(x, t, w, { lanes }).read())[0];
-      if (!(Math.abs(got - ref) <= 1e-5 * Math.abs(ref))) throw new Error(`xent ${n}x${v} lanes=${lanes}: ${got} vs reference ${ref}`);
+      if (!(Math.abs(got - ref) <= 1e-5 * Math.abs(ref)))
+        throw new Error(`xent ${n}x${v} lanes=${lanes}: ${got} vs reference ${ref}`);
     }
     const reps = Number(process.env.REPS ?? 0) || Math.max(2, Math.min(20, Math.round(1e8 / (n * v))));
     const fwd = lanesList.map(() => [] as number[]);
@@ -61,7 +66,8 @@ for (const [want, v] of shapes) {
     }
     const scale = want / n;
     lanesList.forEach((lanes, k) => {
-      const f = Math.min(...fwd[k]), b = Math.min(...bwd[k]);
+      const f = Math.min(...fwd[k]),
+        b = Math.min(...bwd[k]);
       const extra = scale !== 1 ? `; x${scale.toFixed(2)} for ${want} rows: ~${((f + b) * scale).toFixed(1)} ms` : '';
       console.log(
         `${n}x${v} lanes ${String(lanes ?? 'default').padStart(7)}: fwd ${f.toFixed(2)} ms (median ${median(fwd[k]).toFixed(2)}), ` +

@@ -11,11 +11,16 @@ function skipped(w: number, t: number): boolean {
 
 /** Per-row weighted losses w_i * CE_i, (N). */
 export function xentRowsRef(
-  logits: ArrayLike<number>, targets: ArrayLike<number>, weights: ArrayLike<number>, n: number, v: number,
+  logits: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  n: number,
+  v: number,
 ): Float64Array {
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const w = weights[i], t = targets[i];
+    const w = weights[i],
+      t = targets[i];
     if (skipped(w, t)) continue;
     if (t >= v) {
       out[i] = NaN;
@@ -32,7 +37,11 @@ export function xentRowsRef(
 
 /** sum_i w_i * CE_i, (1). */
 export function xentRef(
-  logits: ArrayLike<number>, targets: ArrayLike<number>, weights: ArrayLike<number>, n: number, v: number,
+  logits: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  n: number,
+  v: number,
 ): Float64Array {
   const rows = xentRowsRef(logits, targets, weights, n, v);
   let s = 0;
@@ -45,12 +54,17 @@ export function xentRef(
  * (`g.length === 1`) or one per row (the per-row op).
  */
 export function xentBackwardRef(
-  logits: ArrayLike<number>, targets: ArrayLike<number>, weights: ArrayLike<number>, n: number, v: number,
+  logits: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  n: number,
+  v: number,
   g: ArrayLike<number>,
 ): Float64Array {
   const dx = new Float64Array(n * v);
   for (let i = 0; i < n; i++) {
-    const w = weights[i], t = targets[i];
+    const w = weights[i],
+      t = targets[i];
     if (skipped(w, t)) continue;
     const c = (g.length === 1 ? g[0] : g[i]) * w * (t >= v ? NaN : 1);
     let m = -Infinity;

@@ -9,7 +9,8 @@ import { backward } from '../../engine/autograd.ts';
 import { gpuDevice, closeDevice } from '../../tests/gpu.ts';
 import { softmaxCrossEntropy, softmaxCrossEntropyRows } from './softmax-xent.ts';
 
-const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
+const close = (a: number, b: number, tol: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
 
 test('bad arguments throw EngineErrors that name the op and the shapes', async () => {
   const rt = await gpuDevice();
@@ -21,15 +22,30 @@ test('bad arguments throw EngineErrors that name the op and the shapes', async (
     const t3 = tensor(rt, [0, 1, 2], [3], 'i32', 'targets');
     const tf = tensor(rt, [0, 1], [2], 'f32', 'targets');
     const x1 = tensor(rt, new Float32Array(6), [6], 'f32', 'logits');
-    assert.throws(() => softmaxCrossEntropy(x, t3, w), /softmaxCrossEntropy: targets and weights must have one entry per row.*logits \[2, 3\].*targets \[3\].*weights \[2\]/);
-    assert.throws(() => softmaxCrossEntropy(x, tf, w), /softmaxCrossEntropy: expected i32 tensor, got f32 targets \[2\]/);
-    assert.throws(() => softmaxCrossEntropyRows(x1, t, w), /softmaxCrossEntropyRows: logits must have rank 2, got \[6\]/);
+    assert.throws(
+      () => softmaxCrossEntropy(x, t3, w),
+      /softmaxCrossEntropy: targets and weights must have one entry per row.*logits \[2, 3\].*targets \[3\].*weights \[2\]/,
+    );
+    assert.throws(
+      () => softmaxCrossEntropy(x, tf, w),
+      /softmaxCrossEntropy: expected i32 tensor, got f32 targets \[2\]/,
+    );
+    assert.throws(
+      () => softmaxCrossEntropyRows(x1, t, w),
+      /softmaxCrossEntropyRows: logits must have rank 2, got \[6\]/,
+    );
     assert.throws(() => softmaxCrossEntropy(x, t, w, { lanes: 3 }), /lanes must be a power of two/);
     const wg = tensor(rt, [1, 1], [2], 'f32', 'weights');
     wg.requiresGrad = true;
-    assert.throws(() => softmaxCrossEntropy(x, t, wg), /softmaxCrossEntropy: weights must not require grad.*weights \[2\]/);
+    assert.throws(
+      () => softmaxCrossEntropy(x, t, wg),
+      /softmaxCrossEntropy: weights must not require grad.*weights \[2\]/,
+    );
     x.dispose();
-    assert.throws(() => softmaxCrossEntropy(x, t, w), /softmaxCrossEntropy: tensor logits \[2, 3\] was used after dispose/);
+    assert.throws(
+      () => softmaxCrossEntropy(x, t, w),
+      /softmaxCrossEntropy: tensor logits \[2, 3\] was used after dispose/,
+    );
   });
 });
 
@@ -73,7 +89,10 @@ test('logits of magnitude 1e4 and 1e38 do not overflow', async () => {
     backward(loss, tensor(rt, [1, 1, 1], [3]));
     const g = await x.grad!.read();
     [-0.5, 0.5, 0, 0, 0.25, 0.25, 0.25, -0.75, 0, 0, 0, 0].forEach((v, i) => close(g[i], v, 1e-6, `dlogits[${i}]`));
-    assert.ok(g.every((v) => Number.isFinite(v)), `finite gradients: ${Array.from(g)}`);
+    assert.ok(
+      g.every((v) => Number.isFinite(v)),
+      `finite gradients: ${Array.from(g)}`,
+    );
   });
 });
 
@@ -82,7 +101,13 @@ test('weight 0 and target < 0 rows are skipped; target >= V gives NaN, never a p
   if (!rt) return;
   for (const v of [4, 5]) {
     await rt.scope(async () => {
-      const x = tensor(rt, Float32Array.from({ length: 4 * v }, (_, i) => Math.sin(i)), [4, v], 'f32', 'logits');
+      const x = tensor(
+        rt,
+        Float32Array.from({ length: 4 * v }, (_, i) => Math.sin(i)),
+        [4, v],
+        'f32',
+        'logits',
+      );
       const t = tensor(rt, [1, -1, v, v + 7], [4], 'i32', 'targets');
       const w = tensor(rt, [0, 2, 1, 0], [4], 'f32', 'weights');
       x.requiresGrad = true;
@@ -108,10 +133,29 @@ test('the summed loss is bit-reproducible and N = 0 gives 0', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
   await rt.scope(async () => {
-    const n = 777, v = 61;
-    const x = tensor(rt, Float32Array.from({ length: n * v }, (_, i) => Math.sin(i * 1.7) * 20), [n, v], 'f32', 'logits');
-    const t = tensor(rt, Int32Array.from({ length: n }, (_, i) => (i * 13) % v), [n], 'i32', 'targets');
-    const w = tensor(rt, Float32Array.from({ length: n }, (_, i) => (i % 3) * 0.7), [n], 'f32', 'weights');
+    const n = 777,
+      v = 61;
+    const x = tensor(
+      rt,
+      Float32Array.from({ length: n * v }, (_, i) => Math.sin(i * 1.7) * 20),
+      [n, v],
+      'f32',
+      'logits',
+    );
+    const t = tensor(
+      rt,
+      Int32Array.from({ length: n }, (_, i) => (i * 13) % v),
+      [n],
+      'i32',
+      'targets',
+    );
+    const w = tensor(
+      rt,
+      Float32Array.from({ length: n }, (_, i) => (i % 3) * 0.7),
+      [n],
+      'f32',
+      'weights',
+    );
     const a = (await softmaxCrossEntropy(x, t, w).read())[0];
     for (let k = 0; k < 3; k++) assert.is((await softmaxCrossEntropy(x, t, w).read())[0], a);
     const e = softmaxCrossEntropy(tensor(rt, [], [0, 5]), tensor(rt, [], [0], 'i32'), tensor(rt, [], [0]));

@@ -56,7 +56,9 @@ function plan(op: string, logits: Tensor, targets: Tensor, weights: Tensor, opts
   if (weights.requiresGrad) fail(op, 'weights must not require grad (no gradient flows to them)', weights);
   const vec4 = v % 4 === 0;
   const units = vec4 ? v / 4 : Math.ceil(v / 4);
-  const lanes = opts.lanes ?? (isCpuAdapter(logits.rt) ? 1 : Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(Math.ceil(units / 4))))));
+  const lanes =
+    opts.lanes ??
+    (isCpuAdapter(logits.rt) ? 1 : Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(Math.ceil(units / 4))))));
   if (!(Number.isInteger(lanes) && lanes >= 1 && lanes <= 256 && (lanes & (lanes - 1)) === 0)) {
     fail(op, `lanes must be a power of two <= 256, got ${lanes}`, logits);
   }
@@ -67,7 +69,12 @@ function plan(op: string, logits: Tensor, targets: Tensor, weights: Tensor, opts
     vec4,
     over: { WG: wg, LANES: lanes },
     grid: grid1d(Math.ceil(n / (wg / lanes)), logits.rt.limits.maxComputeWorkgroupsPerDimension),
-    uniforms: new Uniforms().u32(n).u32(v).u32(v >> 2).u32(NAN_BITS).bytes(),
+    uniforms: new Uniforms()
+      .u32(n)
+      .u32(v)
+      .u32(v >> 2)
+      .u32(NAN_BITS)
+      .bytes(),
   };
 }
 
@@ -86,7 +93,15 @@ function forward(L: Launch, logits: Tensor, targets: Tensor, weights: Tensor): {
   return { rows, stats };
 }
 
-function backwardLogits(L: Launch, logits: Tensor, targets: Tensor, weights: Tensor, stats: Tensor, g: Tensor, perRow: boolean): Tensor {
+function backwardLogits(
+  L: Launch,
+  logits: Tensor,
+  targets: Tensor,
+  weights: Tensor,
+  stats: Tensor,
+  g: Tensor,
+  perRow: boolean,
+): Tensor {
   const rt = logits.rt;
   const dl = empty(rt, logits.shape, 'f32', 'xent.dlogits');
   if (L.n > 0) {
@@ -103,11 +118,18 @@ function backwardLogits(L: Launch, logits: Tensor, targets: Tensor, weights: Ten
  * Per-row weighted cross-entropy w_i * (logsumexp(logits_i) - logits_i[t_i]), (N). Rows with
  * w_i = 0 or t_i < 0 give 0; a supervised row with t_i >= V gives NaN. Differentiable in logits.
  */
-export function softmaxCrossEntropyRows(logits: Tensor, targets: Tensor, weights: Tensor, opts: XentOptions = {}): Tensor {
+export function softmaxCrossEntropyRows(
+  logits: Tensor,
+  targets: Tensor,
+  weights: Tensor,
+  opts: XentOptions = {},
+): Tensor {
   const L = plan('softmaxCrossEntropyRows', logits, targets, weights, opts);
   const { rows, stats } = forward(L, logits, targets, weights);
   record('softmaxCrossEntropyRows', rows, [logits, targets, weights], (g) => [
-    backwardLogits(L, logits, targets, weights, stats, g, true), null, null,
+    backwardLogits(L, logits, targets, weights, stats, g, true),
+    null,
+    null,
   ]);
   if (!rows.requiresGrad) stats.dispose();
   return rows;
@@ -129,7 +151,11 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Tensor, weights: Te
     rt.run(rt.kernel(WGSL, 'xent_sum', { WG: SUM_WG }), { uniforms: L.uniforms, bindings: [rows, out], grid: [1] });
   }
   rows.dispose();
-  record(op, out, [logits, targets, weights], (g) => [backwardLogits(L, logits, targets, weights, stats, g, false), null, null]);
+  record(op, out, [logits, targets, weights], (g) => [
+    backwardLogits(L, logits, targets, weights, stats, g, false),
+    null,
+    null,
+  ]);
   if (!out.requiresGrad) stats.dispose();
   return out;
 }
@@ -158,7 +184,13 @@ const xentCase: fc.Arbitrary<XentCase> = fc
     fc
       .tuple(
         f32s(n * v, -mag, mag),
-        fc.array(fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: v - 1 }) }, { weight: 1, arbitrary: fc.constant(-1) }), { minLength: n, maxLength: n }),
+        fc.array(
+          fc.oneof(
+            { weight: 5, arbitrary: fc.integer({ min: 0, max: v - 1 }) },
+            { weight: 1, arbitrary: fc.constant(-1) },
+          ),
+          { minLength: n, maxLength: n },
+        ),
         fc.array(weight, { minLength: n, maxLength: n }),
       )
       .map(([x, t, w]) => ({

@@ -8,7 +8,6 @@ import { allclose } from '../check.ts';
 import { gpuDevice, closeDevice, throwsEngine } from '../../tests/gpu.ts';
 import { softmax } from './softmax.ts';
 
-
 test('softmax: misuse throws EngineError naming the op and the shape', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
@@ -31,7 +30,12 @@ test('softmax: hand-computed rows, overflow-safe, axis 1 == axis -1 for rank 2',
   // Row 2 is row 1 shifted by 1000 (exp(1000) overflows f32): 1/4, 3/4 up to the f32 rounding
   // of 1000 + ln 3, whose exact difference d gives 1 / (1 + e^d).
   const d = x[3] - x[2];
-  allclose(got, [0.25, 0.75, 1 / (1 + Math.exp(d)), 1 - 1 / (1 + Math.exp(d))], { atol: 1e-6, rtol: 1e-5 }, 'softmax hand case');
+  allclose(
+    got,
+    [0.25, 0.75, 1 / (1 + Math.exp(d)), 1 - 1 / (1 + Math.exp(d))],
+    { atol: 1e-6, rtol: 1e-5 },
+    'softmax hand case',
+  );
 });
 
 test.after(closeDevice);

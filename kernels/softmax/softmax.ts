@@ -39,7 +39,9 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   checkDtype('softmax', x, 'f32');
   if (x.rank === 0) throw new EngineError(`softmax: input must have rank >= 1, got ${shapeStr(x.shape)}`);
   if (axis !== -1 && axis !== x.rank - 1) {
-    throw new EngineError(`softmax: only the last axis is supported (axis -1 or ${x.rank - 1}), got axis ${axis} for ${shapeStr(x.shape)}`);
+    throw new EngineError(
+      `softmax: only the last axis is supported (axis -1 or ${x.rank - 1}), got axis ${axis} for ${shapeStr(x.shape)}`,
+    );
   }
   const n = x.shape[x.rank - 1];
   const rows = n === 0 ? 0 : x.size / n;
@@ -65,20 +67,29 @@ const rowLen = fc.oneof(
 );
 
 const softmaxArb = fc
-  .tuple(rowLen, fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 0, maxLength: 2 }), fc.integer({ min: 0, max: 4 }))
+  .tuple(
+    rowLen,
+    fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 0, maxLength: 2 }),
+    fc.integer({ min: 0, max: 4 }),
+  )
   .chain(([n, lead, big]) => {
     // Long rows get few of them; `big` == 0 is the overflow case (|x| up to 1000: exp overflows
     // without the max subtraction).
     const outer = n > 1000 ? [lead.length ? 1 : 2] : lead;
     const shape = [...outer, n];
     const lim = big === 0 ? 1000 : 8;
-    return f32s(shape.reduce((p, d) => p * d, 1), -lim, lim).map((x): OpCase => ({ inputs: [{ name: 'x', shape, data: x }] }));
+    return f32s(
+      shape.reduce((p, d) => p * d, 1),
+      -lim,
+      lim,
+    ).map((x): OpCase => ({ inputs: [{ name: 'x', shape, data: x }] }));
   });
 
 /** exp has 3 + 2|x| ulp in WGSL, x - max is exact to ~range·eps, and the sum adds ~sqrt(n)·eps. */
 function softmaxTol(c: OpCase) {
   const x = c.inputs[0].data;
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (const v of x) {
     lo = Math.min(lo, v);
     hi = Math.max(hi, v);

@@ -14,7 +14,11 @@ export function swigluRef(gate: ArrayLike<number>, up: ArrayLike<number>): Float
 }
 
 /** [d_gate, d_up] given d(out): d_gate = dy * up * s * (1 + g (1 - s)), d_up = dy * g * s. */
-export function swigluBackwardRef(gate: ArrayLike<number>, up: ArrayLike<number>, dy: ArrayLike<number>): [Float64Array, Float64Array] {
+export function swigluBackwardRef(
+  gate: ArrayLike<number>,
+  up: ArrayLike<number>,
+  dy: ArrayLike<number>,
+): [Float64Array, Float64Array] {
   const dg = new Float64Array(gate.length);
   const du = new Float64Array(gate.length);
   for (let i = 0; i < gate.length; i++) {

@@ -11,7 +11,6 @@ import { swiglu } from './swiglu.ts';
 import { swigluBackwardRef, swigluRef } from './swiglu.ref.ts';
 import { allclose } from '../check.ts';
 
-
 test('swiglu rejects bad inputs with the op and shapes in the message', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
@@ -47,7 +46,10 @@ for (const n of [16, 15]) {
       const [wg, wu] = swigluBackwardRef(gs, us, dys);
       const dg = await g.grad!.read();
       const du = await up.grad!.read();
-      assert.ok(dg.every(Number.isFinite) && du.every(Number.isFinite), `backward not finite: ${Array.from(dg)} ${Array.from(du)}`);
+      assert.ok(
+        dg.every(Number.isFinite) && du.every(Number.isFinite),
+        `backward not finite: ${Array.from(dg)} ${Array.from(du)}`,
+      );
       // Exact limits: d_gate -> dy * up for g >> 0 and -> 0 for g << 0; d_up = dy * silu(g).
       assert.is(dg[13], dys[13] * us[13]);
       assert.is(Math.abs(dg[14]), 0);

@@ -25,11 +25,21 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   const u = new Uniforms().u32(units).bytes();
   const grid = grid1d(Math.ceil(units / WG));
   const out = empty(rt, gate.shape, 'f32', op);
-  if (n > 0) rt.run(rt.kernel(WGSL, vec4 ? 'swiglu_fwd4' : 'swiglu_fwd', { WG }), { uniforms: u, bindings: [gate, up, out], grid });
+  if (n > 0)
+    rt.run(rt.kernel(WGSL, vec4 ? 'swiglu_fwd4' : 'swiglu_fwd', { WG }), {
+      uniforms: u,
+      bindings: [gate, up, out],
+      grid,
+    });
   return record(op, out, [gate, up], (dy) => {
     const dg = empty(rt, gate.shape, 'f32', 'swiglu_bwd.gate');
     const du = empty(rt, gate.shape, 'f32', 'swiglu_bwd.up');
-    if (n > 0) rt.run(rt.kernel(WGSL, vec4 ? 'swiglu_bwd4' : 'swiglu_bwd', { WG }), { uniforms: u, bindings: [gate, up, dy, dg, du], grid });
+    if (n > 0)
+      rt.run(rt.kernel(WGSL, vec4 ? 'swiglu_bwd4' : 'swiglu_bwd', { WG }), {
+        uniforms: u,
+        bindings: [gate, up, dy, dg, du],
+        grid,
+      });
     // One kernel writes both; drop the one nobody asked for (freed after the submit).
     if (!gate.requiresGrad) dg.dispose();
     if (!up.requiresGrad) du.dispose();
@@ -53,9 +63,13 @@ const caseFor = (shapeArb: fc.Arbitrary<number[]>) =>
   );
 
 // Element counts that are a multiple of 4 (vec4 path): rows x 4k, incl. 4 (one vec4) and 64+-4.
-const vec4Shape = fc.tuple(fc.integer({ min: 1, max: 10 }), fc.constantFrom(1, 2, 3, 5, 7, 10, 15, 16, 17)).map(([r, k]) => [r, 4 * k]);
+const vec4Shape = fc
+  .tuple(fc.integer({ min: 1, max: 10 }), fc.constantFrom(1, 2, 3, 5, 7, 10, 15, 16, 17))
+  .map(([r, k]) => [r, 4 * k]);
 // Counts that are not (scalar path): odd rows x odd widths, incl. 1 and primes.
-const oddShape = fc.tuple(fc.constantFrom(1, 3, 5, 7, 9), fc.constantFrom(1, 3, 5, 7, 13, 31, 37, 39)).map(([r, c]) => [r, c]);
+const oddShape = fc
+  .tuple(fc.constantFrom(1, 3, 5, 7, 9), fc.constantFrom(1, 3, 5, 7, 13, 31, 37, 39))
+  .map(([r, c]) => [r, c]);
 
 // exp in WGSL is accurate to 3 + 2|x| ulp; sigmoid damps that to a few e-6 relative. Large-|g|
 // cases saturate (exp underflows to 0), where the result is exact up to the products.
