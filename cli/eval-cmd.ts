@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
 import { action, loadProgress, log, parseIntOpt, withDevice } from './run.ts';
+import { resolveCheckpointArg } from './checkpoint-arg.ts';
 import { loadModel } from '../model/io.ts';
 import { endTokenIds } from '../model/tokenizer.ts';
 import { defaultTrainConfig } from '../train/config-schema.ts';
@@ -30,7 +31,10 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
     .description(
       'validation MDLM loss of a checkpoint, and Monte Carlo log p(answer | prompt) for prompt/response data',
     )
-    .requiredOption('--checkpoint <dir>', 'model folder (config.json, safetensors, tokenizer.json)')
+    .requiredOption(
+      '--checkpoint <dir>',
+      'model folder (config.json, safetensors, tokenizer.json), or a training run folder (its newest complete checkpoint)',
+    )
     .requiredOption('--data <file.jsonl>', 'JSONL: {"text"}, {"prompt","response"} or {"messages"} records')
     .option(
       '--seq-length <n>',
@@ -56,13 +60,14 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
     .option('--json', 'print the result as JSON', false)
     .action(
       action(async (o: EvalFlags) => {
-        if (!existsSync(o.checkpoint)) throw new UserError(`checkpoint folder not found: ${o.checkpoint}`);
+        const ck = resolveCheckpointArg(o.checkpoint);
         if (!existsSync(o.data)) throw new UserError(`--data file not found: ${o.data}`);
+        if (ck.note) log(ck.note);
         await withDevice(deviceOpts(), async (dev) => {
-          const model = await loadModel(o.checkpoint, { device: dev, onTensor: loadProgress(o.checkpoint) });
+          const model = await loadModel(ck.dir, { device: dev, onTensor: loadProgress(ck.dir) });
           try {
             const tok = model.tokenizer;
-            if (!tok) throw new UserError(`${o.checkpoint} has no tokenizer.json; eval needs it to encode --data`);
+            if (!tok) throw new UserError(`${ck.dir} has no tokenizer.json; eval needs it to encode --data`);
             const ds = loadJsonlDataset(o.data, tok, {
               seqLength: o.seqLength,
               format: 'auto',
@@ -78,7 +83,7 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
             const maskId = model.config.mask_token_id;
             const loss = await validationLoss(model, ds, cfg, maskId);
             const result: Record<string, unknown> = {
-              checkpoint: o.checkpoint,
+              checkpoint: ck.dir,
               data: o.data,
               rows: ds.nRows,
               val_loss: loss,

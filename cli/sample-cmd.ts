@@ -1,15 +1,18 @@
-// `dllm-wgpu sample`: LLaDA block-wise generation from a checkpoint, in chat, raw or infill mode,
-// with a live denoising view on a TTY, plain text otherwise, or one JSON object per prompt.
+// `dllm-wgpu sample`: LLaDA block-wise generation from a checkpoint (or a run folder's newest
+// one), in chat, raw or infill mode, with a live denoising view on a TTY, plain text otherwise, or
+// one JSON object per prompt. Lengths the user leaves at their defaults shrink to fit a short model.
 import { readFileSync, existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
 import { action, loadProgress, log, parseFloatOpt, parseIntOpt, withDevice } from './run.ts';
+import { resolveCheckpointArg } from './checkpoint-arg.ts';
 import { loadModel } from '../model/io.ts';
 import { endTokenIds } from '../model/tokenizer.ts';
-import { generate, infill, trimEnd, type GenerateOptions } from '../sample/generate.ts';
+import { generate, trimEnd, type GenerateOptions } from '../sample/generate.ts';
+import { infill } from '../sample/infill.ts';
 import { modelDenoiser, type CacheMode } from '../sample/denoiser.ts';
-import { buildPrompts, type SampleMode } from '../sample/prompt.ts';
+import { buildPrompts, parseMessages, type SampleMode } from '../sample/prompt.ts';
 import { renderLive } from '../sample/live.ts';
 
 interface SampleFlags {
@@ -18,7 +21,9 @@ interface SampleFlags {
   prompts?: string;
   promptIds?: string;
   mode?: SampleMode;
-  steps: number;
+  system?: string;
+  messages?: string;
+  steps?: number;
   genLength: number;
   blockLength: number;
   temperature: number;
@@ -36,6 +41,38 @@ interface SampleFlags {
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** LLaDA's generate() defaults (gen_length 128, block_length 32) where they fit the model. */
+const GEN_LENGTH = 128,
+  BLOCK_LENGTH = 32;
+/** NeMo AutoModel's dLLM generate.py expands each [MASK] of an infill prompt to 20 mask tokens. */
+const MASK_SPAN = 20;
+
+function readMessagesFile(path: string) {
+  if (!existsSync(path)) throw new UserError(`--messages file not found: ${path}`);
+  return parseMessages(readFileSync(path, 'utf8'), path);
+}
+
+/**
+ * Gen length and block length the user did not set: LLaDA's where they fit after the longest
+ * prompt, else the largest multiple of the block length that does (or all the room left, as one
+ * block). What the user set is kept, and checkOptions reports what does not fit.
+ */
+function fitLengths(
+  o: { genLength: number; blockLength: number },
+  given: { genLength: boolean; blockLength: boolean },
+  promptLen: number,
+  maxLen: number,
+): { genLength: number; blockLength: number; note?: string } {
+  const room = maxLen - promptLen;
+  let { genLength, blockLength } = o;
+  if (given.genLength || room >= genLength || room < 1) return { genLength, blockLength };
+  if (room >= blockLength) genLength = Math.floor(room / blockLength) * blockLength;
+  else if (!given.blockLength) genLength = blockLength = room;
+  else return { genLength, blockLength };
+  const note = `gen-length ${genLength}, block-length ${blockLength}: what fits after the ${promptLen}-token prompt in the model's max_sequence_length ${maxLen} (--gen-length to choose)`;
+  return { genLength, blockLength, note };
+}
 
 function readPromptsFile(path: string): string[] {
   if (!existsSync(path)) throw new UserError(`--prompts file not found: ${path}`);
@@ -64,7 +101,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     .description("generate from a checkpoint with LLaDA's block-wise masked-diffusion sampler (Fast-dLLM options too)")
     .requiredOption(
       '--checkpoint <dir>',
-      'model folder in the Hugging Face layout (config.json, safetensors, tokenizer.json)',
+      'model folder in the Hugging Face layout (config.json, safetensors, tokenizer.json), or a training run folder (its newest complete checkpoint)',
     )
     .option('--prompt <text>', 'a prompt (repeatable)', collect, [])
     .option(
@@ -75,16 +112,29 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     .addOption(
       new Option(
         '--mode <mode>',
-        'chat (default when the tokenizer has a chat template), raw, or infill ([MASK] spans)',
+        'chat, raw, or infill ([MASK] spans in the text, as given); default: chat when the tokenizer has a chat template it can encode, else raw (the choice is printed)',
       ).choices(['chat', 'raw', 'infill']),
     )
-    .option('--steps <n>', 'denoising steps in total', parseIntOpt('--steps'), 128)
-    .option('--gen-length <n>', 'tokens to generate', parseIntOpt('--gen-length'), 128)
+    .option('--system <text>', 'chat: a system message opening the conversation')
+    .option(
+      '--messages <file.json>',
+      'chat: the conversation so far, a JSON list of {"role": "system"|"user"|"assistant", "content": ...}; each --prompt is the next user turn',
+    )
+    .option(
+      '--steps <n>',
+      'denoising steps in total (default: gen-length, one token per step; infill: the most [MASK] tokens of a prompt)',
+      parseIntOpt('--steps'),
+    )
+    .addOption(
+      new Option('--gen-length <n>', 'tokens to generate')
+        .argParser(parseIntOpt('--gen-length'))
+        .default(GEN_LENGTH, `${GEN_LENGTH}, or what fits the model after the prompt`),
+    )
     .option(
       '--block-length <n>',
-      'semi-autoregressive block size (divides gen-length)',
+      'semi-autoregressive block size (divides gen-length); infill: blocks from the first token',
       parseIntOpt('--block-length'),
-      32,
+      BLOCK_LENGTH,
     )
     .option('--temperature <t>', 'Gumbel-noise temperature; 0 = greedy', parseFloatOpt('--temperature'), 0)
     .addOption(
@@ -92,7 +142,12 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
         .choices(['low_confidence', 'random'])
         .default('low_confidence'),
     )
-    .option('--cfg-scale <s>', 'classifier-free guidance scale (0 = off)', parseFloatOpt('--cfg-scale'), 0)
+    .option(
+      '--cfg-scale <s>',
+      'classifier-free guidance scale (0 = off); the condition is the prompt (infill: the given text)',
+      parseFloatOpt('--cfg-scale'),
+      0,
+    )
     .option('--seed <n>', 'seed for Gumbel noise and random remasking', parseIntOpt('--seed'), 0)
     .option(
       '--threshold <p>',
@@ -107,7 +162,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
         .choices(['none', 'prefix', 'dual'])
         .default('none'),
     )
-    .option('--mask-span <n>', 'infill: mask tokens per [MASK] span', parseIntOpt('--mask-span'), 8)
+    .option('--mask-span <n>', 'infill: mask tokens per [MASK] span', parseIntOpt('--mask-span'), MASK_SPAN)
     .option('--logits-eos-inf', 'never predict EOS / end-of-turn (LLaDA logits_eos_inf)', false)
     .option(
       '--confidence-eos-eot-inf',
@@ -116,15 +171,21 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     )
     .option('--no-early-stop', 'run every block even when all rows have ended')
     .option('--no-live', 'no live denoising view on a TTY')
-    .option('--json', 'one JSON object per prompt: prompt_ids, output_ids, text, nfe, seconds', false)
+    .option(
+      '--json',
+      'one JSON object per prompt: prompt_ids, output_ids, text, mode, nfe, seconds (chat: messages, the conversation with the answer)',
+      false,
+    )
     .action(
-      action(async (o: SampleFlags) => {
-        if (!existsSync(o.checkpoint)) throw new UserError(`checkpoint folder not found: ${o.checkpoint}`);
+      action(async (o: SampleFlags, cmd: Command) => {
+        const ck = resolveCheckpointArg(o.checkpoint);
         const texts = [...o.prompt, ...(o.prompts ? readPromptsFile(o.prompts) : [])];
-        if (!texts.length && !o.promptIds)
-          throw new UserError('give --prompt TEXT, --prompts FILE.jsonl or --prompt-ids 1,2,3');
+        const messages = o.messages !== undefined ? readMessagesFile(o.messages) : undefined;
+        if (!texts.length && !o.promptIds && !messages)
+          throw new UserError('give --prompt TEXT, --prompts FILE.jsonl, --messages FILE.json or --prompt-ids 1,2,3');
+        if (ck.note) log(ck.note);
         await withDevice(deviceOpts(), async (dev) => {
-          const model = await loadModel(o.checkpoint, { device: dev, onTensor: loadProgress(o.checkpoint) });
+          const model = await loadModel(ck.dir, { device: dev, onTensor: loadProgress(ck.dir) });
           try {
             const tok = model.tokenizer;
             const built = buildPrompts({
@@ -134,20 +195,37 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
               tokenizer: tok,
               maskSpan: o.maskSpan,
               maskId: model.config.mask_token_id,
-              checkpoint: o.checkpoint,
+              checkpoint: ck.dir,
+              system: o.system,
+              messages,
             });
+            if (built.reason) log(`mode ${built.mode}: ${built.reason} (--mode to choose)`);
             for (const ids of built.ids) model.checkIds(ids, 'prompt');
+            const maskId = model.config.mask_token_id;
+            const given = (k: string) => cmd.getOptionValueSource(k) !== 'default';
+            const promptLen = Math.max(...built.ids.map((r) => r.length));
+            const fit =
+              built.mode === 'infill'
+                ? o
+                : fitLengths(
+                    o,
+                    { genLength: given('genLength'), blockLength: given('blockLength') },
+                    promptLen,
+                    model.config.max_sequence_length,
+                  );
+            if ('note' in fit && fit.note) log(fit.note);
+            const masks = Math.max(...built.ids.map((r) => r.filter((t) => t === maskId).length));
             const endIds = tok ? endTokenIds(tok) : [model.config.eos_token_id];
             const den = modelDenoiser(model, { cache: o.cache });
             const gopts: GenerateOptions = {
-              steps: o.steps,
-              genLength: o.genLength,
-              blockLength: o.blockLength,
+              steps: o.steps ?? (built.mode === 'infill' ? Math.max(1, masks) : fit.genLength),
+              genLength: fit.genLength,
+              blockLength: fit.blockLength,
               temperature: o.temperature,
               remasking: o.remasking,
               cfgScale: o.cfgScale,
               seed: o.seed,
-              maskId: model.config.mask_token_id,
+              maskId,
               endIds,
               logitsEosInf: o.logitsEosInf,
               confidenceEosEotInf: o.confidenceEosEotInf,
@@ -169,10 +247,17 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
               const kept = built.mode === 'infill' ? ids : trimEnd(ids, endIds, model.config.mask_token_id);
               const text = tok ? tok.decode(kept, { skipSpecial: true }) : undefined;
               if (o.json) {
-                process.stdout.write(
-                  JSON.stringify({ prompt_ids: built.ids[i], output_ids: ids, text, nfe: r.nfe, seconds: r.seconds }) +
-                    '\n',
-                );
+                const conv = built.conversations?.[i];
+                const rec = {
+                  prompt_ids: built.ids[i],
+                  output_ids: ids,
+                  text,
+                  mode: built.mode,
+                  nfe: r.nfe,
+                  seconds: r.seconds,
+                  ...(conv ? { messages: [...conv, { role: 'assistant', content: text ?? '' }] } : {}),
+                };
+                process.stdout.write(JSON.stringify(rec) + '\n');
               } else {
                 process.stdout.write((text ?? ids.join(' ')) + '\n');
               }

@@ -10,7 +10,8 @@ import { createModel } from '../model/io.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 import { tensor } from '../engine/tensor.ts';
 import { pickTokens } from '../kernels/sample-pick/sample-pick.ts';
-import { generate, infill, transferSchedule, type GenerateOptions } from './generate.ts';
+import { generate, transferSchedule, type GenerateOptions } from './generate.ts';
+import { infill } from './infill.ts';
 import { modelDenoiser } from './denoiser.ts';
 
 const V = 13,

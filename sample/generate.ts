@@ -11,7 +11,7 @@
 // decoding: commit every masked position of the block with confidence >= threshold, at least the
 // best one), early stop once every row has an end token with no mask before it, EOS suppression.
 // Deliberately not here: tokenisation/chat formatting (sample/prompt.ts), the GPU picking kernel
-// (sample/denoiser.ts).
+// (sample/denoiser.ts), infilling (sample/infill.ts).
 import { UserError } from '../engine/errors.ts';
 import { philoxUniform, streamOf, STREAM_TAG } from '../kernels/rng/rng.ref.ts';
 
@@ -145,13 +145,14 @@ export function padPrompts(
   };
 }
 
-interface Seq {
+/** A batch being denoised (shared with infill.ts). */
+export interface Seq {
   x: Int32Array;
   B: number;
   L: number;
   keyMask: Float32Array | undefined;
-  /** CFG: the unconditional input's fixed part (prompt positions replaced by masks). */
-  uncondBase: Int32Array | undefined;
+  /** CFG: 1 where the unconditional input has a mask instead of the token (the condition: the prompt). */
+  cond: Uint8Array | undefined;
   promptLen: number;
 }
 
@@ -159,7 +160,7 @@ interface Seq {
  * Denoise positions [s0, s1) of every row until its schedule ends (fixed `steps`) or, with a
  * threshold, until no mask is left there. Returns the forward evaluations used.
  */
-async function denoiseBlock(
+export async function denoiseBlock(
   den: Denoiser,
   q: Seq,
   s0: number,
@@ -185,9 +186,9 @@ async function denoiseBlock(
     });
     if (o.threshold === undefined ? step >= steps : masked.every((r) => r.length === 0)) break;
     let uncond: Int32Array | undefined;
-    if (q.uncondBase) {
+    if (q.cond) {
       uncond = x.slice();
-      for (let b = 0; b < B; b++) for (let i = 0; i < q.promptLen; i++) uncond[b * L + i] = q.uncondBase[b * L + i];
+      for (let k = 0; k < B * L; k++) if (q.cond[k]) uncond[k] = o.maskId;
     }
     const { tokens, conf } = await den.predict({
       x,
@@ -255,13 +256,12 @@ function makeSeq(rows: number[][], padId: number, extra: number, o: GenerateOpti
   const keyMask = promptMask ? new Float32Array(B * L).fill(1) : undefined;
   if (keyMask && promptMask)
     for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) keyMask[b * L + i] = promptMask[b * P + i];
-  let uncondBase: Int32Array | undefined;
+  let cond: Uint8Array | undefined;
   if (o.cfgScale > 0) {
-    uncondBase = x.slice();
-    for (let b = 0; b < B; b++)
-      for (let i = 0; i < P; i++) if (!keyMask || keyMask[b * L + i]) uncondBase[b * L + i] = o.maskId;
+    cond = new Uint8Array(B * L);
+    for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) if (!keyMask || keyMask[b * L + i]) cond[b * L + i] = 1;
   }
-  return { x, B, L, keyMask, uncondBase, promptLen: P };
+  return { x, B, L, keyMask, cond, promptLen: P };
 }
 
 export async function generate(
@@ -284,31 +284,5 @@ export async function generate(
     if (o.earlyStop !== false && blk < numBlocks - 1 && allEnded(q, P, o)) break;
   }
   const outputIds = Array.from({ length: q.B }, (_, b) => Array.from(q.x.subarray(b * q.L + P, (b + 1) * q.L)));
-  return { outputIds, nfe, seconds: (performance.now() - t0) / 1000 };
-}
-
-/**
- * Infilling: the prompts already hold mask tokens (the [MASK] spans); only those are filled, over
- * `steps` steps in one block spanning the whole sequence. Output rows are the whole sequences.
- */
-export async function infill(
-  den: Denoiser,
-  rows: number[][],
-  padId: number,
-  maxLen: number,
-  o: GenerateOptions,
-): Promise<GenerateResult> {
-  if (!rows.length) throw new UserError('no prompts to infill');
-  const t0 = performance.now();
-  const L = Math.max(...rows.map((r) => r.length));
-  if (L > maxLen) throw new UserError(`infill prompt of ${L} tokens exceeds the model's max_sequence_length ${maxLen}`);
-  if (!rows.every((r) => r.includes(o.maskId))) throw new UserError('an infill prompt has no mask span to fill');
-  if (!Number.isInteger(o.steps) || o.steps < 1)
-    throw new UserError(`--steps must be a positive integer, got ${o.steps}`);
-  const q = makeSeq(rows, padId, 0, { ...o, cfgScale: 0 });
-  const nfe = await denoiseBlock(den, q, 0, q.L, o.steps, 0, 0, { ...o, cfgScale: 0 });
-  const outputIds = Array.from({ length: q.B }, (_, b) =>
-    Array.from(q.x.subarray(b * q.L + (L - rows[b].length), (b + 1) * q.L)),
-  );
   return { outputIds, nfe, seconds: (performance.now() - t0) / 1000 };
 }
