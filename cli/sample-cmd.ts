@@ -56,7 +56,8 @@ function readMessagesFile(path: string) {
 /**
  * Gen length and block length the user did not set: LLaDA's where they fit after the longest
  * prompt, else the largest multiple of the block length that does (or all the room left, as one
- * block). What the user set is kept, and checkOptions reports what does not fit.
+ * block); a default block longer than the gen length is cut to it. What the user set is kept, and
+ * checkOptions reports what does not fit.
  */
 function fitLengths(
   o: { genLength: number; blockLength: number },
@@ -66,6 +67,7 @@ function fitLengths(
 ): { genLength: number; blockLength: number; note?: string } {
   const room = maxLen - promptLen;
   let { genLength, blockLength } = o;
+  if (!given.blockLength && genLength < blockLength) blockLength = genLength;
   if (given.genLength || room >= genLength || room < 1) return { genLength, blockLength };
   if (room >= blockLength) genLength = Math.floor(room / blockLength) * blockLength;
   else if (!given.blockLength) genLength = blockLength = room;
@@ -132,7 +134,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     )
     .option(
       '--block-length <n>',
-      'semi-autoregressive block size (divides gen-length); infill: blocks from the first token',
+      'semi-autoregressive block size (divides gen-length; a longer default is cut to it); infill: blocks from the first token',
       parseIntOpt('--block-length'),
       BLOCK_LENGTH,
     )

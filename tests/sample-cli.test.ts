@@ -88,6 +88,10 @@ test('a run folder as --checkpoint: its newest complete checkpoint, said on stde
   assert.is(o.output_ids.length, 12);
   assert.is(o.nfe, 12);
   assert.is(o.mode, 'raw');
+  // a gen length shorter than the default block is one block
+  const short = run(['--checkpoint', runDir, '--prompt', '1+1=', '--gen-length', '3', '--json']);
+  assert.is(short.status, 0, short.stderr);
+  assert.is(JSON.parse(short.stdout.trim()).output_ids.length, 3);
   // what the user sets is kept, and what cannot fit is still an error
   const big = run(['--checkpoint', runDir, '--prompt', '1+1=', '--gen-length', '16', '--block-length', '16']);
   assert.is(big.status, 1);
