@@ -7,7 +7,7 @@
 // Deliberately not here: the schedule of what to commit (generate.ts).
 import { noGradAsync } from '../engine/autograd.ts';
 import { pickTokens } from '../kernels/sample-pick/sample-pick.ts';
-import { STREAM_TAG, streamOf } from '../kernels/rng/rng.ref.ts';
+import { STREAM_TAG, streamOf } from '../kernels/rng/philox.ts';
 import type { KVCache, LLaDAModel } from '../model/llada.ts';
 import type { Denoiser } from './generate.ts';
 

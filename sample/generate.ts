@@ -13,7 +13,7 @@
 // Deliberately not here: tokenisation/chat formatting (sample/prompt.ts), the GPU picking kernel
 // (sample/denoiser.ts).
 import { UserError } from '../engine/errors.ts';
-import { philoxUniform, streamOf, STREAM_TAG } from '../kernels/rng/rng.ref.ts';
+import { philoxUniform, streamOf, STREAM_TAG } from '../kernels/rng/philox.ts';
 
 export type Remasking = 'low_confidence' | 'random';
 

@@ -1,4 +1,4 @@
-// Philox-4x32-10 on the GPU, bit-exact with kernels/rng/rng.ref.ts (mapping, constants and the
+// Philox-4x32-10 on the GPU, bit-exact with kernels/rng/philox.ts (mapping, constants and the
 // uniform-float definition are documented there; Salmon et al. 2011, "Parallel random numbers: as
 // easy as 1, 2, 3", Random123's philox.h round structure).
 // philox_fill: `rows` independent rows of n draws; row q uses stream words (s0, s1 + q) (with

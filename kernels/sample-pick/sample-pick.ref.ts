@@ -1,6 +1,6 @@
 // CPU reference of the sampling pick (float64): CFG combine, suppression, argmax of l/T + Gumbel
 // noise (the same Philox draws as the GPU), confidence = softmax probability of the pick.
-import { philoxU32, type StreamWords } from '../rng/rng.ref.ts';
+import { philoxU32, type StreamWords } from '../rng/philox.ts';
 
 export interface PickParams {
   V: number;

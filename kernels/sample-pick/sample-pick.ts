@@ -3,7 +3,7 @@
 import * as fc from 'fast-check';
 import { empty, type Tensor } from '../../engine/tensor.ts';
 import { EngineError } from '../../engine/errors.ts';
-import { seedKey, type StreamWords } from '../rng/rng.ref.ts';
+import { seedKey, type StreamWords } from '../rng/philox.ts';
 import { Uniforms, checkDtype, checkRank } from '../util.ts';
 import type { OpCase, OpSpec } from '../spec.ts';
 import { pickRef } from './sample-pick.ref.ts';
