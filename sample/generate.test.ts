@@ -131,7 +131,10 @@ test('temperature sampling follows softmax(logits / T) (chi-square, 4 dof, alpha
     Float32Array.from({ length: N * 5 }, (_, i) => row[i % 5]),
     [N, 5],
   );
-  const out = (await pickTokens(logits, { temperature: T, seed: 1234, stream: [9, 0] }).read()) as Float32Array;
+  const out = (await pickTokens(logits, {
+    temperature: T,
+    noise: { block: 9, rowsPerSeq: N, start: 0, seqs: [{ seed: 1234, origin: 0, step: 0 }] },
+  }).read()) as Float32Array;
   logits.dispose();
   const counts = new Array(5).fill(0);
   for (let i = 0; i < N; i++) counts[out[2 * i]]++;
@@ -230,6 +233,14 @@ test('bad sampling options are clear errors', async () => {
   await generate(den, [[]], EOS, 64, { ...base, blockLength: 8 }).then(
     () => assert.unreachable(),
     (e) => assert.match(e.message, /empty/),
+  );
+  await generate(den, [[1]], EOS, 64, { ...base, blockLength: 8, seed: -1 }).then(
+    () => assert.unreachable(),
+    (e) => assert.match(e.message, /--seed must be an integer in \[0, 2\^53\), got -1/),
+  );
+  await generate(den, [[1], [2]], EOS, 64, { ...base, blockLength: 8, seeds: [1] }).then(
+    () => assert.unreachable(),
+    (e) => assert.match(e.message, /1 seeds for 2 prompts/),
   );
 });
 

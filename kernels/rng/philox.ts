@@ -119,8 +119,9 @@ export const STREAM_TAG = {
   dataShuffle: 3, // epoch permutation: streamOf(dataShuffle, epoch, 0), index = Fisher-Yates draw
   taskSplit: 4, // builtin task generators: streamOf(taskSplit, part, 0), index = draw number
   init: 5, // reserved: parameter initialisation
-  sampling: 6, // sampling: Gumbel noise streamOf(sampling, nfe, 0), random remasking streamOf(sampling, nfe, 1)
+  sampling: 6, // sampling's Gumbel noise: counter (v / 2, step, position, tag|block), kernels/sample-pick/noise-key.ts
   likelihood: 7, // Monte Carlo log-likelihood: streamOf(likelihood, example, round)
+  remask: 8, // sampling's random remasking: keyed as sampling (noise-key.ts), v = 0
 } as const;
 
 /** Stream words [a, (tag << 24) | b]; a is a full u32, b must fit in 24 bits. */

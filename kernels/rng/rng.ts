@@ -1,4 +1,4 @@
-// Counter-based random numbers on the GPU: Philox-4x32-10 draws, bit-exact with the CPU reference
+// Counter-based random numbers on the GPU: Philox-4x32-10 draws, bit-exact with the CPU Philox
 // kernels/rng/philox.ts (its header defines the (seed, stream, index) -> u32 mapping and
 // uniform(u) = (u >>> 8) * 2^-24). Element k of a tensor is element offset + k of its stream, so a
 // resumed run draws what the uninterrupted one would have. Kernel in rng.wgsl.
@@ -7,9 +7,8 @@
 // - MDLM masks (LLaDA pre-training, GUIDELINES): per sample b, t_b = uniform #b of
 //   streamOf(mdlmT, step, 0); position l is masked iff uniform #l of streamOf(mdlmMask, step, b) is
 //   < p_mask = (1 - eps) t_b + eps. philoxUniformRows draws all samples' rows in one dispatch.
-// - Gumbel noise for sampling (LLaDA's add_gumbel_noise: argmax exp(l) / (-log u)^T equals
-//   argmax l + T g): g = -log(-log(u + 2^-25)) with u uniform #(position * V + token) of
-//   streamOf(sampling, step, b); the 2^-25 moves u to the middle of its 2^-24 bin, inside (0, 1).
+// - Sampling's Gumbel noise and random remasking: keyed per prompt (seed, block, step, position,
+//   vocabulary id) straight on the Philox counter, 53 bits per draw: kernels/sample-pick/noise-key.ts.
 // - A kernel that draws noise inline (sample-pick) includes the shared block function with
 //   `// #include "../rng/philox.wgsl"`; the specs here check that function bit for bit.
 // Deliberately no stateful generator: every call names its seed, stream and offset.
