@@ -14,6 +14,7 @@ import { ropeSpecs } from './rope/rope.ts';
 import { swigluSpecs } from './swiglu/swiglu.ts';
 import { embeddingSpecs } from './embedding/embedding.ts';
 import { samplePickSpecs } from './sample-pick/sample-pick.ts';
+import { gumbelSpecs } from './sample-pick/noise-probe.ts';
 
 export const ALL_SPECS: OpSpec<any>[] = [
   ...binarySpecs,
@@ -30,4 +31,5 @@ export const ALL_SPECS: OpSpec<any>[] = [
   ...swigluSpecs,
   ...embeddingSpecs,
   ...samplePickSpecs,
+  ...gumbelSpecs,
 ];

@@ -5,7 +5,7 @@
 //   mitchell: Linear with fan-in d ~ N(0, 1/sqrt(d)) truncated at 3 std; output projections of a
 //             block (attn_out, ff_out) use std 1/sqrt(2 * d * (layer + 1)); embedding N(0, init_std).
 // Norm weights are 1. Other OLMo schemes (kaiming, full_megatron) fall back to normal with a note.
-import { philoxUniform, streamOf, STREAM_TAG } from '../kernels/rng/rng.ref.ts';
+import { philoxUniform, streamOf, STREAM_TAG } from '../kernels/rng/philox.ts';
 import type { ModelConfig } from './config.ts';
 import type { ParamSpec } from './params.ts';
 

@@ -7,7 +7,6 @@
 // Deliberately not here: the schedule of what to commit (generate.ts).
 import { noGradAsync } from '../engine/autograd.ts';
 import { pickTokens } from '../kernels/sample-pick/sample-pick.ts';
-import { STREAM_TAG, streamOf } from '../kernels/rng/rng.ref.ts';
 import type { KVCache, LLaDAModel } from '../model/llada.ts';
 import type { Denoiser } from './generate.ts';
 
@@ -83,8 +82,12 @@ export function modelDenoiser(model: LLaDAModel, opts: { cache?: CacheMode } = {
           const pick = pickTokens(logits, {
             cfgScale: cfg ? a.cfgScale : 0,
             temperature: a.temperature,
-            seed: a.seed,
-            stream: streamOf(STREAM_TAG.sampling, a.nfe, 0),
+            noise: {
+              block: a.block,
+              rowsPerSeq: Tq,
+              start,
+              seqs: a.seeds.map((seed, b) => ({ seed, origin: a.origins[b], step: a.blockStep })),
+            },
             suppress: a.suppressIds,
           });
           return (await pick.read()) as Float32Array;

@@ -1,10 +1,10 @@
-// The sampler against a straightforward CPU implementation of LLaDA's generate() (float64 logits
-// from tests/llada-ref.ts), step by step; the Gumbel-noise sampling distribution (chi-square);
-// infill, early stop and EOS handling.
+// The sampler against a straightforward CPU implementation of LLaDA's generate()
+// (generate-ref.test-util.ts: float64 logits from tests/llada-ref.ts), greedy, step by step; the
+// Gumbel-noise sampling distribution (chi-square); infill, early stop and EOS handling.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeDevice, gpuDevice } from '../tests/gpu.ts';
-import { lladaForwardRef, type Weights } from '../tests/llada-ref.ts';
+import type { Weights } from '../tests/llada-ref.ts';
 import { createConfig } from '../model/config.ts';
 import { createModel } from '../model/io.ts';
 import type { LLaDAModel } from '../model/llada.ts';
@@ -12,6 +12,7 @@ import { tensor } from '../engine/tensor.ts';
 import { pickTokens } from '../kernels/sample-pick/sample-pick.ts';
 import { generate, transferSchedule, type GenerateOptions } from './generate.ts';
 import { infill } from './infill.ts';
+import { cpuGenerate } from './generate-ref.test-util.ts';
 import { modelDenoiser } from './denoiser.ts';
 
 const V = 13,
@@ -22,50 +23,6 @@ async function weightsOf(m: LLaDAModel): Promise<Weights> {
   const w: Weights = new Map();
   for (const p of m.params.order) w.set(p.name, await m.params.get(p.name).read());
   return w;
-}
-
-/** LLaDA generate() with temperature 0, written plainly: returns x after every step, and confidences. */
-function cpuGenerate(
-  cfg: ReturnType<typeof createConfig>,
-  w: Weights,
-  prompt: number[],
-  o: { steps: number; gen: number; block: number; cfgScale: number },
-) {
-  const P = prompt.length,
-    L = P + o.gen;
-  const x = [...prompt, ...new Array(o.gen).fill(MASK)];
-  const states: { x: number[]; conf: number[] }[] = [];
-  const nb = o.gen / o.block,
-    spb = o.steps / nb;
-  for (let b = 0; b < nb; b++) {
-    const s0 = P + b * o.block,
-      s1 = s0 + o.block;
-    const counts = transferSchedule(x.slice(s0, s1).filter((t) => t === MASK).length, spb);
-    for (let s = 0; s < spb; s++) {
-      let logits = lladaForwardRef(cfg, w, x, 1, L);
-      if (o.cfgScale > 0) {
-        const un = x.map((t, i) => (i < P ? MASK : t));
-        const u = lladaForwardRef(cfg, w, un, 1, L);
-        logits = logits.map((c, i) => u[i] + (o.cfgScale + 1) * (c - u[i]));
-      }
-      const conf = new Array(L).fill(-Infinity);
-      const pred = new Array(L).fill(0);
-      for (let i = 0; i < L; i++) {
-        const row = logits.subarray(i * V, (i + 1) * V);
-        let best = 0;
-        for (let v = 1; v < V; v++) if (row[v] > row[best]) best = v;
-        const m = row[best];
-        let z = 0;
-        for (const l of row) z += Math.exp(l - m);
-        pred[i] = best;
-        if (i >= s0 && i < s1 && x[i] === MASK) conf[i] = 1 / z;
-      }
-      const order = [...conf.keys()].filter((i) => conf[i] > -Infinity).sort((a, c) => conf[c] - conf[a] || a - c);
-      for (const i of order.slice(0, counts[s])) x[i] = pred[i];
-      states.push({ x: [...x], conf });
-    }
-  }
-  return states;
 }
 
 for (const [name, o] of [
@@ -90,7 +47,7 @@ for (const [name, o] of [
     const m = createModel(cfg, { device: rt, seed: 21 });
     const w = await weightsOf(m);
     const prompt = [5, 7, 3, 9];
-    const want = cpuGenerate(cfg, w, prompt, o);
+    const want = cpuGenerate(cfg, w, prompt, { ...o, temperature: 0, remasking: 'low_confidence', seed: 0 }, MASK);
     const got: number[][] = [];
     const r = await generate(modelDenoiser(m), [prompt], EOS, 64, {
       steps: o.steps,
@@ -132,7 +89,10 @@ test('temperature sampling follows softmax(logits / T) (chi-square, 4 dof, alpha
     Float32Array.from({ length: N * 5 }, (_, i) => row[i % 5]),
     [N, 5],
   );
-  const out = (await pickTokens(logits, { temperature: T, seed: 1234, stream: [9, 0] }).read()) as Float32Array;
+  const out = (await pickTokens(logits, {
+    temperature: T,
+    noise: { block: 9, rowsPerSeq: N, start: 0, seqs: [{ seed: 1234, origin: 0, step: 0 }] },
+  }).read()) as Float32Array;
   logits.dispose();
   const counts = new Array(5).fill(0);
   for (let i = 0; i < N; i++) counts[out[2 * i]]++;
@@ -231,6 +191,14 @@ test('bad sampling options are clear errors', async () => {
   await generate(den, [[]], EOS, 64, { ...base, blockLength: 8 }).then(
     () => assert.unreachable(),
     (e) => assert.match(e.message, /empty/),
+  );
+  await generate(den, [[1]], EOS, 64, { ...base, blockLength: 8, seed: -1 }).then(
+    () => assert.unreachable(),
+    (e) => assert.match(e.message, /seed must be an integer in \[0, 2\^53\), got -1/),
+  );
+  await generate(den, [[1], [2]], EOS, 64, { ...base, blockLength: 8, seeds: [1] }).then(
+    () => assert.unreachable(),
+    (e) => assert.match(e.message, /1 seeds for 2 prompts/),
   );
 });
 

@@ -7,13 +7,17 @@
 // LLaDA's exp(l) / (-log u)^T), confidence = noise-free softmax probability of the prediction
 // (low_confidence) or uniform random (random); only masked positions of the current block can
 // be committed; the top-k by confidence are committed (ties: lower position first).
+// Every random draw (Gumbel noise, random remasking) is keyed by what belongs to the prompt itself:
+// its seed, the block, its step within the block and the position counted from its first generated
+// token (kernels/sample-pick/noise-key.ts), never by its batch row or padding, so a prompt samples
+// the same tokens alone or in any batch. LLaDA draws torch.rand over the whole batch instead.
 // Beyond the reference: Fast-dLLM's confidence threshold (Wu et al. 2025, "Fast-dLLM", parallel
 // decoding: commit every masked position of the block with confidence >= threshold, at least the
 // best one), early stop once every row has an end token with no mask before it, EOS suppression.
 // Deliberately not here: tokenisation/chat formatting (sample/prompt.ts), the GPU picking kernel
 // (sample/denoiser.ts), infilling (sample/infill.ts).
 import { UserError } from '../engine/errors.ts';
-import { philoxUniform, streamOf, STREAM_TAG } from '../kernels/rng/rng.ref.ts';
+import { remaskUniform } from '../kernels/sample-pick/noise-key.ts';
 
 export type Remasking = 'low_confidence' | 'random';
 
@@ -25,6 +29,8 @@ export interface GenerateOptions {
   remasking: Remasking;
   cfgScale: number;
   seed: number;
+  /** One seed per prompt (default: each uses `seed`); several choices of one prompt pass seed + i. */
+  seeds?: number[];
   maskId: number;
   /** End tokens: EOS and end-of-turn. */
   endIds: number[];
@@ -58,9 +64,11 @@ export interface Denoiser {
     uncond: Int32Array | undefined;
     cfgScale: number;
     temperature: number;
-    /** Noise stream: (seed, step counter) -> Gumbel noise per (row, position, vocab id). */
-    seed: number;
-    nfe: number;
+    /** Gumbel noise keys (kernels/sample-pick/noise-key.ts): each row's seed and origin (the
+     *  position counted as 0), the block index and blockStep. */
+    seeds: number[];
+    origins: number[];
+    block: number;
     suppressIds: number[];
     /** Positions whose prediction matters (others may be skipped): [from, to) of each row. */
     from: number;
@@ -154,6 +162,9 @@ export interface Seq {
   /** CFG: 1 where the unconditional input has a mask instead of the token (the condition: the prompt). */
   cond: Uint8Array | undefined;
   promptLen: number;
+  /** Per row: its seed, and the position its noise keys count as 0. */
+  seeds: number[];
+  origins: number[];
 }
 
 /**
@@ -198,22 +209,23 @@ export async function denoiseBlock(
       uncond,
       cfgScale: o.cfgScale,
       temperature: o.temperature,
-      seed: o.seed,
-      nfe,
+      seeds: q.seeds,
+      origins: q.origins,
+      block: blk,
       suppressIds: suppress,
       from: s0,
       to: s1,
       blockStep: step,
     });
     nfe++;
-    const rnd =
-      o.remasking === 'random' ? philoxUniform(o.seed, streamOf(STREAM_TAG.sampling, nfe, 1), B * L) : undefined;
+    // Rows start a block together, so `step` is each row's own step while it still has masks.
+    const random = o.remasking === 'random';
     for (let b = 0; b < B; b++) {
       const cand = masked[b];
       if (!cand.length) continue;
       const score = new Float64Array(L).fill(-Infinity);
       for (const i of cand) {
-        let c = rnd ? rnd[b * L + i] : conf[b * L + i];
+        let c = random ? remaskUniform(q.seeds[b], blk, step, (i - q.origins[b]) >>> 0) : conf[b * L + i];
         if (o.confidenceEosEotInf && o.endIds.includes(tokens[b * L + i])) c = -Infinity;
         score[i] = c;
       }
@@ -247,7 +259,19 @@ function allEnded(q: Seq, from: number, o: GenerateOptions): boolean {
   return true;
 }
 
+/** Each row's noise seed: `o.seeds` when given (one per prompt), else `o.seed` for every row. */
+export function rowSeeds(rows: number, o: GenerateOptions): number[] {
+  const seeds = o.seeds ?? Array.from({ length: rows }, () => o.seed);
+  if (seeds.length !== rows) throw new UserError(`${seeds.length} seeds for ${rows} prompts`);
+  for (const s of seeds)
+    if (!Number.isSafeInteger(s) || s < 0) throw new UserError(`seed must be an integer in [0, 2^53), got ${s}`);
+  return seeds;
+}
+
+/** Rows left-padded into one batch; noise positions count from the first generated token (extra
+ *  > 0) or, for infill, from the row's first token. */
 function makeSeq(rows: number[][], padId: number, extra: number, o: GenerateOptions): Seq {
+  const seeds = rowSeeds(rows.length, o);
   const { ids, P, keyMask: promptMask } = padPrompts(rows, padId);
   const B = rows.length,
     L = P + extra;
@@ -261,7 +285,8 @@ function makeSeq(rows: number[][], padId: number, extra: number, o: GenerateOpti
     cond = new Uint8Array(B * L);
     for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) if (!keyMask || keyMask[b * L + i]) cond[b * L + i] = 1;
   }
-  return { x, B, L, keyMask, cond, promptLen: P };
+  const origins = rows.map((r) => (extra > 0 ? P : P - r.length));
+  return { x, B, L, keyMask, cond, promptLen: P, seeds, origins };
 }
 
 export async function generate(

@@ -13,6 +13,7 @@
 import { UserError } from '../engine/errors.ts';
 import {
   denoiseBlock,
+  rowSeeds,
   transferSchedule,
   type Denoiser,
   type GenerateOptions,
@@ -55,7 +56,8 @@ export async function infill(
     cond = new Uint8Array(B * L);
     rows.forEach((r, b) => r.forEach((t, i) => (cond![b * L + i] = t === o.maskId ? 0 : 1)));
   }
-  const q = { x, B, L, keyMask, cond, promptLen: 0 };
+  // Rows are right-padded, so every row's noise positions count from its first token.
+  const q = { x, B, L, keyMask, cond, promptLen: 0, seeds: rowSeeds(B, o), origins: rows.map(() => 0) };
 
   const blocks: number[] = [];
   for (let s0 = 0; s0 < L; s0 += o.blockLength) {

@@ -5,7 +5,7 @@
 // Batches run across epoch boundaries (no dropped remainder). Deliberately no prefetching, workers
 // or length bucketing: rows are already fixed-length and in memory.
 import { UserError } from '../engine/errors.ts';
-import { STREAM_TAG, philoxPermutation, streamOf } from '../kernels/rng/rng.ref.ts';
+import { STREAM_TAG, philoxPermutation, streamOf } from '../kernels/rng/philox.ts';
 import type { TokenizedDataset } from './data.ts';
 
 /** A micro-batch in the layout the trainer uploads. */

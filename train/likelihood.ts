@@ -10,7 +10,7 @@ import { noGradAsync } from '../engine/autograd.ts';
 import { tensor } from '../engine/tensor.ts';
 import { UserError } from '../engine/errors.ts';
 import { softmaxCrossEntropyRows } from '../kernels/softmax-xent/softmax-xent.ts';
-import { philoxU32, streamOf, u32Below, STREAM_TAG } from '../kernels/rng/rng.ref.ts';
+import { philoxU32, streamOf, u32Below, STREAM_TAG } from '../kernels/rng/philox.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 
 export interface LikelihoodOptions {

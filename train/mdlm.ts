@@ -17,7 +17,7 @@
 // same corruption. p is computed in float64 here; the draws u are exact f32 values, so a GPU port of
 // the test u < p only disagrees when u falls between the f64 and f32 roundings of p.
 // Deliberately not here: the GPU loss (a composite of kernels ops) and any model code.
-import { STREAM_TAG, philoxUniform, streamOf, uniformFloat, randomU32 } from '../kernels/rng/rng.ref.ts';
+import { STREAM_TAG, philoxUniform, streamOf, uniformFloat, randomU32 } from '../kernels/rng/philox.ts';
 import type { Batch } from './data-order.ts';
 
 export const VALIDATION_STEP = 0;

@@ -6,7 +6,7 @@
 // prompts; sort draws its held-out prompts first and rejects them when generating training ones.
 // Deliberately no tokenisation here (train/data.ts does that) and no sampling (sample/ scores).
 import { UserError } from '../engine/errors.ts';
-import { STREAM_TAG, philoxPermutation, philoxU32, streamOf, u32Below } from '../kernels/rng/rng.ref.ts';
+import { STREAM_TAG, philoxPermutation, philoxU32, streamOf, u32Below } from '../kernels/rng/philox.ts';
 
 export interface Example {
   prompt: string;

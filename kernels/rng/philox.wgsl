@@ -1,5 +1,5 @@
 // Philox-4x32-10 (Salmon et al. 2011) as WGSL functions, for `// #include "../rng/philox.wgsl"`.
-// Bit-exact with kernels/rng/rng.ref.ts: key = (seed lo, seed hi); counter = (block lo, block hi,
+// Bit-exact with kernels/rng/philox.ts: key = (seed lo, seed hi); counter = (block lo, block hi,
 // s0, s1) with block = index / 4; value = word index % 4. WGSL has no u64: the 32x32 -> 64-bit
 // product is assembled from 16-bit limbs, exactly as the reference does.
 

@@ -1,15 +1,14 @@
-// Counter-based random numbers on the GPU: Philox-4x32-10 draws, bit-exact with the CPU reference
-// kernels/rng/rng.ref.ts (its header defines the (seed, stream, index) -> u32 mapping and
+// Counter-based random numbers on the GPU: Philox-4x32-10 draws, bit-exact with the CPU Philox
+// kernels/rng/philox.ts (its header defines the (seed, stream, index) -> u32 mapping and
 // uniform(u) = (u >>> 8) * 2^-24). Element k of a tensor is element offset + k of its stream, so a
 // resumed run draws what the uninterrupted one would have. Kernel in rng.wgsl.
 //
-// How the project consumes it (streams from streamOf(STREAM_TAG.<use>, a, b), rng.ref.ts):
+// How the project consumes it (streams from streamOf(STREAM_TAG.<use>, a, b), philox.ts):
 // - MDLM masks (LLaDA pre-training, GUIDELINES): per sample b, t_b = uniform #b of
 //   streamOf(mdlmT, step, 0); position l is masked iff uniform #l of streamOf(mdlmMask, step, b) is
 //   < p_mask = (1 - eps) t_b + eps. philoxUniformRows draws all samples' rows in one dispatch.
-// - Gumbel noise for sampling (LLaDA's add_gumbel_noise: argmax exp(l) / (-log u)^T equals
-//   argmax l + T g): g = -log(-log(u + 2^-25)) with u uniform #(position * V + token) of
-//   streamOf(sampling, step, b); the 2^-25 moves u to the middle of its 2^-24 bin, inside (0, 1).
+// - Sampling's Gumbel noise and random remasking: keyed per prompt (seed, block, step, position,
+//   vocabulary id) straight on the Philox counter, 53 bits per draw: kernels/sample-pick/noise-key.ts.
 // - A kernel that draws noise inline (sample-pick) includes the shared block function with
 //   `// #include "../rng/philox.wgsl"`; the specs here check that function bit for bit.
 // Deliberately no stateful generator: every call names its seed, stream and offset.
@@ -19,14 +18,15 @@ import { empty, type Tensor } from '../../engine/tensor.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { Uniforms, grid1d } from '../util.ts';
 import type { OpCase, OpSpec } from '../spec.ts';
-import * as ref from './rng.ref.ts';
+import * as philox from './philox.ts';
+import { philoxRowsRef } from './rng.ref.ts';
 
-export { STREAM_TAG, streamOf, type StreamWords } from './rng.ref.ts';
+export { STREAM_TAG, streamOf, type StreamWords } from './philox.ts';
 
 const WGSL = new URL('./rng.wgsl', import.meta.url);
 const WG = 64;
 
-export type Stream = number | ref.StreamWords;
+export type Stream = number | philox.StreamWords;
 
 function fill(
   op: string,
@@ -38,10 +38,10 @@ function fill(
   offset: number,
   uniform: boolean,
 ): Tensor {
-  let key: ref.Key2, words: ref.StreamWords;
+  let key: philox.Key2, words: philox.StreamWords;
   try {
-    key = ref.seedKey(seed);
-    words = ref.streamWords(stream);
+    key = philox.seedKey(seed);
+    words = philox.streamWords(stream);
   } catch (e) {
     throw new EngineError(`${op}: ${(e as Error).message}`);
   }
@@ -96,7 +96,7 @@ export function philoxUniform(rt: Runtime, seed: number, stream: Stream, n: numb
 export function philoxUniformRows(
   rt: Runtime,
   seed: number,
-  stream0: ref.StreamWords,
+  stream0: philox.StreamWords,
   rows: number,
   n: number,
   offset = 0,
@@ -122,7 +122,7 @@ const rngCase = (rows: fc.Arbitrary<number>): fc.Arbitrary<RngCase> =>
         fc.tuple(u32, fc.integer({ min: 0, max: 0xfffffff0 })),
         fc
           .tuple(fc.integer({ min: 1, max: 6 }), u32, fc.integer({ min: 0, max: 1000 }))
-          .map(([t, a, b]) => ref.streamOf(t, a, b)),
+          .map(([t, a, b]) => philox.streamOf(t, a, b)),
       ),
       n: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.constantFrom(1, 2, 3, 4, 5, 255, 256, 257, 1031)),
       // small offsets (every residue mod 4), a block index crossing 2^32 (carry into counter word
@@ -138,15 +138,7 @@ const rngCase = (rows: fc.Arbitrary<number>): fc.Arbitrary<RngCase> =>
 
 const rowsRef = (c: RngCase, uniform: boolean): ArrayLike<number> => {
   const { seed, stream, n, offset, rows } = c.params;
-  const [s0, s1] = ref.streamWords(stream);
-  const out = uniform ? new Float32Array(rows * n) : new Uint32Array(rows * n);
-  for (let q = 0; q < rows; q++) {
-    out.set(
-      uniform ? ref.philoxUniform(seed, [s0, s1 + q], n, offset) : ref.philoxU32(seed, [s0, s1 + q], n, offset),
-      q * n,
-    );
-  }
-  return out;
+  return philoxRowsRef(seed, stream, rows, n, offset, uniform);
 };
 
 const exactTol = () => ({ atol: 0, rtol: 0 });
@@ -175,14 +167,14 @@ export const rngSpecs: OpSpec<RngCase>[] = [
     kernel: 'rng',
     arb: rngCase(fc.integer({ min: 1, max: 5 })).map((c) => {
       // rows need pair streams with room for s1 + rows - 1
-      const [s0, s1] = ref.streamWords(c.params.stream);
+      const [s0, s1] = philox.streamWords(c.params.stream);
       return { ...c, params: { ...c.params, stream: [s0, Math.min(s1, 0xffffffff - 8)] as const } };
     }),
     gpu: (rt, _ins, c) =>
       philoxUniformRows(
         rt,
         c.params.seed,
-        c.params.stream as ref.StreamWords,
+        c.params.stream as philox.StreamWords,
         c.params.rows,
         c.params.n,
         c.params.offset,

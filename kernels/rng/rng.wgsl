@@ -1,4 +1,4 @@
-// Philox-4x32-10 on the GPU, bit-exact with kernels/rng/rng.ref.ts (mapping, constants and the
+// Philox-4x32-10 on the GPU, bit-exact with kernels/rng/philox.ts (mapping, constants and the
 // uniform-float definition are documented there; Salmon et al. 2011, "Parallel random numbers: as
 // easy as 1, 2, 3", Random123's philox.h round structure).
 // philox_fill: `rows` independent rows of n draws; row q uses stream words (s0, s1 + q) (with
@@ -11,8 +11,9 @@
 // The Philox block function itself (16-bit-limb mulhi: WGSL has no u64) lives in philox.wgsl,
 // shared by `// #include` with kernels that draw noise inline (sample-pick); the rng specs check it
 // bit for bit against the reference.
-// Deliberately no normal/Gumbel transforms here: consumers apply them to the uniform draws (see
-// rng.ts for the conventions) so that each use keeps one documented formula.
+// Deliberately no normal/Gumbel transforms here: consumers apply them to the draws (see rng.ts for
+// the conventions; sampling's Gumbel transform is kernels/sample-pick/noise.wgsl) so that each use
+// keeps one documented formula.
 
 override WG: u32 = 64u;
 override UNIFORM: bool = false;

@@ -1,11 +1,18 @@
 // Sampling's per-position pick, so a denoising step reads back (token, confidence) per position
 // instead of full logits: optional classifier-free guidance l = u + (cfg + 1)(c - u) (LLaDA
 // generate.py), suppressed ids (LLaDA logits_eos_inf) get logit -3.4e38, prediction = argmax of
-// l / T + Gumbel noise (T > 0; the log-space form of LLaDA's exp(l) / (-log u)^T), confidence =
+// l / T + g (T > 0; the log-space form of LLaDA's exp(l) / (-log u)^T, g Gumbel), confidence =
 // the noise-free softmax probability of the prediction. One workgroup per row; each invocation
-// strides over the vocabulary keeping (best score, its id) and an online (max, sum-exp), then a
-// workgroup tree reduction merges them in a fixed order (deterministic; ties -> lower id).
-// Gumbel noise: Philox uniform of (seed, stream, row * V + v), u' = (u + 0.5 * 2^-24) in (0, 1).
+// strides over pairs of vocabulary ids (one Philox block feeds two) keeping (best score, its id)
+// and an online (max, sum-exp), then a workgroup tree reduction merges them in a fixed order
+// (deterministic; ties -> lower id).
+// Noise keying (kernels/sample-pick/noise-key.ts defines it; the CPU computes the same bits): row r
+// belongs to prompt b = r / tq at sequence position start + r % tq; keys[b] = (seed lo, seed hi,
+// origin, step) and the Philox counter of vocabulary ids 2j, 2j + 1 is
+//   (j, step, position = start + r % tq - origin, (STREAM_TAG.sampling << 24) | block)
+// so g is a pure function of (seed, block, step, position, v): never of the batch row, the padding
+// or a forward count, and any vocabulary slice can be noised on its own. g = gumbel_of(n) from the
+// 53-bit draw (noise.wgsl: float64 fidelity).
 
 override WG: u32 = 64u;
 
@@ -17,15 +24,16 @@ struct Params {
   cfg: f32,
   inv_temp: f32,
   n_suppress: u32,
-  _pad: u32,
-  seed: vec2<u32>,
-  stream: vec2<u32>,
+  tq: u32, // logits rows per prompt
+  start: u32, // sequence position of each prompt's first logits row
+  tag_block: u32, // (STREAM_TAG.sampling << 24) | block
   suppress: vec4<u32>,
 }
 
 @group(0) @binding(0) var<uniform> u: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>; // (rows, 2): token, confidence
+@group(0) @binding(3) var<storage, read> keys: array<vec4<u32>>; // per prompt: seed lo, seed hi, origin, step
 
 var<workgroup> sb: array<f32, WG>; // best score
 var<workgroup> si: array<u32, WG>; // best id
@@ -45,26 +53,38 @@ fn logit(row: u32, v: u32) -> f32 {
   return l;
 }
 
+// This invocation's running state: best noised score, its id and logit; online max and sum-exp.
+var<private> best: f32 = -3.4e38;
+var<private> best_id: u32 = 0xffffffffu;
+var<private> best_l: f32 = -3.4e38;
+var<private> m: f32 = -3.4e38;
+var<private> s: f32 = 0.0;
+
+fn visit(v: u32, l: f32, score: f32) {
+  if (score > best) { best = score; best_id = v; best_l = l; }
+  if (l > m) { s = s * exp(m - l) + 1.0; m = l; } else { s += exp(l - m); }
+}
+
 @compute @workgroup_size(WG)
 fn pick(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let row = wid.x + wid.y * nwg.x;
   let t = lid.x;
-  var best = -3.4e38;
-  var best_id = 0xffffffffu;
-  var best_l = -3.4e38;
-  var m = -3.4e38;
-  var s = 0.0;
-  if (row < u.rows) {
+  if (row < u.rows && u.noise == 0u) {
     for (var v = t; v < u.V; v += WG) {
       let l = logit(row, v);
-      var score = l;
-      if (u.noise == 1u) {
-        let r = philox_u32(u.seed, u.stream, row * u.V + v);
-        let uu = (f32(r >> 8u) + 0.5) * 5.9604644775390625e-8;
-        score = l * u.inv_temp - log(-log(uu));
+      visit(v, l, l);
+    }
+  } else if (row < u.rows) {
+    let key = keys[row / u.tq];
+    let position = u.start + row % u.tq - key.z; // wraps for prompt positions: never committed
+    for (var j = t; 2u * j < u.V; j += WG) {
+      let w = noise_words(key.xy, u.tag_block, key.w, position, j);
+      let l0 = logit(row, 2u * j);
+      visit(2u * j, l0, l0 * u.inv_temp + gumbel_of(noise_n(w, 0u)));
+      if (2u * j + 1u < u.V) {
+        let l1 = logit(row, 2u * j + 1u);
+        visit(2u * j + 1u, l1, l1 * u.inv_temp + gumbel_of(noise_n(w, 1u)));
       }
-      if (score > best) { best = score; best_id = v; best_l = l; }
-      if (l > m) { s = s * exp(m - l) + 1.0; m = l; } else { s += exp(l - m); }
     }
   }
   sb[t] = best; si[t] = best_id; sm[t] = m; ss[t] = s; sl[t] = best_l;
@@ -88,3 +108,4 @@ fn pick(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 // #include "../rng/philox.wgsl"
+// #include "noise.wgsl"

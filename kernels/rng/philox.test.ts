@@ -13,7 +13,7 @@ import {
   streamOf,
   u32Below,
   uniformFloat,
-} from './rng.ref.ts';
+} from './philox.ts';
 
 const FC = { seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined, numRuns: 200 };
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
