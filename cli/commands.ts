@@ -1,6 +1,8 @@
 // The `train` command (and the shared config loading). `train` with no file runs the embedded
 // default: trains the small addition model from scratch, then samples the held-out prompts and
-// prints exact-match accuracy (the CLI composes train/ and sample/, which never import each other).
+// prints exact-match accuracy per gen length and stratum (cli/task-eval.ts composes train/ and
+// sample/, which never import each other). The last line, "accuracy <task> X%", is the held-out
+// accuracy in the first layout (addition: the README's sample flags, gen length 4).
 import { readFileSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
@@ -8,8 +10,8 @@ import { UserError } from '../engine/errors.ts';
 import { action, log, withDevice } from './run.ts';
 import { DEFAULT_CONFIG_TOML, loadTrainConfig, resolvedConfigToToml, type TrainConfig } from '../train/config.ts';
 import { runTraining, writeSummary } from '../train/run.ts';
-import { checkTaskAnswer, taskExamples } from '../train/tasks.ts';
-import { exactMatch } from '../sample/exact-match.ts';
+import { TASK_EVAL_GEN_LENGTHS, taskExamples } from '../train/tasks.ts';
+import { formatLayoutScore, scoreTask } from './task-eval.ts';
 import { registerSample } from './sample-cmd.ts';
 import { registerEval } from './eval-cmd.ts';
 import { registerBench } from './bench-cmd.ts';
@@ -100,25 +102,25 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
                 nExamples: 0,
               }).map((e) => e.prompt);
               if (o.evalLimit > 0) prompts = prompts.slice(0, o.evalLimit);
-              log(`sampling ${prompts.length} held-out ${vd.task} prompts (greedy, one token per step)...`);
-              const em = await exactMatch(
-                r.model,
-                r.tokenizer,
-                prompts,
-                (p, out) => checkTaskAnswer(vd.task!, p, out),
-                { seqLength: vd.seq_length },
-              );
-              summary.accuracy = { [vd.task]: em.accuracy };
-              summary.eval = { correct: em.correct, total: em.total, nfe: em.nfe, seconds: em.seconds };
-              const wrong = em.examples
-                .filter((e) => !e.ok)
-                .slice(0, 5)
-                .map((e) => `${e.prompt}${e.output}`);
-              log(
-                `held-out exact match (${vd.task}): ${(em.accuracy * 100).toFixed(1)}% (${em.correct}/${em.total})` +
-                  (wrong.length ? `; e.g. wrong: ${wrong.join('  ')}` : ''),
-              );
-              process.stdout.write(`accuracy ${vd.task} ${(em.accuracy * 100).toFixed(1)}%\n`);
+              const varied = cfg.dataset.gen_length[1] > 0;
+              const layouts = varied ? TASK_EVAL_GEN_LENGTHS[vd.task] : [null];
+              const at = varied ? `gen lengths ${layouts.join(', ')}` : 'the training layout';
+              log(`sampling ${prompts.length} held-out ${vd.task} prompts at ${at} (greedy, one token per step)...`);
+              const scores = await scoreTask(r.model, r.tokenizer, vd.task, prompts, layouts, vd.seq_length);
+              const head = scores[0];
+              summary.accuracy = { [vd.task]: head.heldout.accuracy };
+              summary.eval = {
+                correct: head.heldout.correct,
+                total: head.heldout.total,
+                nfe: scores.reduce((n, s) => n + s.nfe, 0),
+                seconds: scores.reduce((n, s) => n + s.seconds, 0),
+                layouts: scores.map(({ wrong: _wrong, ...s }) => s),
+              };
+              for (const s of scores) {
+                if (s.wrong.length) log(`gen ${s.gen_length ?? 'T - prompt'}: e.g. wrong: ${s.wrong.join('  ')}`);
+                process.stdout.write(formatLayoutScore(vd.task, s) + '\n');
+              }
+              process.stdout.write(`accuracy ${vd.task} ${(head.heldout.accuracy * 100).toFixed(1)}%\n`);
             }
             writeSummary(r.runDir, summary);
             r.model.dispose();

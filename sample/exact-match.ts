@@ -1,7 +1,8 @@
-// Exact-match accuracy of generated answers: prompts grouped by token length (so every row of a
-// batch has the training layout: prompt, then T - P answer positions), generated greedily with one
-// committed token per step inside one block, decoded up to the first end token and compared by a
-// caller-given check (the builtin tasks' exact answers).
+// Exact-match accuracy of generated answers: prompts grouped by token length (rows of a batch share
+// their layout: prompt, then gen_length answer positions, either a fixed gen_length or T - P, the
+// layout of fixed-length training rows), generated greedily with one committed token per step
+// inside one block, decoded up to the first end token and compared by a caller-given check (the
+// builtin tasks' exact answers).
 // Deliberately not here: which prompts are held out (train/tasks.ts owns the split).
 import type { LLaDAModel } from '../model/llada.ts';
 import { endTokenIds, type Tokenizer } from '../model/tokenizer.ts';
@@ -9,8 +10,10 @@ import { generate, trimEnd, type GenerateOptions } from './generate.ts';
 import { modelDenoiser, type CacheMode } from './denoiser.ts';
 
 export interface ExactMatchOptions {
-  /** Total sequence length the model was trained on (prompt + answer + EOS padding). */
-  seqLength: number;
+  /** Total sequence length the model was trained on (prompt + answer + EOS padding): gen_length = T - P. */
+  seqLength?: number;
+  /** The same gen_length for every prompt (instead of seqLength). */
+  genLength?: number;
   batchSize?: number;
   /** Extra generate options (threshold, cache, remasking...). Steps default to one token per step. */
   gen?: Partial<GenerateOptions>;
@@ -62,7 +65,7 @@ export async function exactMatch(
   const t0 = performance.now();
   try {
     for (const [P, items] of [...groups.entries()].sort((a, b) => a[0] - b[0])) {
-      const G = o.seqLength - P;
+      const G = o.genLength ?? (o.seqLength ?? 0) - P;
       if (G < 1) continue;
       for (let i = 0; i < items.length; i += bs) {
         const chunk = items.slice(i, i + bs);

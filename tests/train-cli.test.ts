@@ -139,6 +139,10 @@ test('bad inputs: clear messages, exit code 1', async () => {
     ],
     [['sample', '--checkpoint', join(tmp, 'nope'), '--prompt', 'x'], /checkpoint folder not found/],
     [['train', 'nope.toml'], /config file not found: nope\.toml/],
+    [
+      ['train', '--set', 'dataset.seq_length=18', ...TINY],
+      /addition\/train: the longest prompt \(6 tokens\) \+ dataset\.gen_length max \(16\) exceeds seq_length 18; raise seq_length to 22/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = run(args);

@@ -80,6 +80,20 @@ export function checkTrainConfig(cfg: TrainConfig, explicit: ReadonlySet<string>
     }
   }
 
+  const [gMin, gMax] = ds.gen_length;
+  if (gMin !== 0 || gMax !== 0) {
+    const g = `dataset.gen_length ([${ds.gen_length.join(', ')}])`;
+    if (!Number.isInteger(gMin) || !Number.isInteger(gMax)) bad('dataset', 'gen_length', `${g} must be integers`);
+    else if (gMin < 1 || gMin > gMax) bad('dataset', 'gen_length', `${g} must be [min, max] with 1 <= min <= max`);
+    else if (gMax >= ds.seq_length) {
+      const why = 'rows hold prompt + answer in seq_length tokens, so the gen length must leave room for a prompt';
+      bad('dataset', 'gen_length', `${g}: max must be below dataset.seq_length (${ds.seq_length}); ${why}`);
+    }
+    if (ds.format === 'text') {
+      bad('dataset', 'gen_length', `${g} lays out prompt/response rows; format "text" has no prompt (set [0, 0])`);
+    }
+  }
+
   if (st.global_batch_size % st.local_batch_size !== 0) {
     const msg = `step_scheduler.global_batch_size (${st.global_batch_size}) must be a multiple of`;
     bad('step_scheduler', 'local_batch_size', `${msg} step_scheduler.local_batch_size (${st.local_batch_size})`);

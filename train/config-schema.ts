@@ -63,7 +63,12 @@ function datasetFields(role: 'training' | 'validation') {
     split_seed: int(1234, 'builtin tasks: seeds the held-out selection (same value in both dataset sections)', {
       min: 0,
     }),
-    n_heldout: int(500, 'builtin tasks: size of the held-out split (same value in both dataset sections)', { min: 1 }),
+    n_heldout: int(
+      500,
+      'builtin tasks: size of the held-out split (same value in both dataset sections); addition spreads it ' +
+        'evenly over the operand-digit strata 1+1, 1+2, 2+1, 2+2',
+      { min: 1 },
+    ),
     format: oneOf(
       ['auto', 'text', 'prompt_response', 'messages'] as const,
       'auto',
@@ -123,6 +128,15 @@ export const SCHEMA = {
   dataset: {
     ...datasetFields('training'),
     n_examples: int(0, 'builtin tasks: training examples, 0 = all addition prompts / 20000 sort lists', { min: 0 }),
+    gen_length: {
+      kind: 'numbers',
+      default: [0, 0],
+      length: 2,
+      min: 0,
+      doc:
+        'SFT rows: each micro-batch draws G in [min, max] and lays rows out as prompt + G positions (answer, end, ' +
+        'EOS padding), what sampling with --gen-length G gives the model; also for the validation loss; [0, 0] = off',
+    } as FieldSpec<number[]>,
     shuffle_seed: int(42, 'seeds the per-epoch data order (NeMo dataset.shuffle_seed)', { min: 0 }),
   },
   validation_dataset: datasetFields('validation'),

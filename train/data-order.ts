@@ -16,6 +16,7 @@ export interface Batch {
   promptMask: Uint8Array; // (B, T) 1 = prompt: never masked, never supervised
   lossMask: Uint8Array; // (B, T) 1 = supervised
   answerLength: Int32Array; // (B,) supervised tokens per row
+  keyMask?: Float32Array; // (B, T) 1 = a real position, 0 = past the row's end (hidden from attention)
 }
 
 /** Where the next row comes from: row `index` of epoch `epoch`'s permutation. */

@@ -80,12 +80,35 @@ function loadSplit(
   return null;
 }
 
+/** dataset.gen_length needs prompt/response rows long enough for every prompt + the longest G. */
+function checkGenLength(cfg: TrainConfig, ds: TokenizedDataset): void {
+  const gMax = cfg.dataset.gen_length[1];
+  if (gMax === 0) return;
+  if (ds.format === 'text') {
+    throw new UserError(`${ds.source}: dataset.gen_length lays out prompt/response rows, and this data is text`);
+  }
+  let longest = 0;
+  for (let r = 0; r < ds.nRows; r++) {
+    let P = 0;
+    while (P < ds.T && ds.promptMask[r * ds.T + P]) P++;
+    longest = Math.max(longest, P);
+  }
+  if (longest + gMax > ds.T) {
+    throw new UserError(
+      `${ds.source}: the longest prompt (${longest} tokens) + dataset.gen_length max (${gMax}) exceeds seq_length ` +
+        `${ds.T}; raise seq_length to ${longest + gMax} or lower gen_length`,
+    );
+  }
+}
+
 export async function buildRun(rt: Runtime, cfg: TrainConfig, configPath: string | null): Promise<RunParts> {
   const configDir = configPath ? dirname(resolve(configPath)) : process.cwd();
   const tokenizer = makeTokenizer(cfg);
   const train = loadSplit(cfg.dataset, cfg, tokenizer, 'train', configDir);
   if (!train) throw new UserError('[dataset] needs either path (a JSONL file) or task ("addition" or "sort")');
   const val = loadSplit(cfg.validation_dataset, cfg, tokenizer, 'heldout', configDir);
+  checkGenLength(cfg, train);
+  if (val) checkGenLength(cfg, val);
   const maskId = cfg.dllm.mask_token_id ?? tokenizer.maskId;
   let model: LLaDAModel;
   if (cfg.model.path) {

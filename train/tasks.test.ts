@@ -1,9 +1,19 @@
-// Tests for the builtin tasks: the held-out split never overlaps training, splits are deterministic
-// in their seed, formats fit a char tokenizer, and the answer checker is exact.
+// Tests for the builtin tasks: the held-out split never overlaps training, is stratified by operand
+// digits for addition, splits are deterministic in their seed, formats fit a char tokenizer, and the
+// answer checker is exact.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { checkTaskAnswer, taskExamples, type TaskOptions } from './tasks.ts';
+import {
+  ADDITION_STRATA,
+  additionHeldoutCounts,
+  checkTaskAnswer,
+  oneDigitAdditionPrompts,
+  spreadEvenly,
+  taskExamples,
+  taskStratum,
+  type TaskOptions,
+} from './tasks.ts';
 import { tokenizeExamples } from './data.ts';
 import { fakeTokenizer } from './fake-tokenizer.test-util.ts';
 
@@ -31,6 +41,77 @@ test('addition: 9500 training + 500 held-out prompts, disjoint, covering all 10,
   assert.is(new Set([...train, ...held].map((e) => e.prompt)).size, 10_000);
   assert.ok([...train, ...held].every((e) => checkTaskAnswer('addition', e.prompt, e.response)));
   assert.equal(taskExamples(base({ nExamples: 3 })), train.slice(0, 3));
+});
+
+const STRATUM_SIZE: Record<string, number> = { '1+1': 100, '1+2': 900, '2+1': 900, '2+2': 8100 };
+function countStrata(prompts: string[]): number[] {
+  const n = ADDITION_STRATA.map(() => 0);
+  for (const p of prompts) n[ADDITION_STRATA.indexOf(taskStratum('addition', p) as (typeof ADDITION_STRATA)[number])]++;
+  return n;
+}
+
+test('addition held-out is stratified by operand digits: 20 + 160 + 160 + 160 of 500', () => {
+  const held = taskExamples(base({ split: 'heldout' })).map((e) => e.prompt);
+  assert.equal(countStrata(held), [20, 160, 160, 160]);
+  const train = taskExamples(base({})).map((e) => e.prompt);
+  assert.equal(countStrata(train), [80, 740, 740, 7940]);
+  // any prefix mixes strata (--eval-limit takes one): the first 50 are not all from one stratum
+  assert.ok(countStrata(held.slice(0, 50)).filter((n) => n > 0).length >= 3);
+});
+
+test('held-out counts per stratum: as even as the strata allow, at most a fifth each while possible', () => {
+  const sizes = ADDITION_STRATA.map((s) => STRATUM_SIZE[s]);
+  const caps = sizes.map((s) => s / 5);
+  for (let n = 1; n < 10_000; n++) {
+    const want = additionHeldoutCounts(n);
+    assert.is(
+      want.reduce((a, b) => a + b, 0),
+      n,
+    );
+    assert.ok(
+      want.every((k, i) => k <= sizes[i]),
+      `n=${n}: ${want}`,
+    );
+    if (n > 2000) {
+      assert.equal(
+        want.map((k, i) => Math.min(k, caps[i])),
+        caps,
+        `n=${n}: ${want} goes past a fifth before every stratum gave one`,
+      );
+      continue;
+    }
+    assert.ok(
+      want.every((k, i) => k <= caps[i]),
+      `n=${n}: ${want} exceeds a fifth of a stratum`,
+    );
+    // strata below their cap differ by at most one, and no stratum holds out more than one above them
+    const open = want.filter((k, i) => k < caps[i]);
+    if (open.length)
+      assert.ok(
+        want.every((k) => k - Math.min(...open) <= 1),
+        `n=${n}: ${want} is uneven`,
+      );
+  }
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 600 }), fc.nat(), (n, seed) => {
+      const held = taskExamples(base({ split: 'heldout', nHeldout: n, splitSeed: seed })).map((e) => e.prompt);
+      assert.equal(countStrata(held), additionHeldoutCounts(n));
+    }),
+    FC,
+  );
+  assert.equal(spreadEvenly(10, [1, 100, 100]), [1, 5, 4]);
+  assert.equal(spreadEvenly(7, [0, 2, 9]), [0, 2, 5]);
+});
+
+test('strata and the one-digit probe', () => {
+  assert.equal(
+    ['3+4=', '3+45=', '30+4=', '30+45=', '0+99='].map((p) => taskStratum('addition', p)),
+    ['1+1', '1+2', '2+1', '2+2', '1+2'],
+  );
+  assert.is(taskStratum('sort', '53917='), '5 digits');
+  const one = oneDigitAdditionPrompts();
+  assert.is(new Set(one).size, 100);
+  assert.ok(one.every((p) => taskStratum('addition', p) === '1+1'));
 });
 
 test('held-out split is disjoint from training for any seed and size (addition and sort)', () => {

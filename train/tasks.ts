@@ -3,7 +3,7 @@
 // spaces so a character tokenizer sees one token per digit. Every generator is a pure function of
 // its options (draws come from the Philox reference, stream tag taskSplit), and the held-out split
 // never overlaps the training split: addition holds out a seeded subset of the 10,000 possible
-// prompts; sort draws its held-out prompts first and rejects them when generating training ones.
+// prompts, stratified by operand digits (1+1, 1+2, 2+1, 2+2) so each stratum is measured; sort draws its held-out prompts first and rejects them when generating training ones.
 // Deliberately no tokenisation here (train/data.ts does that) and no sampling (sample/ scores).
 import { UserError } from '../engine/errors.ts';
 import { STREAM_TAG, philoxPermutation, philoxU32, streamOf, u32Below } from '../kernels/rng/philox.ts';
@@ -28,6 +28,13 @@ export interface TaskOptions {
   nExamples: number;
 }
 
+/**
+ * Generation lengths a task's held-out accuracy is measured at when training varies the gen length
+ * (dataset.gen_length). Addition: 4 = the README's `sample --gen-length 4 --block-length 4
+ * --steps 4` (the headline figure), 8 and 16; sort: 9 = the longest answer + EOS, and 16.
+ */
+export const TASK_EVAL_GEN_LENGTHS: Record<TaskName, readonly number[]> = { addition: [4, 8, 16], sort: [9, 16] };
+
 export const ADDITION_MAX_OPERAND = 99;
 export const SORT_MIN_LEN = 3;
 export const SORT_MAX_LEN = 8;
@@ -48,19 +55,77 @@ function seededPermutation(n: number, seed: number, part: number): Uint32Array {
   return philoxPermutation(n, seed, streamOf(STREAM_TAG.taskSplit, part, 0));
 }
 
+/** Operand-digit stratum of an addition pair: "1+1", "1+2", "2+1" or "2+2". */
+export function additionStratum(a: number, b: number): string {
+  return `${a < 10 ? 1 : 2}+${b < 10 ? 1 : 2}`;
+}
+
+export const ADDITION_STRATA = ['1+1', '1+2', '2+1', '2+2'] as const;
+/** No stratum gives more than this share of its prompts to the held-out split while another still can. */
+const HELDOUT_STRATUM_SHARE = 1 / 5;
+
+/**
+ * Water-filling: `n` items spread as evenly as possible over bins with the given capacities (the
+ * smallest bins fill first and their leftover share goes to the others).
+ */
+export function spreadEvenly(n: number, capacity: readonly number[]): number[] {
+  const out = capacity.map(() => 0);
+  const order = capacity.map((_, i) => i).sort((x, y) => capacity[x] - capacity[y] || x - y);
+  let left = n;
+  order.forEach((i, k) => {
+    const share = Math.ceil(left / (order.length - k));
+    out[i] = Math.min(capacity[i], share);
+    left -= out[i];
+  });
+  return out;
+}
+
+/**
+ * Held-out prompts per stratum: an equal share each, at most a fifth of a stratum (one-digit pairs
+ * are 100 of the 10,000: held out uniformly at random, 500 prompts would hold out about 5 of them,
+ * too few to measure, and an accuracy over all prompts would hide them); past that, the rest spread
+ * the same way over what the strata have left.
+ */
+export function additionHeldoutCounts(nHeldout: number): number[] {
+  const sizes = ADDITION_STRATA.map((s) => (s[0] === '1' ? 10 : 90) * (s[2] === '1' ? 10 : 90));
+  const first = spreadEvenly(
+    nHeldout,
+    sizes.map((n) => Math.floor(n * HELDOUT_STRATUM_SHARE)),
+  );
+  const rest = nHeldout - first.reduce((a, b) => a + b, 0);
+  const second = spreadEvenly(
+    rest,
+    sizes.map((n, i) => n - first[i]),
+  );
+  return first.map((k, i) => k + second[i]);
+}
+
 function additionSplit(o: TaskOptions): Example[] {
   if (o.nHeldout >= ADDITION_SPACE) {
     throw new UserError(`addition: n_heldout ${o.nHeldout} leaves no training prompts (there are ${ADDITION_SPACE})`);
   }
+  // One seeded permutation of all pairs; each stratum holds out its first prompts in that order,
+  // and both splits keep the permutation's order (so any prefix of the held-out list mixes strata).
   const perm = seededPermutation(ADDITION_SPACE, o.splitSeed, 0);
-  const ids = o.split === 'heldout' ? perm.subarray(0, o.nHeldout) : perm.subarray(o.nHeldout);
+  const quota = additionHeldoutCounts(o.nHeldout);
+  const strat = (k: number) => (k < 1000 ? 0 : 2) + (k % 100 < 10 ? 0 : 1); // index into ADDITION_STRATA
+  const heldout: number[] = [];
+  const train: number[] = [];
+  for (const k of perm) {
+    const s = strat(k);
+    if (quota[s] > 0) {
+      quota[s]--;
+      heldout.push(k);
+    } else train.push(k);
+  }
+  const ids = o.split === 'heldout' ? heldout : train;
   if (o.split === 'train' && o.nExamples > ids.length) {
     throw new UserError(
       `addition: n_examples ${o.nExamples} exceeds the ${ids.length} prompts outside the held-out set`,
     );
   }
-  const take = o.split === 'train' && o.nExamples > 0 ? ids.subarray(0, o.nExamples) : ids;
-  return Array.from(take, (k) => additionExample(Math.floor(k / 100), k % 100));
+  const take = o.split === 'train' && o.nExamples > 0 ? ids.slice(0, o.nExamples) : ids;
+  return take.map((k) => additionExample(Math.floor(k / 100), k % 100));
 }
 
 /** Draws sort examples from one stream part; `reject` filters prompts that may not appear. */
@@ -109,6 +174,26 @@ export function taskExamples(o: TaskOptions): Example[] {
   if (!Number.isInteger(o.nHeldout) || o.nHeldout < 1) throw new UserError(`n_heldout must be an integer >= 1`);
   if (!Number.isInteger(o.nExamples) || o.nExamples < 0) throw new UserError(`n_examples must be an integer >= 0`);
   return o.task === 'addition' ? additionSplit(o) : sortSplit(o);
+}
+
+/**
+ * The stratum a prompt is reported under: addition by operand digits ("1+2"), sort by list length
+ * ("6 digits"). Accuracy per stratum shows what an overall figure averages away.
+ */
+export function taskStratum(task: TaskName, prompt: string): string {
+  if (task === 'addition') {
+    const m = /^(\d{1,2})\+(\d{1,2})=$/.exec(prompt);
+    if (!m) throw new UserError(`not an addition prompt: ${JSON.stringify(prompt)}`);
+    return `${m[1].length}+${m[2].length}`;
+  }
+  return `${prompt.length - 1} digits`;
+}
+
+/** Every one-digit addition prompt, "0+0=" to "9+9=" (100, held-out or not): the short-prompt probe. */
+export function oneDigitAdditionPrompts(): string[] {
+  const out: string[] = [];
+  for (let a = 0; a < 10; a++) for (let b = 0; b < 10; b++) out.push(additionExample(a, b).prompt);
+  return out;
 }
 
 /** Whether `response` is exactly the right answer to a builtin task prompt (surrounding spaces ignored). */

@@ -19,6 +19,7 @@ import type { TrainConfig } from './config.ts';
 import { DataOrder, makeBatch, sequentialBatches, stepsForEpochs, type Batch } from './data-order.ts';
 import type { TokenizedDataset } from './data.ts';
 import { VALIDATION_STEP, foldNormalizer, mdlmCorrupt, stepNormalizer } from './mdlm.ts';
+import { drawGenLength, layoutForGenLength } from './gen-length.ts';
 import { lrAt, lrScheduleFromConfig } from './schedule.ts';
 
 export interface StepEvent {
@@ -55,17 +56,32 @@ export function totalSteps(cfg: TrainConfig, train: TokenizedDataset): number {
   throw new UserError('step_scheduler: set max_steps or num_epochs');
 }
 
+/**
+ * The GPU loss of one micro-batch: sum_i w_i CE_i over its (B*T) positions, the key mask (rows
+ * shorter than T under dataset.gen_length) hiding each row's padding from attention.
+ */
+export function batchLoss(model: LLaDAModel, batch: Batch, noisy: Int32Array, weights: Float32Array): Tensor {
+  const rt = model.rt;
+  const logits = model.forward({ ids: noisy, B: batch.B, T: batch.T, keyMask: batch.keyMask });
+  const targets = tensor(rt, batch.inputIds, [batch.B * batch.T], 'i32', 'targets');
+  const w = tensor(rt, weights, [batch.B * batch.T], 'f32', 'loss_weights');
+  return softmaxCrossEntropy(logits, targets, w);
+}
+
 /** The step's loss on the GPU: sum over micro-batches of sum_i w_i CE_i (weights pre-normalised). */
 function microStep(model: LLaDAModel, batch: Batch, noisy: Int32Array, weights: Float32Array, lossAcc: Tensor): void {
-  const rt = model.rt;
-  rt.tidy(() => {
-    const logits = model.forward({ ids: noisy, B: batch.B, T: batch.T });
-    const targets = tensor(rt, batch.inputIds, [batch.B * batch.T], 'i32', 'targets');
-    const w = tensor(rt, weights, [batch.B * batch.T], 'f32', 'loss_weights');
-    const loss = softmaxCrossEntropy(logits, targets, w);
+  model.rt.tidy(() => {
+    const loss = batchLoss(model, batch, noisy, weights);
     backward(loss);
     axpyInPlace(lossAcc, loss, 1);
   });
+}
+
+/** Micro-batch `micro` of step `step` as training sees it: laid out for a drawn gen length when configured. */
+export function stepBatch(cfg: TrainConfig, batch: Batch, step: number, micro: number): Batch {
+  const [min, max] = cfg.dataset.gen_length;
+  if (max === 0) return batch;
+  return layoutForGenLength(batch, drawGenLength(cfg.seed, step, micro, { min, max }));
 }
 
 /** Validation MDLM loss with the fixed VALIDATION_STEP corruption (same masks every time). */
@@ -77,7 +93,7 @@ export async function validationLoss(
 ): Promise<number> {
   const rt = model.rt;
   const B = cfg.step_scheduler.local_batch_size;
-  const batches = [...sequentialBatches(ds, B)];
+  const batches = [...sequentialBatches(ds, B)].map((b, i) => stepBatch(cfg, b, VALIDATION_STEP, i));
   const norm = stepNormalizer(cfg.dllm.normalization, batches);
   return noGradAsync(() =>
     rt.scope(async () => {
@@ -91,15 +107,7 @@ export async function validationLoss(
           eps: cfg.dllm.eps,
         });
         const w = foldNormalizer(c, batch, norm);
-        rt.tidy(() => {
-          const logits = model.forward({ ids: c.noisyIds, B: batch.B, T: batch.T });
-          const loss = softmaxCrossEntropy(
-            logits,
-            tensor(rt, batch.inputIds, [batch.B * batch.T], 'i32'),
-            tensor(rt, w, [batch.B * batch.T]),
-          );
-          axpyInPlace(acc, loss, 1);
-        });
+        rt.tidy(() => axpyInPlace(acc, batchLoss(model, batch, c.noisyIds, w), 1));
       });
       return (await acc.read())[0];
     }),
@@ -138,9 +146,10 @@ export async function trainLoop(
     v: P.range(v, g.start, g.end).keep(),
   }));
   const lossAcc = zeros(rt, [1], 'f32', 'loss_acc').keep();
-  const tokensPerStep = s.global_batch_size * train.T;
   let lastLoss = NaN;
   let since = 0;
+  let tokensSince = 0; // rows x positions trained since the last log (rows vary in length with gen_length)
+  let tokensTotal = 0;
   let t0 = performance.now();
   const tStart = performance.now();
   let stepsDone = 0;
@@ -160,7 +169,10 @@ export async function trainLoop(
   try {
     for (let step = o.startStep + 1; step <= maxSteps; step++) {
       const batches: Batch[] = [];
-      for (let k = 0; k < accum; k++) batches.push(makeBatch(train, data.take(s.local_batch_size)));
+      for (let k = 0; k < accum; k++) {
+        batches.push(stepBatch(cfg, makeBatch(train, data.take(s.local_batch_size)), step, k));
+        tokensSince += batches[k].B * batches[k].T;
+      }
       const norm = stepNormalizer(cfg.dllm.normalization, batches);
       P.zeroGrads();
       batches.forEach((batch, k) => {
@@ -203,9 +215,12 @@ export async function trainLoop(
       if (isLog || isVal || isCkpt) {
         lastLoss = await readLoss(step); // sync point: the only readback of a training step
         const ms = (performance.now() - t0) / since;
-        hooks.onLog?.({ step, maxSteps, loss: lastLoss, lr, stepMs: ms, tokensPerSec: (tokensPerStep * 1000) / ms });
+        const tokensPerSec = (tokensSince * 1000) / (performance.now() - t0);
+        hooks.onLog?.({ step, maxSteps, loss: lastLoss, lr, stepMs: ms, tokensPerSec });
         lossAcc.write([0]);
         since = 0;
+        tokensTotal += tokensSince;
+        tokensSince = 0;
         if (isVal) await hooks.onValidate?.(step, await validationLoss(model, val, cfg, maskId));
         if (isCkpt) await hooks.onCheckpoint?.(step, data, lastLoss);
         t0 = performance.now();
@@ -216,5 +231,5 @@ export async function trainLoop(
     lossAcc.dispose();
   }
   const seconds = (performance.now() - tStart) / 1000;
-  return { lastLoss, steps: stepsDone, tokensPerSec: (stepsDone * tokensPerStep) / seconds, seconds };
+  return { lastLoss, steps: stepsDone, tokensPerSec: (tokensTotal + tokensSince) / seconds, seconds };
 }

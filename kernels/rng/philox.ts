@@ -122,6 +122,7 @@ export const STREAM_TAG = {
   sampling: 6, // sampling's Gumbel noise: counter (v / 2, step, position, tag|block), kernels/sample-pick/noise-key.ts
   likelihood: 7, // Monte Carlo log-likelihood: streamOf(likelihood, example, round)
   remask: 8, // sampling's random remasking: keyed as sampling (noise-key.ts), v = 0
+  genLength: 9, // training rows' generation length: streamOf(genLength, step, micro-batch), index 0
 } as const;
 
 /** Stream words [a, (tag << 24) | b]; a is a full u32, b must fit in 24 bits. */
