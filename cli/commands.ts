@@ -103,8 +103,10 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
               }).map((e) => e.prompt);
               if (o.evalLimit > 0) prompts = prompts.slice(0, o.evalLimit);
               const varied = cfg.dataset.gen_length[1] > 0;
-              const layouts = varied ? TASK_EVAL_GEN_LENGTHS[vd.task] : [null];
-              const at = varied ? `gen lengths ${layouts.join(', ')}` : 'the training layout';
+              // A model trained on one row layout is scored there first, then at the gen lengths a user
+              // would sample with, so a layout it cannot answer in shows up in the report.
+              const layouts = varied ? TASK_EVAL_GEN_LENGTHS[vd.task] : [null, ...TASK_EVAL_GEN_LENGTHS[vd.task]];
+              const at = `${varied ? '' : 'the training layout and '}gen lengths ${TASK_EVAL_GEN_LENGTHS[vd.task].join(', ')}`;
               log(`sampling ${prompts.length} held-out ${vd.task} prompts at ${at} (greedy, one token per step)...`);
               const scores = await scoreTask(r.model, r.tokenizer, vd.task, prompts, layouts, vd.seq_length);
               const head = scores[0];
