@@ -7,7 +7,7 @@ import { action, log, parseIntOpt, withDevice } from './run.ts';
 import { printTable, type BenchResult } from '../bench/harness.ts';
 import { benchAdamw, benchAttention, benchMatmul, benchXent } from '../bench/kernels.ts';
 import { benchTrain } from '../bench/train.ts';
-import { benchSample, defaultCheckpoint } from '../bench/sample.ts';
+import { benchSampleCost, benchSampleTrained, defaultCheckpoint } from '../bench/sample.ts';
 import { loadPeers } from '../bench/peers.ts';
 import { writeReport } from '../bench/report.ts';
 
@@ -34,10 +34,13 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
     .option('--json', 'one JSON object per case on stdout', false)
     .option('--peers', 'also run the peers on the same adapter', false)
     .option('--repeat <n>', 'timed repetitions per case (after a warm-up)', parseIntOpt('--repeat', 1), 10)
-    .option('--checkpoint <dir>', 'trained default model for the sample section (default: newest in runs/addition)')
+    .option(
+      '--checkpoint <dir>',
+      'trained long-generation model for the sample section (examples/sort-long.toml; default: newest in runs/sort-long)',
+    )
     .option('--report <file.md>', 'also write a Markdown report and an SVG chart (ours vs peers) beside it')
     .addOption(
-      new Option('--sample-limit <n>', 'held-out prompts decoded per sample setting (0 = all 500)')
+      new Option('--sample-limit <n>', 'held-out prompts of the trained model decoded per sample setting (0 = all)')
         .argParser(parseIntOpt('--sample-limit', 0))
         .default(0),
     )
@@ -71,7 +74,11 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
             }
             emit(await benchTrain(dev, o.repeat, mm1024, o.peers, log));
           }
-          if (want('sample')) emit(await benchSample(dev, o.checkpoint ?? defaultCheckpoint(), o.sampleLimit, log));
+          if (want('sample')) {
+            emit(await benchSampleCost(dev, o.repeat, log));
+            const ckpt = o.checkpoint ?? defaultCheckpoint();
+            emit(await benchSampleTrained(dev, ckpt, o.checkpoint !== undefined, o.sampleLimit, log));
+          }
           if (!o.json) {
             for (const r of all.filter((x) => x.extra)) log(`${r.case}: ${JSON.stringify(r.extra)}`);
           }
