@@ -16,6 +16,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
+node scripts/wgsl-modules.mjs # the WGSL string modules the kernels import (generated, gitignored)
+
 probe() { node scripts/probe-adapter.mjs 2>/dev/null; }
 
 if probe >/dev/null; then
