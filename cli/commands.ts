@@ -6,19 +6,17 @@ import type { Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
 import { action, log, withDevice } from './run.ts';
-import { DEFAULT_CONFIG_TOML, loadTrainConfig, resolvedConfigToToml, type TrainConfig } from '../train/config.ts';
-import { runTraining, writeSummary } from '../train/run.ts';
-import { checkTaskAnswer, taskExamples } from '../train/tasks.ts';
-import { exactMatch } from '../sample/exact-match.ts';
+import type { TrainConfig } from '../train/config.ts';
 import { registerSample } from './sample-cmd.ts';
 import { registerEval } from './eval-cmd.ts';
 import { registerBench } from './bench-cmd.ts';
 
-export function loadConfigFile(
+export async function loadConfigFile(
   path: string | undefined,
   sets: string[],
   resume: boolean,
-): { cfg: TrainConfig; source: string | null } {
+): Promise<{ cfg: TrainConfig; source: string | null }> {
+  const { DEFAULT_CONFIG_TOML, loadTrainConfig } = await import('../train/config.ts');
   let text = DEFAULT_CONFIG_TOML;
   let source = '<embedded default>';
   if (path) {
@@ -80,12 +78,18 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
             json: boolean;
           },
         ) => {
-          const { cfg, source } = loadConfigFile(path, o.set, o.resume);
+          const { cfg, source } = await loadConfigFile(path, o.set, o.resume);
           if (o.printConfig) {
+            const { resolvedConfigToToml } = await import('../train/config.ts');
             process.stdout.write(resolvedConfigToToml(cfg));
             return;
           }
           const logger = progressLogger();
+          const [{ runTraining, writeSummary }, { checkTaskAnswer, taskExamples }, { exactMatch }] = await Promise.all([
+            import('../train/run.ts'),
+            import('../train/tasks.ts'),
+            import('../sample/exact-match.ts'),
+          ]);
           await withDevice(deviceOpts(), async (dev) => {
             log(`device: ${dev.adapterInfo.description || dev.adapterInfo.device}`);
             const r = await runTraining(dev, cfg, { configPath: source, out: o.out, log: logger });
