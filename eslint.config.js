@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'runs/', '**/*.js', '**/*.mjs'] },
+  { ignores: ['node_modules/', 'dist/', 'dist.tmp/', 'runs/', '**/*.js', '**/*.mjs', '**/*.wgsl.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,4 +1,7 @@
 // The public library API of dllm-wgpu: device, model load/save/create, sampling, training.
+// The reference loads the WebGPU types (GPUBuffer, ...) the shipped .d.ts use, in the version the
+// `webgpu` package (Dawn) declares.
+/// <reference types="webgpu" preserve="true" />
 import { openDevice as openEngineDevice, type DeviceOptions, type Device } from './engine/device.ts';
 import { installHooks } from './kernels/elementwise/elementwise.ts';
 

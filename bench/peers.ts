@@ -2,7 +2,7 @@
 // navigator.gpu) for matmul, attention written in TF.js ops (fwd and fwd+bwd through tf.grads) and
 // softmax-cross-entropy; gpu.js for matmul (whatever mode it finds in Node: it reports it).
 // Peers are optional dependencies: a missing one is reported as skipped, never a failure.
-import { createRequire } from 'node:module';
+import { register } from 'node:module';
 import { create } from 'webgpu';
 import type { OursRep, PeerFigure } from './harness.ts';
 import { median, rand } from './harness.ts';
@@ -23,6 +23,25 @@ export interface Peers {
 
 const TFJS = 'tfjs-webgpu';
 
+/** Node module hooks (module.register, Node >= 20.6) for tfjs-core's ES module sources under dist/. */
+const TFJS_HOOKS =
+  'data:text/javascript,' +
+  encodeURIComponent(`
+const DIR = '/@tensorflow/tfjs-core/dist/';
+export async function resolve(spec, ctx, next) {
+  try {
+    return await next(spec, ctx);
+  } catch (e) {
+    if (spec.startsWith('.') && ctx.parentURL?.includes(DIR)) return next(spec + '.js', ctx);
+    throw e;
+  }
+}
+export async function load(url, ctx, next) {
+  const esm = url.includes(DIR) && !/\\/tf-core[^/]*\\.js$/.test(url);
+  return next(url, esm ? { ...ctx, format: 'module' } : ctx);
+}
+`);
+
 export async function loadPeers(log: (s: string) => void): Promise<Peers> {
   let tf: any = null;
   let tfSkip = '';
@@ -30,9 +49,12 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
     (globalThis as any).navigator ??= {};
     (globalThis as any).navigator.gpu ??= create([]);
     tf = await import('@tensorflow/tfjs-core');
-    // tfjs-core's Node bundle registers no gradients (the @tensorflow/tfjs union package does);
-    // its ESM sources use extensionless imports, so load the registration through require.
-    createRequire(import.meta.url)('@tensorflow/tfjs-core/dist/register_all_gradients');
+    // tfjs-core's Node bundle registers no gradients (the @tensorflow/tfjs union package does).
+    // Its ES module sources do, but they import extensionless paths in a package without
+    // "type": "module", which Node refuses: TFJS_HOOKS adds the extension and the format. The
+    // registrations land in tfjs's global registry, which the Node bundle shares.
+    register(TFJS_HOOKS);
+    await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
     await import('@tensorflow/tfjs-backend-webgpu');
     if (!(await tf.setBackend('webgpu'))) throw new Error('setBackend("webgpu") returned false');
     await tf.ready();

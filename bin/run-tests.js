@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Runs every *.test.ts file under the source folders (engine, kernels, ..., bench, tests) with uvu, one process per file so a
 // crash names its file. Prints a closing "N passed, N failed" line. Options: a substring filter.
+// It first regenerates the WGSL string modules the kernels import, so an edited .wgsl is what runs.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateWgslModules } from '../scripts/wgsl-modules.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const filter = process.argv[2] ?? '';
+generateWgslModules(root);
 const files = [];
 function walk(dir) {
   for (const name of readdirSync(dir)) {

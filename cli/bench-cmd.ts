@@ -1,15 +1,10 @@
-// `dllm-wgpu bench [kernels|train|sample|all]`: figures side by side with peers measured in the
-// same run (TF.js WebGPU, gpu.js, PyTorch CPU). Each case is checked against the CPU reference once,
-// then timed. --json prints one object per case.
+// `dllm-wgpu bench [kernels|train|sample|startup|all]`: figures side by side with peers measured in
+// the same run (TF.js WebGPU, gpu.js, PyTorch CPU). Each case is checked against the CPU reference
+// once, then timed. --json prints one object per case.
 import { Argument, Option, type Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { action, log, parseIntOpt, withDevice } from './run.ts';
-import { printTable, type BenchResult } from '../bench/harness.ts';
-import { benchAdamw, benchAttention, benchMatmul, benchXent } from '../bench/kernels.ts';
-import { benchTrain } from '../bench/train.ts';
-import { benchSampleCost, benchSampleTrained, defaultCheckpoint } from '../bench/sample.ts';
-import { loadPeers } from '../bench/peers.ts';
-import { writeReport } from '../bench/report.ts';
+import type { BenchResult } from '../bench/harness.ts';
 
 interface BenchFlags {
   json: boolean;
@@ -24,11 +19,11 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
   program
     .command('bench')
     .description(
-      'benchmarks (not tests): kernels, a training step, sampling; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run',
+      'benchmarks (not tests): kernels, a training step, sampling, CLI start-up; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run',
     )
     .addArgument(
-      new Argument('[section]', 'kernels | train | sample | all')
-        .choices(['kernels', 'train', 'sample', 'all'])
+      new Argument('[section]', 'kernels | train | sample | startup | all')
+        .choices(['kernels', 'train', 'sample', 'startup', 'all'])
         .default('all'),
     )
     .option('--json', 'one JSON object per case on stdout', false)
@@ -46,6 +41,20 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
     )
     .action(
       action(async (section: string, o: BenchFlags) => {
+        const { printTable } = await import('../bench/harness.ts');
+        const { benchAdamw, benchAttention, benchMatmul, benchXent } = await import('../bench/kernels.ts');
+        const { benchTrain } = await import('../bench/train.ts');
+        const { benchSampleCost, benchSampleTrained, defaultCheckpoint } = await import('../bench/sample.ts');
+        const { loadPeers } = await import('../bench/peers.ts');
+        const { writeReport } = await import('../bench/report.ts');
+        const { benchStartup } = await import('../bench/startup.ts');
+        if (section === 'startup') {
+          // No device needed: it times fresh CLI processes.
+          const rs = benchStartup(o.repeat, log);
+          if (o.json) for (const r of rs) process.stdout.write(JSON.stringify(r) + '\n');
+          else printTable(rs);
+          return;
+        }
         await withDevice(deviceOpts(), async (dev) => {
           log(
             `bench on ${dev.adapterInfo.description || dev.adapterInfo.device}; timestamps: ${dev.hasTimestamps ? 'yes' : 'no (wall time only)'}`,
@@ -79,6 +88,7 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
             const ckpt = o.checkpoint ?? defaultCheckpoint();
             emit(await benchSampleTrained(dev, ckpt, o.checkpoint !== undefined, o.sampleLimit, log));
           }
+          if (want('startup')) emit(benchStartup(o.repeat, log));
           if (!o.json) {
             for (const r of all.filter((x) => x.extra)) log(`${r.case}: ${JSON.stringify(r.extra)}`);
           }

@@ -8,19 +8,17 @@ import type { Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
 import { action, log, withDevice } from './run.ts';
-import { DEFAULT_CONFIG_TOML, loadTrainConfig, resolvedConfigToToml, type TrainConfig } from '../train/config.ts';
-import { runTraining, writeSummary } from '../train/run.ts';
-import { TASK_EVAL_GEN_LENGTHS, taskExamples } from '../train/tasks.ts';
-import { formatLayoutScore, scoreTask } from './task-eval.ts';
+import type { TrainConfig } from '../train/config.ts';
 import { registerSample } from './sample-cmd.ts';
 import { registerEval } from './eval-cmd.ts';
 import { registerBench } from './bench-cmd.ts';
 
-export function loadConfigFile(
+export async function loadConfigFile(
   path: string | undefined,
   sets: string[],
   resume: boolean,
-): { cfg: TrainConfig; source: string | null } {
+): Promise<{ cfg: TrainConfig; source: string | null }> {
+  const { DEFAULT_CONFIG_TOML, loadTrainConfig } = await import('../train/config.ts');
   let text = DEFAULT_CONFIG_TOML;
   let source = '<embedded default>';
   if (path) {
@@ -82,12 +80,18 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
             json: boolean;
           },
         ) => {
-          const { cfg, source } = loadConfigFile(path, o.set, o.resume);
+          const { cfg, source } = await loadConfigFile(path, o.set, o.resume);
           if (o.printConfig) {
+            const { resolvedConfigToToml } = await import('../train/config.ts');
             process.stdout.write(resolvedConfigToToml(cfg));
             return;
           }
           const logger = progressLogger();
+          const [
+            { runTraining, writeSummary },
+            { TASK_EVAL_GEN_LENGTHS, taskExamples },
+            { formatLayoutScore, scoreTask },
+          ] = await Promise.all([import('../train/run.ts'), import('../train/tasks.ts'), import('./task-eval.ts')]);
           await withDevice(deviceOpts(), async (dev) => {
             log(`device: ${dev.adapterInfo.description || dev.adapterInfo.device}`);
             const r = await runTraining(dev, cfg, { configPath: source, out: o.out, log: logger });

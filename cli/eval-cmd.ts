@@ -6,12 +6,6 @@ import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
 import { action, loadProgress, log, parseIntOpt, withDevice } from './run.ts';
 import { resolveCheckpointArg } from './checkpoint-arg.ts';
-import { loadModel } from '../model/io.ts';
-import { endTokenIds } from '../model/tokenizer.ts';
-import { defaultTrainConfig } from '../train/config-schema.ts';
-import { loadJsonlDataset } from '../train/data.ts';
-import { validationLoss } from '../train/trainer.ts';
-import { logLikelihood } from '../train/likelihood.ts';
 
 interface EvalFlags {
   checkpoint: string;
@@ -63,6 +57,16 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
         const ck = resolveCheckpointArg(o.checkpoint);
         if (!existsSync(o.data)) throw new UserError(`--data file not found: ${o.data}`);
         if (ck.note) log(ck.note);
+        const [{ loadModel }, { endTokenIds }, { defaultTrainConfig }, { loadJsonlDataset }] = await Promise.all([
+          import('../model/io.ts'),
+          import('../model/tokenizer.ts'),
+          import('../train/config-schema.ts'),
+          import('../train/data.ts'),
+        ]);
+        const [{ validationLoss }, { logLikelihood }] = await Promise.all([
+          import('../train/trainer.ts'),
+          import('../train/likelihood.ts'),
+        ]);
         await withDevice(deviceOpts(), async (dev) => {
           const model = await loadModel(ck.dir, { device: dev, onTensor: loadProgress(ck.dir) });
           try {

@@ -54,7 +54,7 @@ program
   );
 
 const extra = await import('./commands.ts').catch((e: Error) => {
-  if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /commands\.ts/.test(e.message)) return null;
+  if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /commands\.[jt]s/.test(e.message)) return null;
   throw e;
 });
 extra?.register(program, deviceOpts);

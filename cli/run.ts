@@ -1,15 +1,20 @@
 // Shared plumbing for CLI commands: turn typed errors into exit codes and messages (no stack trace
 // for user errors), open the device once per command and always destroy it so the process exits.
+// Commands import what they run inside their action (`await import`), so `--help` loads only
+// commander and these files: start-up stays fast.
 import { InvalidArgumentError } from 'commander';
 import { DeviceError, EngineError, EXIT, UserError } from '../engine/errors.ts';
-import { openDevice, type Device, type DeviceOptions } from '../engine/device.ts';
-import { installHooks } from '../kernels/elementwise/elementwise.ts';
+import type { Device, DeviceOptions } from '../engine/device.ts';
 
 export function log(msg: string): void {
   process.stderr.write(msg + '\n');
 }
 
 export async function withDevice<T>(opts: DeviceOptions, fn: (dev: Device) => Promise<T>): Promise<T> {
+  const [{ openDevice }, { installHooks }] = await Promise.all([
+    import('../engine/device.ts'),
+    import('../kernels/elementwise/elementwise.ts'),
+  ]);
   const dev = await openDevice(opts);
   installHooks(dev);
   try {

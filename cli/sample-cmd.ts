@@ -7,13 +7,9 @@ import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
 import { action, loadProgress, log, parseFloatOpt, parseIntOpt, withDevice } from './run.ts';
 import { resolveCheckpointArg } from './checkpoint-arg.ts';
-import { loadModel } from '../model/io.ts';
-import { endTokenIds } from '../model/tokenizer.ts';
-import { generate, trimEnd, type GenerateOptions } from '../sample/generate.ts';
-import { infill } from '../sample/infill.ts';
-import { modelDenoiser, type CacheMode } from '../sample/denoiser.ts';
+import type { GenerateOptions } from '../sample/generate.ts';
+import type { CacheMode } from '../sample/denoiser.ts';
 import { buildPrompts, parseMessages, type SampleMode } from '../sample/prompt.ts';
-import { renderLive } from '../sample/live.ts';
 
 interface SampleFlags {
   checkpoint: string;
@@ -186,6 +182,15 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
         if (!texts.length && !o.promptIds && !messages)
           throw new UserError('give --prompt TEXT, --prompts FILE.jsonl, --messages FILE.json or --prompt-ids 1,2,3');
         if (ck.note) log(ck.note);
+        const [{ loadModel }, { endTokenIds }, { generate, trimEnd }, { infill }, { modelDenoiser }, { renderLive }] =
+          await Promise.all([
+            import('../model/io.ts'),
+            import('../model/tokenizer.ts'),
+            import('../sample/generate.ts'),
+            import('../sample/infill.ts'),
+            import('../sample/denoiser.ts'),
+            import('../sample/live.ts'),
+          ]);
         await withDevice(deviceOpts(), async (dev) => {
           const model = await loadModel(ck.dir, { device: dev, onTensor: loadProgress(ck.dir) });
           try {

@@ -7,8 +7,6 @@
 //   queue reports the work done: Dawn-node segfaults if they are garbage-collected earlier
 //   (shared/PERF.md).
 // It knows nothing about particular ops; kernels/ launch through `run()`.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { BufferPool } from './pool.ts';
 import { DeviceError } from './errors.ts';
 import { waitGpu } from './wait.ts';
@@ -18,6 +16,18 @@ const UNIFORM_ALIGN = 256;
 const UNIFORM_BYTES = 1 << 20;
 
 export type Overrides = Record<string, number | boolean>;
+
+/**
+ * A WGSL shader as its generated module (`x.wgsl` -> `x.wgsl.ts`, scripts/wgsl-modules.mjs)
+ * exports it: `// #include`d files are already appended to `code`, each starting at line `start`,
+ * so compile errors map back to the .wgsl file and line. No file is read at run time.
+ */
+export interface WgslSource {
+  /** Path from the package root, e.g. `kernels/matmul/matmul.wgsl`. */
+  readonly file: string;
+  readonly code: string;
+  readonly includes: readonly { readonly start: number; readonly file: string }[];
+}
 
 export interface Kernel {
   readonly label: string;
@@ -63,6 +73,9 @@ export class Runtime {
   private modules = new Map<string, GPUShaderModule>();
   private kernels = new Map<string, Kernel>();
   private fatal: Error | null = null;
+  private compileFailed = false;
+  /** Pending error-scope checks of new pipelines; sync() waits for them. */
+  private compileChecks = new Set<Promise<void>>();
   private scopes: Scope[] = [];
   private readPool: GPUBuffer[] = [];
 
@@ -108,38 +121,49 @@ export class Runtime {
 
   // ---- pipelines ------------------------------------------------------------------------------
 
-  /** A compute pipeline for `entry` in the WGSL file at `file`, specialised by `overrides`. */
-  kernel(file: URL, entry: string, overrides: Overrides = {}): Kernel {
+  /** A compute pipeline for `entry` in the WGSL shader `src`, specialised by `overrides`. */
+  kernel(src: WgslSource, entry: string, overrides: Overrides = {}): Kernel {
     const okeys = Object.keys(overrides).sort();
-    const key = `${file.href}#${entry}{${okeys.map((k) => `${k}=${overrides[k]}`).join(',')}}`;
+    const key = `${src.file}#${entry}{${okeys.map((k) => `${k}=${overrides[k]}`).join(',')}}`;
     const hit = this.kernels.get(key);
     if (hit) return hit;
-    const path = fileURLToPath(file);
-    const name = path.split('/').slice(-1)[0];
-    let module = this.modules.get(path);
-    if (!module) {
-      module = this.gpu.createShaderModule({ code: loadWgsl(path), label: name });
-      this.modules.set(path, module);
-    }
+    const name = src.file.split('/').slice(-1)[0];
     const label = `${entry}[${okeys.map((k) => `${k}=${overrides[k]}`).join(',')}]`;
     const constants: Record<string, number> = {};
     for (const k of okeys) constants[k] = Number(overrides[k]);
+    // One scope around module and pipeline: a WGSL syntax or type error surfaces at the module,
+    // and reporting it here (not as an uncaptured error) maps its lines back to the .wgsl files.
     this.gpu.pushErrorScope('validation');
+    let module = this.modules.get(src.file);
+    if (!module) {
+      module = this.gpu.createShaderModule({ code: src.code, label: name });
+      this.modules.set(src.file, module);
+    }
     const pipeline = this.gpu.createComputePipeline({
       label,
       layout: 'auto',
       compute: { module, entryPoint: entry, constants },
     });
+    const layout = pipeline.getBindGroupLayout(0);
     const mod = module;
-    void this.gpu.popErrorScope().then(async (err) => {
-      if (!err) return;
-      const info = await mod.getCompilationInfo();
-      const lines = info.messages.map((m) => `  ${sourceLine(path, m.lineNum)}:${m.linePos} ${m.type}: ${m.message}`);
-      this.setFatal(
-        new DeviceError(`pipeline ${label} in ${name} failed: ${err.message}\n${lines.join('\n')}`, 'validation'),
-      );
-    });
-    const kernel: Kernel = { label, pipeline, layout: pipeline.getBindGroupLayout(0) };
+    const check = this.gpu
+      .popErrorScope()
+      .then(async (err) => {
+        if (!err) return;
+        const info = await mod.getCompilationInfo();
+        const lines = info.messages.map((m) => `  ${sourceLine(src, m.lineNum)}:${m.linePos} ${m.type}: ${m.message}`);
+        // The cause outranks its consequences: a dispatch of this pipeline may already have raised
+        // an uncaptured "invalid due to a previous error", which would otherwise be all you see.
+        if (!this.compileFailed) this.fatal = null;
+        this.compileFailed = true;
+        this.setFatal(
+          new DeviceError(`pipeline ${label} in ${src.file} failed: ${err.message}\n${lines.join('\n')}`, 'validation'),
+        );
+      })
+      .catch((e: Error) => this.setFatal(e));
+    this.compileChecks.add(check);
+    void check.finally(() => this.compileChecks.delete(check));
+    const kernel: Kernel = { label, pipeline, layout };
     this.kernels.set(key, kernel);
     this.stats.pipelines++;
     return kernel;
@@ -303,6 +327,7 @@ export class Runtime {
   async sync(): Promise<void> {
     this.flush();
     await waitGpu(this.gpu.queue.onSubmittedWorkDone());
+    await Promise.all(this.compileChecks);
     this.checkFatal();
   }
 
@@ -413,35 +438,13 @@ export class Runtime {
   }
 }
 
-/**
- * WGSL source with `// #include "file.wgsl"` lines (relative paths) replaced by that file's text,
- * so shared helpers (the Philox RNG) live in one place. Included text is appended at the end, so
- * line numbers of the including file stay true; sourceLine() maps the rest back.
- */
-const includeMaps = new Map<string, { start: number; file: string }[]>();
-function loadWgsl(path: string): string {
-  const own = readFileSync(path, 'utf8');
-  const dir = path.slice(0, path.lastIndexOf('/') + 1);
-  let code = own;
-  let line = own.split('\n').length;
-  const map: { start: number; file: string }[] = [];
-  for (const m of own.matchAll(/^\/\/ #include "([^"]+)"\s*$/gm)) {
-    const inc = readFileSync(dir + m[1], 'utf8');
-    code += '\n' + inc;
-    map.push({ start: line + 1, file: m[1] });
-    line += inc.split('\n').length;
+/** `file:line` in the .wgsl files for a line of the expanded source (includes are appended). */
+export function sourceLine(src: WgslSource, lineNum: number): string {
+  for (let i = src.includes.length - 1; i >= 0; i--) {
+    const inc = src.includes[i];
+    if (lineNum >= inc.start) return `${inc.file}:${lineNum - inc.start + 1}`;
   }
-  includeMaps.set(path, map);
-  return code;
-}
-
-function sourceLine(path: string, lineNum: number): string {
-  const name = path.split('/').slice(-1)[0];
-  const map = includeMaps.get(path) ?? [];
-  for (let i = map.length - 1; i >= 0; i--) {
-    if (lineNum >= map[i].start) return `${map[i].file}:${lineNum - map[i].start + 1}`;
-  }
-  return `${name}:${lineNum}`;
+  return `${src.file}:${lineNum}`;
 }
 
 function bindingResource(b: Binding): GPUBufferBinding {

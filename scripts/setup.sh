@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up for dllm-wgpu on a machine that has only Node.
 #  1. `npm ci` when node_modules is missing or older than package-lock.json.
-#  2. Ask Dawn (npm `webgpu`) for an adapter. If there is none and this is Debian run as root,
+#  2. Build dist/ (the compiled CLI and library) when it is missing or older than the sources, and
+#     regenerate the WGSL string modules the sources import (scripts/build.mjs --if-stale).
+#  3. Ask Dawn (npm `webgpu`) for an adapter. If there is none and this is Debian run as root,
 #     install the Vulkan loader and Mesa 25's lavapipe (CPU Vulkan) from bookworm-backports:
 #     Dawn refuses bookworm's own Mesa 22. Elsewhere, print exactly what to install.
 # It does not touch a machine that already has an adapter (a real GPU, or lavapipe installed).
@@ -15,6 +17,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   say "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
+
+node scripts/build.mjs --if-stale
 
 probe() { node scripts/probe-adapter.mjs 2>/dev/null; }
 

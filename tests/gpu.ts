@@ -5,6 +5,15 @@ import * as assert from 'uvu/assert';
 import { EngineError } from '../engine/errors.ts';
 import { openDevice, type Device } from '../engine/device.ts';
 import { installHooks } from '../kernels/elementwise/elementwise.ts';
+import { generateWgslModules } from '../scripts/wgsl-modules.mjs';
+
+// A test run directly (`node --import tsx x.test.ts`, not through bin/run-tests.js) after a .wgsl
+// edit would have imported the stale string module already: regenerate it and stop, loudly.
+const regenerated = generateWgslModules();
+if (regenerated.length)
+  throw new Error(
+    `WGSL changed since the string modules were generated; regenerated ${regenerated.join(', ')}: run again`,
+  );
 
 let dev: Promise<Device | null> | null = null;
 

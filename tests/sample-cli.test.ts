@@ -24,7 +24,7 @@ const digits = buildCharTokenizer('0123456789+=');
 const runDir = join(tmp, 'run');
 
 function run(args: string[]) {
-  return spawnSync(process.execPath, [join(root, 'bin/dllm-wgpu.js'), 'sample', ...args], {
+  return spawnSync(process.execPath, [join(root, 'bin/dev.js'), 'sample', ...args], {
     encoding: 'utf8',
     timeout: 120_000,
   });
@@ -279,7 +279,7 @@ test('eval: validation loss and Monte Carlo log-likelihood as JSON; bad data is 
   const r = spawnSync(
     process.execPath,
     [
-      join(root, 'bin/dllm-wgpu.js'),
+      join(root, 'bin/dev.js'),
       'eval',
       '--checkpoint',
       join(tmp, 'with-tok'),
@@ -307,7 +307,7 @@ test('eval: validation loss and Monte Carlo log-likelihood as JSON; bad data is 
   writeFileSync(data, '{"prompt":"1+2=","response":"3"}\n{not json\n');
   const bad = spawnSync(
     process.execPath,
-    [join(root, 'bin/dllm-wgpu.js'), 'eval', '--checkpoint', join(tmp, 'with-tok'), '--data', data],
+    [join(root, 'bin/dev.js'), 'eval', '--checkpoint', join(tmp, 'with-tok'), '--data', data],
     { encoding: 'utf8', timeout: 120_000 },
   );
   assert.is(bad.status, 1);

@@ -11,7 +11,7 @@ import { gpuDevice, closeDevice } from './gpu.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'train-cli-'));
-const BIN = join(root, 'bin/dllm-wgpu.js');
+const BIN = join(root, 'bin/dev.js');
 const TINY = [
   '--set',
   'model.d_model=16',

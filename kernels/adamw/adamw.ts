@@ -13,7 +13,7 @@ import type { OpCase, OpSpec } from '../spec.ts';
 import { f32s } from '../arb.ts';
 import { adamwRef, clipScaleRef, gradNormSquaredRef, type AdamwRefOpts } from './adamw.ref.ts';
 
-const WGSL = new URL('./adamw.wgsl', import.meta.url);
+import WGSL from './adamw.wgsl.ts';
 const WG = 64;
 const STEP_ITEMS = 4; // vec4 per invocation in adamw_step*
 const SUM_ITEMS = 16; // vec4 per invocation in sumsq_partial*: a workgroup sums 4096 floats

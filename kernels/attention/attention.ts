@@ -22,8 +22,8 @@ import type { OpCase, OpSpec } from '../spec.ts';
 import { f32s } from '../arb.ts';
 import { attentionBackwardRef, attentionRef, type AttnDims } from './attention.ref.ts';
 
-const PORTABLE = new URL('./attention.wgsl', import.meta.url);
-const SUBGROUP = new URL('./attention-subgroup.wgsl', import.meta.url);
+import PORTABLE from './attention.wgsl.ts';
+import SUBGROUP from './attention-subgroup.wgsl.ts';
 const WG = 64;
 const MAX_D = 128; // MAXD4 in the .wgsl files
 const SG_MAX = 16;

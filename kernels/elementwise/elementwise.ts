@@ -21,7 +21,7 @@ import {
   type UnaryOp,
 } from './elementwise.ref.ts';
 
-const WGSL = new URL('./elementwise.wgsl', import.meta.url);
+import WGSL from './elementwise.wgsl.ts';
 const WG = 64;
 const BIN: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
 const UN: Record<UnaryOp, number> = {

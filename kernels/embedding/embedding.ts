@@ -17,7 +17,7 @@ import type { OpCase, OpSpec } from '../spec.ts';
 import { f32s } from '../arb.ts';
 import { clampId, embeddingBackwardRef, embeddingRef } from './embedding.ref.ts';
 
-const WGSL = new URL('./embedding.wgsl', import.meta.url);
+import WGSL from './embedding.wgsl.ts';
 const WG = 64;
 
 export interface EmbeddingOptions {

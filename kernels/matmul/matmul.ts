@@ -13,7 +13,7 @@
 // It deliberately has no bias and no f16 path, and no split-K: a product with few output tiles and
 // a long K (a small weight's gradient) leaves a big GPU mostly idle.
 import * as fc from 'fast-check';
-import type { Binding, Overrides, Runtime } from '../../engine/runtime.ts';
+import type { Binding, Overrides, Runtime, WgslSource } from '../../engine/runtime.ts';
 import type { Device } from '../../engine/device.ts';
 import { empty, fill0, shapeStr, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
@@ -29,6 +29,9 @@ import {
   matmulRef,
   type MatmulDims,
 } from './matmul.ref.ts';
+import MATMUL_WGSL from './matmul.wgsl.ts';
+import MATMUL_SUBGROUP_WGSL from './matmul-subgroup.wgsl.ts';
+import MATMUL_TILED_WGSL from './matmul-tiled.wgsl.ts';
 
 export type MatmulVariant = 'portable' | 'subgroup' | 'tiled';
 
@@ -39,10 +42,10 @@ export interface MatmulOptions {
   variant?: MatmulVariant;
 }
 
-const KERNELS: Record<MatmulVariant, { file: URL; entry: string; tile: number }> = {
-  portable: { file: new URL('./matmul.wgsl', import.meta.url), entry: 'matmul_portable', tile: 32 },
-  subgroup: { file: new URL('./matmul-subgroup.wgsl', import.meta.url), entry: 'matmul_subgroup', tile: 32 },
-  tiled: { file: new URL('./matmul-tiled.wgsl', import.meta.url), entry: 'matmul_tiled', tile: 64 },
+const KERNELS: Record<MatmulVariant, { file: WgslSource; entry: string; tile: number }> = {
+  portable: { file: MATMUL_WGSL, entry: 'matmul_portable', tile: 32 },
+  subgroup: { file: MATMUL_SUBGROUP_WGSL, entry: 'matmul_subgroup', tile: 32 },
+  tiled: { file: MATMUL_TILED_WGSL, entry: 'matmul_tiled', tile: 64 },
 };
 const VARIANTS = Object.keys(KERNELS) as MatmulVariant[];
 

@@ -10,7 +10,7 @@ import type { OpCase, OpSpec } from '../spec.ts';
 import { f32s, prod } from '../arb.ts';
 import { reduceBackwardRef, reduceRef, splitAxis, type ReduceOp } from './reduce.ref.ts';
 
-const WGSL = new URL('./reduce.wgsl', import.meta.url);
+import WGSL from './reduce.wgsl.ts';
 const WG = 64;
 
 function normAxis(op: string, x: Tensor, axis: number): number {

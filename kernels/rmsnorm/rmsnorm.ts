@@ -11,8 +11,8 @@ import type { OpCase, OpSpec } from '../spec.ts';
 import { f32s, prod } from '../arb.ts';
 import { rmsnormBackwardRef, rmsnormRef } from './rmsnorm.ref.ts';
 
-const WGSL = new URL('./rmsnorm.wgsl', import.meta.url);
-const WGSL_SG = new URL('./rmsnorm-sg.wgsl', import.meta.url);
+import WGSL from './rmsnorm.wgsl.ts';
+import WGSL_SG from './rmsnorm-sg.wgsl.ts';
 const WG = 64;
 /** Weight-gradient pass 1 splits the rows into at most this many chunks (partials per column). */
 const MAX_CHUNKS = 64;

@@ -23,7 +23,7 @@ import { philoxRowsRef } from './rng.ref.ts';
 
 export { STREAM_TAG, streamOf, type StreamWords } from './philox.ts';
 
-const WGSL = new URL('./rng.wgsl', import.meta.url);
+import WGSL from './rng.wgsl.ts';
 const WG = 64;
 
 export type Stream = number | philox.StreamWords;

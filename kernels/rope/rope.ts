@@ -16,7 +16,7 @@ import type { OpCase, OpSpec } from '../spec.ts';
 import { f32s, prod } from '../arb.ts';
 import { ropeRef } from './rope.ref.ts';
 
-const WGSL = new URL('./rope.wgsl', import.meta.url);
+import WGSL from './rope.wgsl.ts';
 const WG = 64;
 const MIN_TABLE_POSITIONS = 256;
 

@@ -10,7 +10,7 @@ import { Uniforms, checkDtype, grid1d } from '../util.ts';
 import type { OpCase, OpSpec } from '../spec.ts';
 import { gumbelRef } from './sample-pick.ref.ts';
 
-const WGSL = new URL('./noise-probe.wgsl', import.meta.url);
+import WGSL from './noise-probe.wgsl.ts';
 const WG = 64;
 
 function probe(rt: Runtime, fill: boolean, ns: Tensor, n: number, key: number[], seed: number): Tensor {

@@ -10,7 +10,7 @@ import type { OpCase, OpSpec } from '../spec.ts';
 import { noiseKeysProblem, type NoiseKeys } from './noise-key.ts';
 import { pickRef, pickRefWithMargin, type PickParams } from './sample-pick.ref.ts';
 
-const WGSL = new URL('./sample-pick.wgsl', import.meta.url);
+import WGSL from './sample-pick.wgsl.ts';
 const WG = 64;
 
 export interface PickOptions {

@@ -12,7 +12,7 @@ import type { OpCase, OpSpec } from '../spec.ts';
 import { f32s } from '../arb.ts';
 import { xentBackwardRef, xentRef, xentRowsRef } from './softmax-xent.ref.ts';
 
-const WGSL = new URL('./softmax-xent.wgsl', import.meta.url);
+import WGSL from './softmax-xent.wgsl.ts';
 const SUM_WG = 64;
 const NAN_BITS = 0x7fc00000;
 

@@ -12,7 +12,7 @@ import type { OpCase, OpSpec } from '../spec.ts';
 import { f32s } from '../arb.ts';
 import { softmaxBackwardRef, softmaxRef } from './softmax.ref.ts';
 
-const WGSL = new URL('./softmax.wgsl', import.meta.url);
+import WGSL from './softmax.wgsl.ts';
 /**
  * Rows at most this long run one invocation per row: on llvmpipe that beat a workgroup per row by
  * 4-30x for n <= 1024 (idle lanes, barriers), while 4096 and 32000 favour the workgroup (threads

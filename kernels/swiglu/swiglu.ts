@@ -10,7 +10,7 @@ import type { OpCase, OpSpec } from '../spec.ts';
 import { f32s, prod } from '../arb.ts';
 import { swigluBackwardRef, swigluRef } from './swiglu.ref.ts';
 
-const WGSL = new URL('./swiglu.wgsl', import.meta.url);
+import WGSL from './swiglu.wgsl.ts';
 const WG = 64;
 
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
