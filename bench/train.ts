@@ -4,7 +4,6 @@
 // attention 12 * L * B * T^2 * C) and its share of the 1024^3 matmul rate, GPU time by kernel
 // family (timestamp queries), dispatches and submits per step, pool high-water, buffer creates
 // after warm-up, host RSS. PyTorch CPU runs the same shape when python3 has torch.
-import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Device } from '../engine/device.ts';
@@ -14,7 +13,7 @@ import { createConfig } from '../model/config.ts';
 import { createModel } from '../model/io.ts';
 import { softmaxCrossEntropy } from '../kernels/softmax-xent/softmax-xent.ts';
 import { adamwStep, clipScale, gradNormSquared } from '../kernels/adamw/adamw.ts';
-import { median, type BenchResult } from './harness.ts';
+import { median, peakRssBytes, resetPeakRss, type BenchResult } from './harness.ts';
 
 export const TRAIN_SHAPES = [
   { name: 'default (addition)', C: 64, L: 2, H: 4, F: 192, V: 18, T: 10, B: 64 },
@@ -171,23 +170,4 @@ function torchPeer(s: (typeof TRAIN_SHAPES)[number], reps: number, log: (s: stri
     return { skipped: `failed: ${why}` };
   }
   return { skipped: 'no python3 with torch on this machine (Debian: apt-get install python3-torch)' };
-}
-
-/** Restart Linux's peak-RSS counter (VmHWM) for this process; false where that is not possible. */
-function resetPeakRss(): boolean {
-  try {
-    writeFileSync('/proc/self/clear_refs', '5');
-    return peakRssBytes() > 0;
-  } catch {
-    return false;
-  }
-}
-
-function peakRssBytes(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
 }

@@ -1,6 +1,7 @@
-// `dllm-wgpu bench [kernels|train|sample|all]`: figures side by side with peers measured in the
-// same run (TF.js WebGPU, gpu.js, PyTorch CPU). Each case is checked against the CPU reference once,
-// then timed. --json prints one object per case.
+// `dllm-wgpu bench [kernels|train|sample|all|scale]`: figures side by side with peers measured in
+// the same run (TF.js WebGPU, gpu.js, PyTorch CPU). Each case is checked against the CPU reference
+// once, then timed. --json prints one object per case. `scale` (a real-size LLaDA: write, load,
+// sample) is never part of `all`: at full size it takes the better part of an hour on a CPU adapter.
 import { Argument, Option, type Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { action, log, parseIntOpt, withDevice } from './run.ts';
@@ -9,6 +10,9 @@ import { benchAdamw, benchAttention, benchMatmul, benchXent } from '../bench/ker
 import { benchTrain } from '../bench/train.ts';
 import { benchSample, defaultCheckpoint } from '../bench/sample.ts';
 import { loadPeers } from '../bench/peers.ts';
+import { benchScale, scaleLayers } from '../bench/scale.ts';
+import { PRESET_NAMES, type ScalePresetName } from '../bench/scale-presets.ts';
+import { UserError } from '../engine/errors.ts';
 import { writeReport } from '../bench/report.ts';
 
 interface BenchFlags {
@@ -18,17 +22,21 @@ interface BenchFlags {
   checkpoint?: string;
   sampleLimit: number;
   report?: string;
+  preset?: string;
+  layers?: number;
+  out?: string;
 }
 
 export function registerBench(program: Command, deviceOpts: () => DeviceOptions): void {
   program
     .command('bench')
     .description(
-      'benchmarks (not tests): kernels, a training step, sampling; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run',
+      'benchmarks (not tests): kernels, a training step, sampling; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run;\n' +
+        '`scale` writes a random-weight LLaDA checkpoint of real size (once), loads it and samples (not part of all)',
     )
     .addArgument(
-      new Argument('[section]', 'kernels | train | sample | all')
-        .choices(['kernels', 'train', 'sample', 'all'])
+      new Argument('[section]', 'kernels | train | sample | all | scale')
+        .choices(['kernels', 'train', 'sample', 'all', 'scale'])
         .default('all'),
     )
     .option('--json', 'one JSON object per case on stdout', false)
@@ -41,8 +49,26 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
         .argParser(parseIntOpt('--sample-limit', 0))
         .default(0),
     )
+    .addOption(
+      new Option(
+        '--preset <name>',
+        "scale: model shape, LLaDA-8B-Base's, LLaDA 1B's (LLaDA paper) or a tiny one (default: llada-8b)",
+      ).choices(PRESET_NAMES),
+    )
+    .option('--layers <n>', "scale: depth, 1 to the preset's (default: the preset's)", parseIntOpt('--layers', 1))
+    .option(
+      '--out <dir>',
+      'scale: checkpoint folder, written once and reused (default: $XDG_CACHE_HOME or ~/.cache, dllm-wgpu/scale-<preset>-L<layers>)',
+    )
     .action(
       action(async (section: string, o: BenchFlags) => {
+        const scaleFlags = ['preset', 'layers', 'out'] as const;
+        const stray = scaleFlags.filter((f) => o[f] !== undefined);
+        if (section !== 'scale' && stray.length) {
+          throw new UserError(`--${stray[0]} applies to \`bench scale\` only (section here: ${section})`);
+        }
+        const preset = (o.preset ?? 'llada-8b') as ScalePresetName;
+        if (section === 'scale') scaleLayers(preset, o.layers); // bad flags fail before the device opens
         await withDevice(deviceOpts(), async (dev) => {
           log(
             `bench on ${dev.adapterInfo.description || dev.adapterInfo.device}; timestamps: ${dev.hasTimestamps ? 'yes' : 'no (wall time only)'}`,
@@ -72,6 +98,9 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
             emit(await benchTrain(dev, o.repeat, mm1024, o.peers, log));
           }
           if (want('sample')) emit(await benchSample(dev, o.checkpoint ?? defaultCheckpoint(), o.sampleLimit, log));
+          if (section === 'scale') {
+            emit(await benchScale(dev, { preset, layers: o.layers, out: o.out, repeat: o.repeat, log }));
+          }
           if (!o.json) {
             for (const r of all.filter((x) => x.extra)) log(`${r.case}: ${JSON.stringify(r.extra)}`);
           }
