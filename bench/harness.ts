@@ -2,6 +2,7 @@
 // reported separately, then N repetitions each ended by a sync; medians, min, max), GPU time by
 // timestamp queries where the adapter has them, and the result record printed as a table or JSON.
 // Benchmarks are not tests: nothing here runs in `npm test`.
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Device } from '../engine/device.ts';
 
 export interface PeerFigure {
@@ -151,4 +152,24 @@ export function printTable(rows: BenchResult[]): void {
   const w = lines[0].map((_, i) => Math.min(60, Math.max(...lines.map((l) => String(l[i]).length))));
   for (const l of lines)
     process.stdout.write(l.map((c, i) => (i === l.length - 1 ? c : String(c).padEnd(w[i]))).join('  ') + '\n');
+}
+
+/** Restart Linux's peak-RSS counter (VmHWM) for this process; false where that is not possible. */
+export function resetPeakRss(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return peakRssBytes() > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** This process's peak resident set (VmHWM), 0 where /proc is not there. */
+export function peakRssBytes(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }

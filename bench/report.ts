@@ -1,7 +1,8 @@
 // `bench --report FILE.md`: the figures of one bench run as a Markdown page (machine, command,
 // every case with its peers from the same run) plus an SVG bar chart of ours vs peers (ms per
-// case, log scale: shorter is better), written beside it. No charting library.
-import { writeFileSync } from 'node:fs';
+// case, log scale: shorter is better), written beside it. No charting library. Text below the
+// KEEP_MARKER line of an existing page (hand-written sections) is carried over to the new one.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { speedup, type BenchResult } from './harness.ts';
@@ -61,6 +62,8 @@ function chart(rows: BenchResult[]): string {
   return out.join('\n');
 }
 
+export const KEEP_MARKER = '<!-- written by hand below this line: kept when bench --report rewrites the page -->';
+
 export function writeReport(path: string, rows: BenchResult[], o: { command: string; adapter: string }): void {
   const svg = basename(path).replace(/\.md$/, '') + '.svg';
   writeFileSync(join(dirname(path), svg), chart(rows) + '\n');
@@ -105,5 +108,7 @@ export function writeReport(path: string, rows: BenchResult[], o: { command: str
       ),
     '',
   ];
-  writeFileSync(path, lines.join('\n'));
+  const old = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const kept = old.indexOf(KEEP_MARKER);
+  writeFileSync(path, lines.join('\n') + (kept >= 0 ? '\n' + old.slice(kept) : ''));
 }

@@ -5,7 +5,6 @@
 // family (timestamp queries), dispatches and submits per step, pool high-water, buffer creates
 // after warm-up, host RSS. With --peers, PyTorch CPU runs the same step, its repetitions alternating
 // with ours (bench/torch-peer.ts), named with the BLAS it runs on and that BLAS's 1024^3 rate.
-import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Device } from '../engine/device.ts';
 import { tensor } from '../engine/tensor.ts';
@@ -14,7 +13,7 @@ import { createConfig } from '../model/config.ts';
 import { createModel } from '../model/io.ts';
 import { softmaxCrossEntropy } from '../kernels/softmax-xent/softmax-xent.ts';
 import { adamwStep, clipScale, gradNormSquared } from '../kernels/adamw/adamw.ts';
-import { median, type BenchResult, type PeerFigure } from './harness.ts';
+import { median, peakRssBytes, resetPeakRss, type BenchResult, type PeerFigure } from './harness.ts';
 import { TORCH_INSTALL, TorchPeer } from './torch-peer.ts';
 
 // Between our repetition and the peer's: OpenBLAS worker threads spin for about 2^28 cycles after
@@ -205,23 +204,4 @@ function torchFigure(
     };
   const ms = median(peerTimes);
   return { ms, ours_ms: median(ours), tokens_per_sec: (N * 1000) / ms, note: torch.describe() };
-}
-
-/** Restart Linux's peak-RSS counter (VmHWM) for this process; false where that is not possible. */
-function resetPeakRss(): boolean {
-  try {
-    writeFileSync('/proc/self/clear_refs', '5');
-    return peakRssBytes() > 0;
-  } catch {
-    return false;
-  }
-}
-
-function peakRssBytes(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
 }

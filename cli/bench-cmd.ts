@@ -1,10 +1,13 @@
-// `dllm-wgpu bench [kernels|train|sample|startup|all]`: figures side by side with peers measured in
-// the same run (TF.js WebGPU, gpu.js, PyTorch CPU). Each case is checked against the CPU reference
-// once, then timed. --json prints one object per case.
+// `dllm-wgpu bench [kernels|train|sample|startup|all|scale]`: figures side by side with peers
+// measured in the same run (TF.js WebGPU, gpu.js, PyTorch CPU). Each case is checked against the CPU
+// reference once, then timed. --json prints one object per case. `scale` (a real-size LLaDA: write,
+// load, sample) is never part of `all`: at full size it takes the better part of an hour on a CPU adapter.
 import { Argument, Option, type Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
+import { UserError } from '../engine/errors.ts';
 import { action, log, parseIntOpt, withDevice } from './run.ts';
 import type { BenchResult } from '../bench/harness.ts';
+import { PRESET_NAMES, type ScalePresetName } from '../bench/scale-presets.ts';
 
 interface BenchFlags {
   json: boolean;
@@ -13,17 +16,21 @@ interface BenchFlags {
   checkpoint?: string;
   sampleLimit: number;
   report?: string;
+  preset?: string;
+  layers?: number;
+  out?: string;
 }
 
 export function registerBench(program: Command, deviceOpts: () => DeviceOptions): void {
   program
     .command('bench')
     .description(
-      'benchmarks (not tests): kernels, a training step, sampling, CLI start-up; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run',
+      'benchmarks (not tests): kernels, a training step, sampling, CLI start-up; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run;\n' +
+        '`scale` writes a random-weight LLaDA checkpoint of real size (once), loads it and samples (not part of all)',
     )
     .addArgument(
-      new Argument('[section]', 'kernels | train | sample | startup | all')
-        .choices(['kernels', 'train', 'sample', 'startup', 'all'])
+      new Argument('[section]', 'kernels | train | sample | startup | all | scale')
+        .choices(['kernels', 'train', 'sample', 'startup', 'all', 'scale'])
         .default('all'),
     )
     .option('--json', 'one JSON object per case on stdout', false)
@@ -39,8 +46,25 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
         .argParser(parseIntOpt('--sample-limit', 0))
         .default(0),
     )
+    .addOption(
+      new Option(
+        '--preset <name>',
+        "scale: model shape, LLaDA-8B-Base's, LLaDA 1B's (LLaDA paper) or a tiny one (default: llada-8b)",
+      ).choices(PRESET_NAMES),
+    )
+    .option('--layers <n>', "scale: depth, 1 to the preset's (default: the preset's)", parseIntOpt('--layers', 1))
+    .option(
+      '--out <dir>',
+      'scale: checkpoint folder, written once and reused (default: $XDG_CACHE_HOME or ~/.cache, dllm-wgpu/scale-<preset>-L<layers>)',
+    )
     .action(
       action(async (section: string, o: BenchFlags) => {
+        const scaleFlags = ['preset', 'layers', 'out'] as const;
+        const stray = scaleFlags.filter((f) => o[f] !== undefined);
+        if (section !== 'scale' && stray.length) {
+          throw new UserError(`--${stray[0]} applies to \`bench scale\` only (section here: ${section})`);
+        }
+        const preset = (o.preset ?? 'llada-8b') as ScalePresetName;
         const { printTable } = await import('../bench/harness.ts');
         const { benchAdamw, benchAttention, benchMatmul, benchXent } = await import('../bench/kernels.ts');
         const { benchTrain } = await import('../bench/train.ts');
@@ -48,6 +72,8 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
         const { loadPeers } = await import('../bench/peers.ts');
         const { writeReport } = await import('../bench/report.ts');
         const { benchStartup } = await import('../bench/startup.ts');
+        const { benchScale, scaleLayers } = await import('../bench/scale.ts');
+        if (section === 'scale') scaleLayers(preset, o.layers); // bad flags fail before the device opens
         if (section === 'startup') {
           // No device needed: it times fresh CLI processes.
           const rs = benchStartup(o.repeat, log);
@@ -89,6 +115,9 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
             emit(await benchSampleTrained(dev, ckpt, o.checkpoint !== undefined, o.sampleLimit, log));
           }
           if (want('startup')) emit(benchStartup(o.repeat, log));
+          if (section === 'scale') {
+            emit(await benchScale(dev, { preset, layers: o.layers, out: o.out, repeat: o.repeat, log }));
+          }
           if (!o.json) {
             for (const r of all.filter((x) => x.extra)) log(`${r.case}: ${JSON.stringify(r.extra)}`);
           }

@@ -9,7 +9,8 @@ import { philoxUniform, streamOf, STREAM_TAG } from '../kernels/rng/philox.ts';
 import type { ModelConfig } from './config.ts';
 import type { ParamSpec } from './params.ts';
 
-function stdFor(cfg: ModelConfig, p: ParamSpec): { std: number; cutoff: number } {
+/** The std of a weight matrix's initial values and the truncation point (both absolute). */
+export function initStd(cfg: ModelConfig, p: ParamSpec): { std: number; cutoff: number } {
   const normalCut = (cfg.init_cutoff_factor ?? 3) * cfg.init_std;
   if (cfg.init_fn !== 'mitchell' || p.name.endsWith('wte.weight')) return { std: cfg.init_std, cutoff: normalCut };
   const fanIn = p.shape[1];
@@ -23,7 +24,7 @@ function stdFor(cfg: ModelConfig, p: ParamSpec): { std: number; cutoff: number }
 export function initValues(cfg: ModelConfig, p: ParamSpec, index: number, seed: number): Float32Array {
   const n = p.shape.reduce((a, d) => a * d, 1);
   if (p.shape.length < 2) return new Float32Array(n).fill(1);
-  const { std, cutoff } = stdFor(cfg, p);
+  const { std, cutoff } = initStd(cfg, p);
   // Box-Muller over pairs of uniforms; redraw (from further along the stream) outside the cutoff.
   const out = new Float32Array(n);
   let drawn = 0,
