@@ -23,15 +23,16 @@ normalization = "token"
 [dataset]
 task = "addition"         # "37+48=" -> "85"; 9500 training prompts
 split_seed = 1234
-n_heldout = 500
-seq_length = 10
+n_heldout = 500           # 20 one-digit pairs (1+1), 160 each of 1+2, 2+1 and 2+2
+seq_length = 22           # the longest prompt (6) + the longest gen length (16)
+gen_length = [4, 16]      # each batch: prompt + G positions (answer, EOS, EOS padding), G uniform in 4..16
 shuffle_seed = 42
 
 [validation_dataset]
 task = "addition"         # the 500 held-out prompts
 split_seed = 1234
 n_heldout = 500
-seq_length = 10
+seq_length = 22
 
 [step_scheduler]
 global_batch_size = 64
