@@ -1,7 +1,7 @@
 // Size-bucketed GPU buffer pool. Classes are 2^k and 1.5*2^k bytes (at most 33% slack), at least
 // 256 bytes so every view meets minStorageBufferOffsetAlignment. Buffers released while commands
 // that use them are still being encoded go to `pending` and become reusable only after submit
-// (DESIGN.md: a queue.writeBuffer into a reused buffer must not overtake encoded work).
+// (a queue.writeBuffer into a reused buffer must not overtake encoded work).
 // It does not decide lifetimes: tensors (engine/tensor.ts) do.
 
 const MIN_CLASS = 256;

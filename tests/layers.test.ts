@@ -1,4 +1,4 @@
-// The layering of shared/DESIGN.md, enforced: cli -> train/sample -> model -> kernels -> engine.
+// The layering of the README's Architecture section, enforced: cli -> train/sample -> model -> kernels -> engine.
 // train and sample never import each other, nothing imports cli/ or bench/, the CPU references
 // import nothing from the engine, and no layer imports one above it.
 import { test } from 'uvu';
@@ -28,7 +28,7 @@ function files(dir: string): string[] {
   });
 }
 
-test('imports follow the layer order of DESIGN.md', () => {
+test('imports follow the layer order (README, Architecture)', () => {
   const bad: string[] = [];
   let checked = 0;
   for (const layer of Object.keys(ALLOWED)) {

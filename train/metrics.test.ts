@@ -1,6 +1,7 @@
 // Tests for metrics: the SVG is well-formed XML-ish (every tag closed and nested), holds both series
 // and a legend, escapes its title and survives log scale and empty input; the log line has the
-// STYLE.md shape; the JSONL log round-trips, tolerates a torn last line and truncates for resume.
+// documented shape (`step 120/5000 | loss ...`); the JSONL log round-trips, tolerates a torn last
+// line and truncates for resume.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';

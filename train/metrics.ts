@@ -1,5 +1,5 @@
 // Training metrics: an append-only JSONL log (one object per train-log or validation event), the
-// console log line of STYLE.md, and a dependency-free SVG loss curve written atomically (temp file +
+// one-line console log (`step 120/5000 | loss 3.21 | lr 3.0e-4 | ...`), and a dependency-free SVG loss curve written atomically (temp file +
 // rename, so a viewer never sees half a file). Tick placement: the usual 1-2-5 "nice numbers" rule
 // (Heckbert, "Nice numbers for graph labels", Graphics Gems, 1990).
 // Deliberately no charting library, no HTML, no live server: one static SVG a browser can open.

@@ -1,18 +1,18 @@
 // Fused grouped-query attention, subgroup path for adapters whose subgroups are the SIMD lanes of
 // a CPU (llvmpipe: 8 lanes of AVX2). Same algorithms, layouts and bindings as attention.wgsl (read
-// its header); only the split of work differs. A workgroup is one subgroup of SG lanes, cut into
+// its header; both include attention-params.wgsl); only the split of work differs. A workgroup is one subgroup of SG lanes, cut into
 // SG / LPR groups of LPR lanes. The lanes of a group share R rows (queries in fwd/dq, keys in dkdv)
 // and split the head dim: lane li owns vec4 chunks li, li + LPR, ... (NC of them). Per partner row
 // (a key in fwd/dq, a query in dkdv) each lane loads only its own chunks, so every element is
 // loaded once per workgroup and reused by R rows; lane-varying loads are what costs on llvmpipe
-// (shared/PERF.md). The R partial dot products are finished by a reduce-scatter of
+// (each becomes a per-lane scalar loop). The R partial dot products are finished by a reduce-scatter of
 // subgroupShuffleXor (a register permute each), after which each lane owns R / LPR rows and runs
 // their softmax math once, not once per lane; subgroupShuffle hands the resulting weights back.
 // Why not the matmul design (lanes own rows, partner rows shuffled in, head dim unrolled):
 // llvmpipe expands every lane-varying load into 32 bounds-checked scalar branches and LLVM's
 // compile time grows superlinearly with their count (4-50 s per kernel at D = 32-64). Here the
 // partner loop is rolled with 2 * NC load sites, and the once-per-workgroup loads and stores sit in
-// loops bounded by a uniform (u.rpl == R) so they stay rolled too: about a second per kernel.
+// loops bounded by a uniform (u.aux == R) so they stay rolled too: about a second per kernel.
 // The R loops must unroll (Mesa decides; R * NC <= 16 measured) or the row arrays get indexed
 // dynamically, which llvmpipe does with per-lane gathers; the launcher picks R accordingly.
 enable subgroups;
@@ -24,44 +24,11 @@ override R: u32 = 8u;    // rows per group, a multiple of LPR
 const MAXR: u32 = 16u;
 const MAXNC: u32 = 4u;
 const MAXRN: u32 = 32u;  // R * NC
-const NEG: f32 = -3.4e38;
-
-struct Dims {
-  B: u32,
-  T: u32,
-  S: u32,
-  H: u32,
-  HKV: u32,
-  G: u32,      // H / HKV
-  scale: f32,
-  n: u32,
-  mask: u32,   // 0 none, 1 integer (nonzero = attend), 2 f32 (!= 0)
-  rpl: u32,    // == R: a runtime bound keeps the load/store loops at the ends rolled
-}
-
-@group(0) @binding(0) var<uniform> u: Dims;
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> key_mask: array<u32>;
-@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(5) var<storage, read> stats: array<vec2<f32>>;
-@group(0) @binding(6) var<storage, read> dout: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read_write> dq: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read_write> dk: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read_write> dv: array<vec4<f32>>;
 
 fn key_on(b: u32, s: u32) -> bool {
   if (u.mask == 0u) { return s < u.S; }
   let m = key_mask[b * u.S + min(s, u.S - 1u)];
   return s < u.S && select(m != 0u, bitcast<f32>(m) != 0.0, u.mask == 2u);
-}
-
-fn query_row(b: u32, kvh: u32, i: u32) -> vec2<u32> {
-  let t = i / u.G;
-  let h = kvh * u.G + i % u.G;
-  return vec2<u32>((b * u.T + t) * u.H + h, (b * u.H + h) * u.T + t);
 }
 
 // Reduce-scatter over the LPR lanes of a group: x[r] holds this lane's partial for row r < R;
@@ -129,7 +96,7 @@ fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invoca
   var pr: array<f32, MAXR>;
   var kc: array<vec4<f32>, MAXNC>;
   var vc: array<vec4<f32>, MAXNC>;
-  for (var r = 0u; r < u.rpl; r++) {
+  for (var r = 0u; r < u.aux; r++) {
     let row = query_row(b, kvh, min(block_row(wid.x, r, gi), nrows - 1u));
     for (var n = 0u; n < NC; n++) {
       qr[r * NC + n] = q[row.x * D4 + n * LPR + li] * u.scale;
@@ -175,7 +142,7 @@ fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invoca
     if (ri < nrows) { lse[query_row(b, kvh, ri).y] = select(0.0, m[i] + log(l[i]), l[i] > 0.0); }
     al[i] = select(0.0, 1.0 / l[i], l[i] > 0.0);
   }
-  for (var r = 0u; r < u.rpl; r++) {
+  for (var r = 0u; r < u.aux; r++) {
     let inv = from_owner(al[r % RPL], r, gi);
     let ri = block_row(wid.x, r, gi);
     if (ri < nrows) {
@@ -202,7 +169,7 @@ fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
   var ds: array<f32, MAXR>;
   var kc: array<vec4<f32>, MAXNC>;
   var vc: array<vec4<f32>, MAXNC>;
-  for (var r = 0u; r < u.rpl; r++) {
+  for (var r = 0u; r < u.aux; r++) {
     let row = query_row(b, kvh, min(block_row(wid.x, r, gi), nrows - 1u));
     for (var n = 0u; n < NC; n++) {
       qr[r * NC + n] = q[row.x * D4 + n * LPR + li] * u.scale;
@@ -236,7 +203,7 @@ fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
       for (var n = 0u; n < NC; n++) { acc[r * NC + n] += d * kc[n]; }
     }
   }
-  for (var r = 0u; r < u.rpl; r++) {
+  for (var r = 0u; r < u.aux; r++) {
     let ri = block_row(wid.x, r, gi);
     if (ri < nrows) {
       let row = query_row(b, kvh, ri);
@@ -264,7 +231,7 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_i
   var ds: array<f32, MAXR>;
   var qc: array<vec4<f32>, MAXNC>;
   var dc: array<vec4<f32>, MAXNC>;
-  for (var r = 0u; r < u.rpl; r++) {
+  for (var r = 0u; r < u.aux; r++) {
     let kb = ((b * u.S + min(block_row(wid.x, r, gi), u.S - 1u)) * u.HKV + kvh) * D4 + li;
     for (var n = 0u; n < NC; n++) {
       kr[r * NC + n] = k[kb + n * LPR];
@@ -305,7 +272,7 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_i
       }
     }
   }
-  for (var r = 0u; r < u.rpl; r++) {
+  for (var r = 0u; r < u.aux; r++) {
     let sr = block_row(wid.x, r, gi);
     if (sr < u.S) {
       let kb = ((b * u.S + sr) * u.HKV + kvh) * D4 + li;
@@ -316,3 +283,5 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_i
     }
   }
 }
+
+// #include "attention-params.wgsl"

@@ -13,53 +13,17 @@
 //   a multiple of 4 (and unpads results), so every kernel here works on vec4.
 // Workgroups hold rows of one (batch, kv head), so on a GPU the key/value loads of a workgroup are
 // the same address (broadcast). Fully masked query rows output zeros, store lse = 0 and get zero
-// gradient. The subgroup variant for CPU adapters is attention-subgroup.wgsl.
+// gradient. The subgroup variant for CPU adapters is attention-subgroup.wgsl; the uniform, the
+// bindings and query_row are in attention-params.wgsl, shared by both.
 
 override D4: u32 = 4u;     // head dim / 4 (<= MAXD4)
 override WG: u32 = 64u;
 const MAXD4: u32 = 32u;    // head dim <= 128
-const NEG: f32 = -3.4e38;  // no Inf literal in WGSL
-
-struct Dims {
-  B: u32,
-  T: u32,
-  S: u32,
-  H: u32,
-  HKV: u32,
-  G: u32,      // H / HKV
-  scale: f32,
-  n: u32,      // delta: B * T * H rows
-  mask: u32,   // 0 no key mask, 1 integer mask (nonzero = attend), 2 f32 mask (!= 0)
-  d4: u32,     // attention_bwd_delta: D4 as a runtime bound, so one pipeline serves every head dim
-}
-
-@group(0) @binding(0) var<uniform> u: Dims;
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> key_mask: array<u32>;
-// attention_fwd
-@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
-// attention_bwd_dq, attention_bwd_dkdv
-@group(0) @binding(5) var<storage, read> stats: array<vec2<f32>>;
-@group(0) @binding(6) var<storage, read> dout: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read_write> dq: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read_write> dk: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read_write> dv: array<vec4<f32>>;
 
 fn key_on(i: u32) -> bool {
   if (u.mask == 0u) { return true; }
   let m = key_mask[i];
   return select(m != 0u, bitcast<f32>(m) != 0.0, u.mask == 2u);
-}
-
-// Query row i of kv head kvh enumerates (t, g) as i = t * G + g: returns its row in q/o/dO and
-// its index in lse/stats.
-fn query_row(b: u32, kvh: u32, i: u32) -> vec2<u32> {
-  let t = i / u.G;
-  let h = kvh * u.G + i % u.G;
-  return vec2<u32>((b * u.T + t) * u.H + h, (b * u.H + h) * u.T + t);
 }
 
 fn key_row(b: u32, kvh: u32, s: u32) -> u32 {
@@ -187,7 +151,7 @@ fn attention_bwd_delta(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
   let r = gid.x + gid.y * nwg.x * WG; // row of dO/O: (b * T + t) * H + h
   if (r >= u.n) { return; }
   var d = 0.0;
-  for (var c = 0u; c < u.d4; c++) { d += dot(dl_do[r * u.d4 + c], dl_o[r * u.d4 + c]); }
+  for (var c = 0u; c < u.aux; c++) { d += dot(dl_do[r * u.aux + c], dl_o[r * u.aux + c]); }
   let h = r % u.H;
   let bt = r / u.H;
   let si = ((bt / u.T) * u.H + h) * u.T + bt % u.T;
@@ -213,3 +177,5 @@ fn attention_repack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   if (j < ru.din) { x = rp_src[(i / ru.dout) * ru.din + j]; }
   rp_dst[i] = x;
 }
+
+// #include "attention-params.wgsl"

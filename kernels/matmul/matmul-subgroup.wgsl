@@ -1,6 +1,6 @@
 // Matmul fast path for CPU-emulated subgroup devices (Mesa llvmpipe/lavapipe, subgroup size 8):
 // C[z] (+)= op(A[z]) op(B[z]) in f32, one 8-lane workgroup per 32x32 output tile.
-// Why this shape (shared/PERF.md, and llvmpipe's lp_bld_nir_soa.c): each WGSL scalar is an 8-wide
+// Why this shape (llvmpipe's generated IR, and its lp_bld_nir_soa.c): each WGSL scalar is an 8-wide
 // CPU vector; a storage load whose address is not a compile-time uniform is a loop over the 8
 // lanes with a mask test, a bounds test per component and an insert; workgroupBarrier is a
 // coroutine switch; subgroupShuffle with a constant lane is one vector permute. So: no workgroup

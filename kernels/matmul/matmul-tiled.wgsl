@@ -5,7 +5,7 @@
 // too), then every invocation accumulates a 4x4 block from vec4 reads of the slabs.
 // The classic GPU design (e.g. the CUDA programming guide's shared-memory matmul, with register
 // blocking as in Volkov & Demmel 2008). It deliberately is not used on llvmpipe, where barriers
-// are coroutine switches (shared/PERF.md: 1.4 GFLOP/s there); matmul-subgroup.wgsl serves that.
+// are coroutine switches (about 1.4 GFLOP/s there, measured); matmul-subgroup.wgsl serves that.
 // Edges: rows/columns are clamped (never stored), k beyond K is zero-filled.
 
 @group(0) @binding(0) var<uniform> u: Params;

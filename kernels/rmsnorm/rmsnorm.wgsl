@@ -5,7 +5,7 @@
 //   dw_j = sum_rows dy_j * x_j * r          (two passes: per-chunk partials, then a fixed-order sum)
 // Row kernels: LANES invocations cooperate on one row and WG / LANES rows share a workgroup.
 // LANES = 1 is one row per invocation with no workgroup memory and no barrier (CPU adapters
-// without fixed-size subgroups: on llvmpipe a barrier is a coroutine switch, shared/PERF.md);
+// without fixed-size subgroups: on llvmpipe a barrier is a coroutine switch);
 // LANES = WG is the usual tree reduction in workgroup memory (the portable GPU path). The
 // subgroup-per-row variant (the default where subgroups have a fixed size) is rmsnorm-sg.wgsl.
 // No float atomics anywhere: every sum has a fixed order.

@@ -6,8 +6,7 @@
 // Work split: LANES invocations per row, WG / LANES rows per workgroup. On GPUs LANES is large and
 // the lanes combine their partial (max, sum-exp) pairs by a tree in workgroup memory; on CPU
 // adapters (llvmpipe) LANES = 1: each invocation owns a row, the 8 lanes of a SIMD group walk 8
-// rows side by side, and there is no barrier at all (a barrier is a coroutine switch there,
-// shared/PERF.md).
+// rows side by side, and there is no barrier at all (a barrier is a coroutine switch there).
 //
 // xent_fwd*: one pass over the row with an online max and sum of exponentials (Milakov & Gimelshein
 //   2018, "Online normalizer calculation for softmax"), four elements per step so each step costs
