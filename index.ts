@@ -8,7 +8,12 @@ import { installHooks } from './kernels/elementwise/elementwise.ts';
 /** Open a WebGPU device with the ops' autograd hooks installed. Destroy it with `await device.destroy()`. */
 export async function openDevice(options: DeviceOptions = {}): Promise<Device> {
   const device = await openEngineDevice(options);
-  installHooks(device);
+  try {
+    installHooks(device); // also checks the kernel-variant overrides
+  } catch (e) {
+    await device.destroy();
+    throw e;
+  }
   return device;
 }
 export type { DeviceOptions, Device };

@@ -68,7 +68,7 @@ export async function timeGpu(
   const times: number[] = [];
   for (let r = 0; r < reps; r++) times.push(await rep());
   let gpu: number | undefined;
-  if (dev.hasTimestamps) {
+  if (dev.facts.features.has('timestamp-query')) {
     const g: number[] = [];
     for (let r = 0; r < Math.min(reps, 3); r++) {
       dev.startProfile();

@@ -138,7 +138,7 @@ async function benchShape(
   const newBuffers = dev.pool.stats.creates - creates0;
   let breakdown: Record<string, number> = {};
   let gpuMs: number | undefined;
-  if (dev.hasTimestamps) {
+  if (dev.facts.features.has('timestamp-query')) {
     dev.startProfile();
     step(100);
     await dev.sync();

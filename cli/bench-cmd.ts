@@ -83,7 +83,7 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
         }
         await withDevice(deviceOpts(), async (dev) => {
           log(
-            `bench on ${dev.adapterInfo.description || dev.adapterInfo.device}; timestamps: ${dev.hasTimestamps ? 'yes' : 'no (wall time only)'}`,
+            `bench on ${dev.facts.description || dev.facts.device}; timestamps: ${dev.facts.features.has('timestamp-query') ? 'yes' : 'no (wall time only)'}`,
           );
           const peers = o.peers ? await loadPeers(log) : null;
           const all: BenchResult[] = [];
@@ -124,7 +124,7 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
           if (o.report) {
             writeReport(o.report, all, {
               command: `dllm-wgpu ${process.argv.slice(2).join(' ')}`,
-              adapter: dev.adapterInfo.description || dev.adapterInfo.device,
+              adapter: dev.facts.description || dev.facts.device,
             });
             log(`report written: ${o.report}`);
           }

@@ -93,7 +93,7 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
             { formatLayoutScore, scoreTask },
           ] = await Promise.all([import('../train/run.ts'), import('../train/tasks.ts'), import('./task-eval.ts')]);
           await withDevice(deviceOpts(), async (dev) => {
-            log(`device: ${dev.adapterInfo.description || dev.adapterInfo.device}`);
+            log(`device: ${dev.facts.description || dev.facts.device}`);
             const r = await runTraining(dev, cfg, { configPath: source, out: o.out, log: logger });
             const summary = { ...r.summary } as Record<string, unknown>;
             const vd = cfg.validation_dataset;

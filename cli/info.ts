@@ -1,8 +1,10 @@
-// `dllm-wgpu info`: the adapter, backend, limits and features Dawn gives us, and the pool/pipeline
-// state after a tiny smoke dispatch (proves the device computes, not only that it exists).
+// `dllm-wgpu info`: the adapter, backend, limits and features Dawn gives us, the kernel variant each
+// op will run on it (and which were forced), and a tiny smoke dispatch read back (proves the device
+// computes, not only that it exists).
 import type { Device } from '../engine/device.ts';
 import { tensor } from '../engine/tensor.ts';
 import { add } from '../kernels/elementwise/elementwise.ts';
+import { kernelPlan } from '../kernels/variants.ts';
 import { EngineError } from '../engine/errors.ts';
 
 const LIMITS = [
@@ -23,24 +25,35 @@ export async function infoReport(dev: Device): Promise<Record<string, unknown>> 
   const got = Array.from(await c.read());
   [a, b, c].forEach((t) => t.dispose());
   if (got.join() !== '11,22,33,44') throw new EngineError(`smoke dispatch returned ${got} instead of 11,22,33,44`);
+  const f = dev.facts;
   const limits: Record<string, number> = {};
-  for (const k of LIMITS) limits[k] = dev.gpu.limits[k];
+  for (const k of LIMITS) limits[k] = f.limits[k];
   return {
-    adapter: dev.adapterInfo,
-    features: [...dev.gpu.features].sort(),
+    adapter: Object.fromEntries(Object.entries(f).filter(([k]) => k !== 'features' && k !== 'limits')),
+    features: [...f.features].sort(),
     limits,
+    kernels: kernelPlan(dev),
     smoke: 'ok',
   };
 }
 
 export function printInfo(r: Record<string, any>): void {
   const a = r.adapter;
+  const kernels = Object.entries(r.kernels as Record<string, any>).map(([op, k]) => {
+    const others = (k.variants as { name: string; unavailable: string | null }[])
+      .filter((v) => v.name !== k.variant)
+      .map((v) => (v.unavailable ? `${v.name} (unavailable)` : v.name));
+    return `${op.padEnd(13)}${k.variant.padEnd(11)}${k.forced ? 'forced' : 'default'}${others.length ? `; also ${others.join(', ')}` : ''}`;
+  });
   const out = [
     `adapter      ${a.description || a.device} (${a.vendor}, ${a.architecture})`,
     `backend      ${a.backend}`,
-    `subgroups    ${a.subgroupMinSize}-${a.subgroupMaxSize} lanes`,
+    `software     ${a.software ? 'yes (a CPU implementation)' : 'no'}`,
+    `subgroups    ${a.subgroups ? `${a.subgroupMinSize}-${a.subgroupMaxSize} lanes` : 'no'}`,
     `features     ${r.features.join(', ')}`,
     ...Object.entries(r.limits).map(([k, v]) => `${k.padEnd(34)} ${v}`),
+    `kernels      (force with --kernels or DLLM_WGPU_KERNELS, e.g. matmul:tiled,attention:portable)`,
+    ...kernels.map((k) => `  ${k}`),
     `smoke test   ${r.smoke} (add on the GPU, read back)`,
   ];
   process.stdout.write(out.join('\n') + '\n');

@@ -11,23 +11,32 @@ program
   .name('dllm-wgpu')
   .description(
     'Fine-tune and sample LLaDA-style masked diffusion language models on a from-scratch WebGPU engine.\n' +
-      'GPU choice: --backend / --adapter, or DLLM_WGPU_BACKEND / DLLM_WGPU_ADAPTER.',
+      'GPU choice: --backend / --adapter, or DLLM_WGPU_BACKEND / DLLM_WGPU_ADAPTER.\n' +
+      'Kernel variants: chosen per adapter (`info` lists them); --kernels / DLLM_WGPU_KERNELS force some.',
   )
   .version('0.1.0')
   .addOption(
     new Option('--backend <name>', 'Dawn backend: vulkan, metal, d3d12, d3d11, opengl').env('DLLM_WGPU_BACKEND'),
   )
   .addOption(new Option('--adapter <name>', 'adapter name as Dawn lists it').env('DLLM_WGPU_ADAPTER'))
+  .addOption(
+    new Option(
+      '--kernels <list>',
+      'force kernel variants, e.g. matmul:tiled,attention:portable (`info` lists them)',
+    ).env('DLLM_WGPU_KERNELS'),
+  )
   .showHelpAfterError();
 
 export function deviceOpts(): DeviceOptions {
-  const o = program.opts<{ backend?: string; adapter?: string }>();
-  return { backend: o.backend, adapter: o.adapter };
+  const o = program.opts<{ backend?: string; adapter?: string; kernels?: string }>();
+  return { backend: o.backend, adapter: o.adapter, kernels: o.kernels };
 }
 
 program
   .command('info')
-  .description('print the WebGPU adapter, backend, limits and features, after a smoke dispatch')
+  .description(
+    'print the WebGPU adapter, backend, limits and features, and the kernel variant each op runs, after a smoke dispatch',
+  )
   .option('--json', 'machine-readable output', false)
   .action(
     action(async (o: { json: boolean }) => {
@@ -48,7 +57,10 @@ program
   .action(
     action(async (o: { seconds: number; seed?: number; kernel?: string; runs: number }) => {
       const { fuzz } = await import('./fuzz.ts');
-      const r = await withDevice(deviceOpts(), (dev) => fuzz(dev, o));
+      const { openDevice } = await import('../engine/device.ts');
+      const r = await withDevice(deviceOpts(), (dev) =>
+        fuzz(dev, o, (kernels) => openDevice({ ...deviceOpts(), kernels })),
+      );
       if (r.failures) throw new UserError(`${r.failures} kernel properties failed (replay seeds above)`);
     }),
   );

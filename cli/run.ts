@@ -16,8 +16,8 @@ export async function withDevice<T>(opts: DeviceOptions, fn: (dev: Device) => Pr
     import('../kernels/elementwise/elementwise.ts'),
   ]);
   const dev = await openDevice(opts);
-  installHooks(dev);
   try {
+    installHooks(dev);
     return await fn(dev);
   } finally {
     await dev.destroy();

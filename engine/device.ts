@@ -1,11 +1,14 @@
 // Device acquisition through Dawn (npm `webgpu`). Picks the backend/adapter from options or the
 // DLLM_WGPU_BACKEND / DLLM_WGPU_ADAPTER environment variables, requests the adapter's real limits
 // (storage binding size, buffer size, workgroup storage and invocations) and the features we use,
-// and turns uncaptured errors and device loss into DeviceErrors. It does not know about ops.
+// and turns uncaptured errors and device loss into DeviceErrors. It does not know about ops: the
+// kernel-variant overrides (option `kernels`, env DLLM_WGPU_KERNELS) are parsed here and handed to
+// the runtime, and kernels/variants.ts checks them against the ops that exist.
 // The Dawn `create()` result stays private to this module: engine users only see `Device`.
 import { create, globals } from 'webgpu';
 import { DeviceError } from './errors.ts';
 import { Runtime } from './runtime.ts';
+import { kernelChoices, type AdapterDescription, type KernelChoices } from './adapter.ts';
 
 export interface DeviceOptions {
   /** Dawn backend: 'vulkan' | 'metal' | 'd3d12' | 'd3d11' | 'opengl' | 'null'. Env DLLM_WGPU_BACKEND. */
@@ -15,21 +18,17 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Extra Dawn toggles (enable-dawn-features=...). */
   dawnFlags?: string[];
-}
-
-export interface AdapterDescription {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  backend: string;
-  subgroupMinSize: number;
-  subgroupMaxSize: number;
+  /**
+   * Force kernel variants instead of the adapter's defaults: 'matmul:tiled,attention:portable' or
+   * { matmul: 'tiled' }. Applied over env DLLM_WGPU_KERNELS (this wins per op). `dllm-wgpu info`
+   * lists the ops and variants.
+   */
+  kernels?: string | KernelChoices;
 }
 
 let installedGlobals = false;
 // Dawn objects that must outlive every device made from them: if the GPU instance or adapter JS
-// object is garbage-collected while a device is alive, Dawn-node crashes (PERF.md pitfall).
+// object is garbage-collected while a device is alive, Dawn-node crashes (seen in gdb).
 const instances: unknown[] = [];
 const WANTED_FEATURES: GPUFeatureName[] = ['subgroups', 'timestamp-query', 'shader-f16'];
 
@@ -37,12 +36,8 @@ export class Device extends Runtime {
   private lostReason: string | null = null;
   private destroyed = false;
 
-  constructor(
-    gpu: GPUDevice,
-    readonly adapterInfo: AdapterDescription,
-    readonly features: ReadonlySet<string>,
-  ) {
-    super(gpu);
+  constructor(gpu: GPUDevice, adapter: AdapterDescription, kernels: KernelChoices) {
+    super(gpu, adapter, kernels);
     gpu.addEventListener('uncapturederror', (ev) => {
       // Wrong numbers are worse than a crash: remember the first error and fail the next sync.
       const err = ev.error;
@@ -53,13 +48,6 @@ export class Device extends Runtime {
       this.lostReason = `${info.reason}: ${info.message}`;
       this.setFatal(new DeviceError(`GPU device lost (${this.lostReason})`, 'lost'));
     });
-  }
-
-  get hasSubgroups(): boolean {
-    return this.features.has('subgroups');
-  }
-  get hasTimestamps(): boolean {
-    return this.features.has('timestamp-query');
   }
 
   /** Finish outstanding work and release the device so the process can exit promptly. */
@@ -87,6 +75,8 @@ export async function openDevice(options: DeviceOptions = {}): Promise<Device> {
   const flags = ['disable-dawn-features=timestamp_quantization', ...(options.dawnFlags ?? [])];
   const backend = options.backend ?? process.env.DLLM_WGPU_BACKEND;
   const adapterName = options.adapter ?? process.env.DLLM_WGPU_ADAPTER;
+  // Bad override syntax fails here, before any GPU work.
+  const kernels = kernelChoices(options.kernels, process.env.DLLM_WGPU_KERNELS);
   if (backend) flags.push(`backend=${backend}`);
   if (adapterName) flags.push(`adapter=${adapterName}`);
   let adapter: GPUAdapter | null;
@@ -109,6 +99,7 @@ export async function openDevice(options: DeviceOptions = {}): Promise<Device> {
   const info = adapter.info as GPUAdapterInfo & {
     subgroupMinSize?: number;
     subgroupMaxSize?: number;
+    isFallbackAdapter?: boolean;
     backend?: string;
   };
   const features = WANTED_FEATURES.filter((f) => adapter.features.has(f));
@@ -137,6 +128,7 @@ export async function openDevice(options: DeviceOptions = {}): Promise<Device> {
     backend: backend ?? info.backend ?? 'default',
     subgroupMinSize: info.subgroupMinSize ?? 0,
     subgroupMaxSize: info.subgroupMaxSize ?? 0,
+    isFallbackAdapter: info.isFallbackAdapter ?? false,
   };
-  return new Device(device, desc, new Set(features));
+  return new Device(device, desc, kernels);
 }

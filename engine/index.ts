@@ -1,5 +1,12 @@
 // The engine's public surface: device, tensors, autograd, errors. Knows nothing about ops.
-export { openDevice, Device, type DeviceOptions, type AdapterDescription } from './device.ts';
+export { openDevice, Device, type DeviceOptions } from './device.ts';
+export {
+  adapterFacts,
+  parseKernelChoices,
+  type AdapterDescription,
+  type AdapterFacts,
+  type KernelChoices,
+} from './adapter.ts';
 export { Runtime, grid1d, type Kernel, type RunArgs, type Binding } from './runtime.ts';
 export { Tensor, Storage, tensor, zeros, empty, fill0, numel, shapeStr, type DType } from './tensor.ts';
 export {

@@ -4,12 +4,20 @@
 // - Per-dispatch uniforms are bump-allocated (256-byte aligned) in one CPU staging area and written
 //   with one queue.writeBuffer just before the submit that uses them.
 // - Objects used by in-flight work (bind groups, staging buffers) are kept referenced until the
-//   queue reports the work done: Dawn-node segfaults if they are garbage-collected earlier
-//   (shared/PERF.md).
+//   queue reports the work done: Dawn-node segfaults if they are garbage-collected earlier.
+// - The adapter's facts (engine/adapter.ts) and the kernel-variant overrides the device was opened
+//   with travel here, so kernels read them from the runtime they launch on.
 // It knows nothing about particular ops; kernels/ launch through `run()`.
 import { BufferPool } from './pool.ts';
 import { DeviceError } from './errors.ts';
 import { waitGpu } from './wait.ts';
+import {
+  UNKNOWN_ADAPTER,
+  adapterFacts,
+  type AdapterDescription,
+  type AdapterFacts,
+  type KernelChoices,
+} from './adapter.ts';
 import type { Tensor } from './tensor.ts';
 
 const UNIFORM_ALIGN = 256;
@@ -84,7 +92,15 @@ export class Runtime {
   /** Hook set by kernels/: a + b as a new tensor. */
   add: ((a: Tensor, b: Tensor) => Tensor) | null = null;
 
-  constructor(readonly gpu: GPUDevice) {
+  private factsCache: AdapterFacts | null = null;
+
+  constructor(
+    readonly gpu: GPUDevice,
+    /** The adapter as Dawn described it; prefer `facts`. */
+    readonly adapter: AdapterDescription = UNKNOWN_ADAPTER,
+    /** Kernel-variant overrides (op -> variant) the device was opened with; kernels/variants.ts applies them. */
+    readonly kernelChoices: KernelChoices = {},
+  ) {
     this.pool = new BufferPool(gpu, (bytes, label, check) => {
       void check.then((err) => {
         if (err) {
@@ -108,6 +124,12 @@ export class Runtime {
 
   get limits(): GPUSupportedLimits {
     return this.gpu.limits;
+  }
+
+  /** The adapter's facts, computed once (on first use, so the effective limits are settled). */
+  get facts(): AdapterFacts {
+    this.factsCache ??= adapterFacts(this.adapter, new Set(this.gpu.features), this.limits);
+    return this.factsCache;
   }
 
   protected setFatal(e: Error): void {
@@ -396,38 +418,42 @@ export class Runtime {
    * scope. GPU memory never waits for the garbage collector.
    */
   async scope<T>(fn: () => Promise<T> | T): Promise<T> {
-    const s: Scope = new Set();
-    this.scopes.push(s);
-    let result: T;
-    try {
-      result = await fn();
-    } finally {
-      this.scopes.splice(this.scopes.lastIndexOf(s), 1);
-    }
-    const keep = collectTensors(result);
-    for (const t of s) {
-      if (keep.has(t)) this.track(t);
-      else t.dispose();
-    }
-    return result;
+    return this.inScope(fn);
   }
 
   /** Synchronous scope for code that does not await. */
   tidy<T>(fn: () => T): T {
+    return this.inScope(fn);
+  }
+
+  /** The one body of scope() and tidy(): a scope ends when `fn` returns, or when its promise settles. */
+  private inScope<T>(fn: () => T): T {
     const s: Scope = new Set();
     this.scopes.push(s);
+    const leave = () => void this.scopes.splice(this.scopes.lastIndexOf(s), 1);
+    const close = (result: unknown) => {
+      leave();
+      const keep = collectTensors(result);
+      for (const t of s) {
+        if (keep.has(t)) this.track(t);
+        else t.dispose();
+      }
+      return result;
+    };
     let result: T;
     try {
       result = fn();
-    } finally {
-      this.scopes.splice(this.scopes.lastIndexOf(s), 1);
+    } catch (e) {
+      leave();
+      throw e;
     }
-    const keep = collectTensors(result);
-    for (const t of s) {
-      if (keep.has(t)) this.track(t);
-      else t.dispose();
+    if (result instanceof Promise) {
+      return result.then(close, (e: unknown) => {
+        leave();
+        throw e;
+      }) as T;
     }
-    return result;
+    return close(result) as T;
   }
 
   protected releaseAll(): void {

@@ -13,4 +13,4 @@ export * from './rope/rope.ts';
 export * from './swiglu/swiglu.ts';
 export * from './embedding/embedding.ts';
 export * from './sample-pick/sample-pick.ts';
-export { ALL_SPECS } from './registry.ts';
+export { kernelPlan, variantOf, KERNEL_OPS, type KernelOp, type KernelPlan, type OpChoice } from './variants.ts';

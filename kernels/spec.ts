@@ -1,6 +1,7 @@
-// The contract every op exports for the generic property suite (kernels/ops.test.ts) and
-// `dllm-wgpu fuzz`: a fast-check arbitrary of cases, the GPU forward (through the public op, so its
-// autograd is exercised too), the CPU reference forward and backward, and a tolerance.
+// The contract every op's `<op>.spec.ts` exports for the generic property suite (kernels/ops.test.ts)
+// and `dllm-wgpu fuzz`: a fast-check arbitrary of cases, the GPU forward (through the public op, so
+// its autograd is exercised too), the CPU reference forward and backward, and a tolerance. Specs are
+// test code: the library never imports them (fuzz loads them on demand).
 import type * as fc from 'fast-check';
 import type { Runtime } from '../engine/runtime.ts';
 import type { Tensor, DType } from '../engine/tensor.ts';
@@ -29,6 +30,12 @@ export interface OpSpec<C extends OpCase = OpCase> {
   name: string;
   /** Kernels whose folders this spec covers (for the meta-test). */
   kernel: string;
+  /**
+   * Kernel-variant overrides the spec runs under, in the syntax of DLLM_WGPU_KERNELS (e.g.
+   * 'matmul:tiled'): the suite opens a device with them, and skips the spec visibly where the
+   * adapter cannot run the variant. Omitted: the adapter's defaults.
+   */
+  kernels?: string;
   arb: fc.Arbitrary<C>;
   /** GPU forward through the public op. Returns one output tensor. */
   gpu(rt: Runtime, inputs: Tensor[], c: C): Tensor;

@@ -1,10 +1,14 @@
-// Shared device for GPU tests. Without an adapter, tests skip visibly, except under CI=true where
-// a missing adapter is a failure (DESIGN.md: never a silent skip in CI).
+// Shared devices for GPU tests: the default one, and one per kernel-variant override a test asks for
+// (`deviceFor('matmul:tiled')`), so every variant runs wherever the adapter can run it. Without an
+// adapter, tests skip visibly, except under CI=true where a missing adapter is a failure; a variant
+// the adapter cannot run (no subgroups, say) skips visibly, in CI too.
 import * as fc from 'fast-check';
 import * as assert from 'uvu/assert';
 import { EngineError } from '../engine/errors.ts';
 import { openDevice, type Device } from '../engine/device.ts';
 import { installHooks } from '../kernels/elementwise/elementwise.ts';
+import { parseKernelChoices } from '../engine/adapter.ts';
+import { KERNEL_OPS, kernelPlan, unavailable, variantsOf, type KernelOp } from '../kernels/variants.ts';
 import { generateWgslModules } from '../scripts/wgsl-modules.mjs';
 
 // A test run directly (`node --import tsx x.test.ts`, not through bin/run-tests.js) after a .wgsl
@@ -15,26 +19,58 @@ if (regenerated.length)
     `WGSL changed since the string modules were generated; regenerated ${regenerated.join(', ')}: run again`,
   );
 
-let dev: Promise<Device | null> | null = null;
+const devs = new Map<string, Promise<Device | null>>();
 
+/** The default test device (the adapter's variants, or DLLM_WGPU_KERNELS where set). */
 export function gpuDevice(): Promise<Device | null> {
-  dev ??= openDevice()
-    .then((d) => {
-      installHooks(d);
-      return d;
-    })
-    .catch((e) => {
-      if (process.env.CI === 'true') throw e;
-      console.warn(`SKIP GPU tests: ${(e as Error).message}`);
+  return open('');
+}
+
+function open(kernels: string): Promise<Device | null> {
+  let d = devs.get(kernels);
+  if (!d) {
+    d = openDevice({ kernels })
+      .then((dev) => {
+        installHooks(dev);
+        return dev;
+      })
+      .catch((e) => {
+        if (process.env.CI === 'true') throw e;
+        console.warn(`SKIP GPU tests: ${(e as Error).message}`);
+        return null;
+      });
+    devs.set(kernels, d);
+  }
+  return d;
+}
+
+/**
+ * A device running the kernel variants `kernels` names ('matmul:tiled,attention:portable'): the
+ * default device where it already does, else one opened with that override. null (with a SKIP
+ * line) where there is no adapter or it cannot run one of the variants.
+ */
+export async function deviceFor(kernels: string | undefined): Promise<Device | null> {
+  const base = await gpuDevice();
+  if (!base || !kernels) return base;
+  const want = Object.entries(parseKernelChoices(kernels, 'deviceFor'));
+  for (const [op, variant] of want) {
+    if (!KERNEL_OPS.includes(op as KernelOp) || !(variantsOf(op as KernelOp) as readonly string[]).includes(variant))
+      throw new Error(`deviceFor: ${op}:${variant} is not a kernel variant`);
+    const why = unavailable(base, op as KernelOp, variant);
+    if (why) {
+      console.warn(`SKIP ${op}:${variant}: this adapter cannot run it (${why})`);
       return null;
-    });
-  return dev;
+    }
+  }
+  const plan = kernelPlan(base);
+  if (want.every(([op, variant]) => plan[op as KernelOp].variant === variant)) return base;
+  return open(kernels);
 }
 
 export async function closeDevice(): Promise<void> {
-  const d = await dev;
-  dev = null;
-  await d?.destroy();
+  const all = [...devs.values()];
+  devs.clear();
+  for (const d of all) await (await d)?.destroy();
 }
 
 /** fast-check parameters honouring FC_SEED / FC_PATH (replay) and FC_RUNS (scale). */

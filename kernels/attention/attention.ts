@@ -7,26 +7,24 @@
 // Deliberately no causal mask (LLaDA is bidirectional), no dropout, no attention bias.
 // keyMask [B, S] (f32, u32 or i32; nonzero = attend): masked keys get probability 0. A query row
 // whose keys are all masked (or S = 0) outputs zeros and gets zero gradient.
-// Two kernel files, picked per adapter (attentionImplFor): attention.wgsl is portable (one
-// invocation per row; what GPUs run); attention-subgroup.wgsl splits the head dim over subgroup
-// lanes and amortises loads over 8-16 rows, for CPU adapters (llvmpipe), where loads dominate.
+// Two kernel files, picked per device by kernels/variants.ts (override attention:portable|subgroup):
+// attention.wgsl is portable (one invocation per row; what GPUs run); attention-subgroup.wgsl
+// splits the head dim over subgroup lanes and amortises loads over 8-16 rows, for CPU adapters
+// (llvmpipe), where loads dominate.
 // A head dim that is not a multiple of 4 is zero-padded to one (attention_repack) around the vec4
 // kernels: only tests and odd models pay that.
-import * as fc from 'fast-check';
 import type { Runtime } from '../../engine/runtime.ts';
 import { empty, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { Uniforms, checkDtype, checkRank, fail, grid1d, sameShape } from '../util.ts';
-import type { OpCase, OpSpec } from '../spec.ts';
-import { f32s } from '../arb.ts';
-import { attentionBackwardRef, attentionRef, type AttnDims } from './attention.ref.ts';
+import { variantOf } from '../variants.ts';
+import type { AttnDims } from './attention.ref.ts';
 
 import PORTABLE from './attention.wgsl.ts';
 import SUBGROUP from './attention-subgroup.wgsl.ts';
 const WG = 64;
 const MAX_D = 128; // MAXD4 in the .wgsl files
-const SG_MAX = 16;
 
 export interface AttentionOptions {
   /** [B, S], f32/u32/i32: nonzero = attend, 0 = padding key. */
@@ -35,47 +33,8 @@ export interface AttentionOptions {
   scale?: number;
 }
 
-export type AttentionImpl = 'auto' | 'portable' | 'subgroup';
-let forced: AttentionImpl = 'auto';
-
-/** Force a kernel path (tests, benchmarks); returns the previous setting. */
-export function setAttentionImpl(impl: AttentionImpl): AttentionImpl {
-  const prev = forced;
-  forced = impl;
-  return prev;
-}
-
-interface AdapterView {
-  hasSubgroups?: boolean;
-  adapterInfo?: { architecture?: string; description?: string; subgroupMinSize?: number; subgroupMaxSize?: number };
-}
-
-/** The fixed subgroup size the subgroup kernels can rely on, or 0. */
-function fixedSubgroupSize(rt: Runtime): number {
-  const a = rt as unknown as AdapterView;
-  const lo = a.adapterInfo?.subgroupMinSize ?? 0;
-  const hi = a.adapterInfo?.subgroupMaxSize ?? 0;
-  return a.hasSubgroups && lo === hi && lo >= 1 && lo <= SG_MAX ? lo : 0;
-}
-
-/**
- * Which kernels run on this adapter. The subgroup design pays where a subgroup is a CPU's vector
- * unit and loads are gathers (llvmpipe, architecture 'software'); GPUs get the portable kernels.
- */
-export function attentionImplFor(rt: Runtime): 'portable' | 'subgroup' {
-  const sg = fixedSubgroupSize(rt);
-  if (forced === 'subgroup') {
-    if (!sg)
-      throw new EngineError(
-        `attention: the subgroup path needs the 'subgroups' feature with a fixed subgroup size <= ${SG_MAX}`,
-      );
-    return 'subgroup';
-  }
-  if (forced === 'portable') return 'portable';
-  const info = (rt as unknown as AdapterView).adapterInfo;
-  const cpu = info?.architecture === 'software' || /llvmpipe|swiftshader/i.test(info?.description ?? '');
-  return sg && cpu ? 'subgroup' : 'portable';
-}
+/** The fixed subgroup size the subgroup kernels are specialised for (the variant rule guarantees one). */
+const subgroupSize = (rt: Runtime) => rt.facts.subgroupSize;
 
 /**
  * Split of the head dim over the lanes of a subgroup (attention-subgroup.wgsl): LPR lanes per row
@@ -108,7 +67,7 @@ interface Geometry extends AttnDims {
   mask: Tensor | null;
 }
 
-/** The Dims uniform of both .wgsl files; `aux` is R for the subgroup kernels, D4 for the delta. */
+/** The Dims uniform of attention-params.wgsl; `aux` is R for the subgroup kernels, D4 for the delta. */
 function dimsUniform(g: Geometry, n = 0, aux = 0): Uint8Array {
   const mask = g.mask ? (g.mask.dtype === 'f32' ? 2 : 1) : 0;
   const u = new Uniforms()
@@ -142,7 +101,7 @@ function launch(rt: Runtime, g: Geometry, entry: 'fwd' | 'bwd_dq' | 'bwd_dkdv', 
   // Binding 4 is the key mask; without one, any read-only tensor fills the slot (never read).
   const all = [bindings[0], bindings[1], bindings[2], g.mask ?? bindings[0], ...bindings.slice(3)];
   if (g.split) {
-    const sg = fixedSubgroupSize(rt);
+    const sg = subgroupSize(rt);
     const t = { ...g.split, R: rowsPerGroup(sg, g.split, rows) };
     const k = rt.kernel(SUBGROUP, `attention_${entry}`, { SG: sg, ...t });
     const perGroup = (sg / t.LPR) * t.R;
@@ -181,11 +140,11 @@ function checkArgs(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Geo
     fail(op, `batch and kv heads must each be <= ${q.rt.limits.maxComputeWorkgroupsPerDimension}`, q, k);
   let D4 = Math.ceil(D / 4);
   let split = null;
-  if (attentionImplFor(q.rt) === 'subgroup') {
+  if (variantOf(q.rt, 'attention') === 'subgroup') {
     // The subgroup kernels split D4 over a power-of-two number of lanes: pad odd chunk counts up
     // (a few wasted FMAs beat one lane per row).
     const d4 = D4 & (D4 - 1) ? (D4 < 8 ? 2 ** Math.ceil(Math.log2(D4)) : Math.ceil(D4 / 8) * 8) : D4;
-    split = subgroupSplit(fixedSubgroupSize(q.rt), d4);
+    split = subgroupSplit(subgroupSize(q.rt), d4);
     if (split) D4 = d4;
   }
   return { split, B, T, S, H, Hkv, D, D4, scale, mask };
@@ -250,143 +209,3 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   }
   return res;
 }
-
-// ---- property-test specs ----------------------------------------------------------------------
-
-interface AttnCase extends OpCase {
-  params: AttnDims & { scale: number; mask: 'none' | 'f32' | 'u32'; impl: AttentionImpl };
-}
-
-// Odd and tile-edge lengths (the subgroup kernels tile by 8 x rows-per-lane), plus anything 1..20.
-const seqLen = fc.oneof(fc.constantFrom(1, 2, 7, 8, 9, 13, 16, 17), fc.integer({ min: 1, max: 20 }));
-
-function attnArb(impl: AttentionImpl): fc.Arbitrary<AttnCase> {
-  return fc
-    .record({
-      B: fc.integer({ min: 1, max: 2 }),
-      T: seqLen,
-      S: fc.option(seqLen, { freq: 2, nil: 0 }), // 0 -> S = T
-      heads: fc.constantFrom<[number, number]>([1, 1], [2, 1], [2, 2], [4, 1], [4, 2], [4, 4]),
-      D: fc.constantFrom(1, 3, 4, 8, 12, 16),
-      mask: fc.constantFrom('none', 'none', 'f32', 'u32', 'dead'),
-      big: fc.integer({ min: 0, max: 4 }), // 0: q, k up to 30 (logits in the thousands)
-      scale: fc.option(fc.constant(0.3), { freq: 4, nil: 0 }),
-    })
-    .chain((p) => {
-      const S = p.S || p.T;
-      const [H, Hkv] = p.heads;
-      const lim = p.big === 0 ? 30 : 4;
-      return fc
-        .tuple(
-          f32s(p.B * p.T * H * p.D, -lim, lim),
-          f32s(p.B * S * Hkv * p.D, -lim, lim),
-          f32s(p.B * S * Hkv * p.D),
-          fc.array(fc.integer({ min: 0, max: 9 }), { minLength: p.B * S, maxLength: p.B * S }),
-          fc.integer({ min: 0, max: p.B - 1 }),
-        )
-        .map(([q, k, v, bits, dead]): AttnCase => {
-          const dims = { B: p.B, T: p.T, S, H, Hkv, D: p.D };
-          const inputs: OpCase['inputs'] = [
-            { name: 'q', shape: [p.B, p.T, H, p.D], data: q },
-            { name: 'k', shape: [p.B, S, Hkv, p.D], data: k },
-            { name: 'v', shape: [p.B, S, Hkv, p.D], data: v },
-          ];
-          const mask = p.mask === 'dead' ? 'f32' : p.mask;
-          if (mask !== 'none') {
-            // ~70% of keys attend; 'dead' masks every key of one batch row (fully masked queries).
-            const on = bits.map((x, i) => (p.mask === 'dead' && Math.floor(i / S) === dead ? 0 : x < 7 ? 1 : 0));
-            const data = mask === 'f32' ? Float32Array.from(on) : Uint32Array.from(on);
-            inputs.push({ name: 'keyMask', shape: [p.B, S], data, dtype: mask, grad: false });
-          }
-          return { inputs, params: { ...dims, scale: p.scale || 1 / Math.sqrt(p.D), mask, impl } };
-        });
-    });
-}
-
-const EPS32 = 2 ** -23;
-const absMax = (a: ArrayLike<number>) => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-};
-
-/**
- * Error budget from f32 logits: z = scale q·k carries ~eps (sqrt(D) + 2) scale Σ|q_i k_i| of
- * rounding, and p = exp(z - lse) inherits it as a relative error (twice: z and lse). Large logits
- * therefore get a proportionally larger tolerance; f32 cannot do better.
- */
-function logitErr(c: AttnCase): number {
-  const { B, T, S, H, Hkv, D, scale } = c.params;
-  const [q, k] = [c.inputs[0].data, c.inputs[1].data];
-  let z = 0;
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++)
-      for (let t = 0; t < T; t++)
-        for (let s = 0; s < S; s++) {
-          let a = 0;
-          for (let i = 0; i < D; i++)
-            a += Math.abs(
-              q[((b * T + t) * H + h) * D + i] * k[((b * S + s) * Hkv + Math.floor(h / (H / Hkv))) * D + i],
-            );
-          z = Math.max(z, a * scale);
-        }
-  return 2 * EPS32 * (Math.sqrt(D) + 2) * z;
-}
-
-function attnTol(c: AttnCase) {
-  const vmax = Math.max(1, absMax(c.inputs[2].data));
-  return { atol: vmax * (2e-6 + logitErr(c) / 8), rtol: 1e-5 };
-}
-
-function attnGradTol(c: AttnCase) {
-  const { T, S, H, Hkv, D, scale } = c.params;
-  const vmax = Math.max(1, absMax(c.inputs[2].data));
-  const qk = Math.max(1, scale * Math.max(absMax(c.inputs[0].data), absMax(c.inputs[1].data)));
-  // |dP| <= D vmax (|dO| < 1); dK/dV sum over the group's query rows, dQ over keys.
-  const m = qk * D * vmax * Math.sqrt(Math.max((H / Hkv) * T, S));
-  return { atol: m * (1e-7 + logitErr(c) / 4), rtol: 1e-5 };
-}
-
-function attnSpec(name: string, impl: AttentionImpl): OpSpec<AttnCase> {
-  return {
-    name,
-    kernel: 'attention',
-    arb: attnArb(impl),
-    gpu: (_rt, [q, k, v, mask], c) => {
-      const prev = setAttentionImpl(c.params.impl);
-      try {
-        return attention(q, k, v, { keyMask: mask, scale: c.params.scale });
-      } finally {
-        setAttentionImpl(prev);
-      }
-    },
-    ref: (c) =>
-      attentionRef(
-        c.params,
-        c.inputs[0].data,
-        c.inputs[1].data,
-        c.inputs[2].data,
-        c.inputs[3]?.data ?? null,
-        c.params.scale,
-      ),
-    refBackward: (c, g) => [
-      ...attentionBackwardRef(
-        c.params,
-        c.inputs[0].data,
-        c.inputs[1].data,
-        c.inputs[2].data,
-        c.inputs[3]?.data ?? null,
-        c.params.scale,
-        g,
-      ),
-      null,
-    ],
-    tol: attnTol,
-    gradTol: attnGradTol,
-  };
-}
-
-export const attentionSpecs: OpSpec<any>[] = [
-  attnSpec('attention', 'auto'),
-  attnSpec('attention.portable', 'portable'),
-];

@@ -5,12 +5,14 @@
 // median of 5. On CPU adapters (lavapipe) it also prints GFLOP per CPU-second times the core count:
 // wall time on a shared VM swings with other load, process CPU time much less so.
 // It is not a test (`npm test` never runs it) and does not compare against other libraries.
+// Each variant runs on a device opened with the kernel override that forces it (matmul:<variant>).
 // Run: node --import tsx kernels/matmul/matmul.bench.ts [variant,...] [--only=<name part>] [--big]
 import { availableParallelism } from 'node:os';
 import { openDevice } from '../../engine/device.ts';
 import { empty, tensor, type Tensor } from '../../engine/tensor.ts';
 import type { Runtime } from '../../engine/runtime.ts';
-import { defaultMatmulVariant, matmul, matmulInto, matmulVariant, type MatmulVariant } from './matmul.ts';
+import { kernelPlan, variantOf } from '../variants.ts';
+import { matmul, matmulInto, type MatmulVariant } from './matmul.ts';
 import { matmulDims, matmulRef, type MatmulDims } from './matmul.ref.ts';
 
 interface Shape {
@@ -75,15 +77,9 @@ function reference(sh: Shape, d: MatmulDims, ad: Float32Array, bd: Float32Array,
   return [idx, want];
 }
 
-async function verify(
-  sh: Shape,
-  d: MatmulDims,
-  a: Tensor,
-  b: Tensor,
-  ref: [number[], number[]],
-  variant: MatmulVariant,
-) {
-  const out = matmul(a, b, { transA: sh.transA, transB: sh.transB, variant });
+async function verify(sh: Shape, d: MatmulDims, a: Tensor, b: Tensor, ref: [number[], number[]]) {
+  const variant = variantOf(a.rt, 'matmul');
+  const out = matmul(a, b, { transA: sh.transA, transB: sh.transB });
   const got = await out.read();
   out.dispose();
   const [idx, want] = ref;
@@ -114,63 +110,61 @@ async function timeIt(rt: Runtime, fn: () => void, reps: number): Promise<{ wall
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const only = args.find((a) => a.startsWith('--only='))?.slice(7);
-  const rt = await openDevice();
-  const info = rt.adapterInfo;
-  const software = defaultMatmulVariant(info, false) !== 'tiled';
+  const probe = await openDevice();
+  const info = probe.facts;
+  const software = info.software;
+  const fallback = variantOf(probe, 'matmul');
+  await probe.destroy();
   const cores = availableParallelism();
-  const variants = (args.find((a) => !a.startsWith('--'))?.split(',') as MatmulVariant[] | undefined) ?? [
-    matmulVariant(rt),
-  ];
+  const variants = (args.find((a) => !a.startsWith('--'))?.split(',') as MatmulVariant[] | undefined) ?? [fallback];
   console.log(
-    `adapter: ${info.description || info.device} (${info.vendor}/${info.architecture}), default kernel ${matmulVariant(rt)}`,
+    `adapter: ${info.description || info.device} (${info.vendor}/${info.architecture}), default kernel ${fallback}`,
   );
   console.log(
     `${'shape'.padEnd(34)}${'kernel'.padEnd(10)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(9)}${software ? `   GFLOP/cpu-s x${cores}` : ''}`,
   );
-  for (const sh of SHAPES) {
-    if (only && !sh.name.includes(only)) continue;
-    if (sh.big && software && !args.includes('--big')) continue;
-    const d = matmulDims(sh.a, sh.b, sh.transA, sh.transB) as MatmulDims;
-    const flops = 2 * d.batch * d.M * d.N * d.K;
-    const ad = rand(numel(sh.a), 1),
-      bd = rand(numel(sh.b), 2);
-    const ref = reference(sh, d, ad, bd, 256);
-    await rt.scope(async () => {
-      const a = tensor(rt, ad, sh.a, 'f32', 'a');
-      const b = tensor(rt, bd, sh.b, 'f32', 'b');
-      const out = empty(rt, d.outShape, 'f32', 'out');
-      for (const variant of variants) {
-        // The barrier-heavy tiled kernel runs ~1.4 GFLOP/s on lavapipe: minutes per big shape.
-        if (software && variant === 'tiled' && flops > 1.1e9) continue;
-        await verify(sh, d, a, b, ref, variant);
+  for (const variant of variants) {
+    const rt = await openDevice({ kernels: { matmul: variant } });
+    kernelPlan(rt); // an unknown variant, or one this adapter cannot run, stops here with a message
+    for (const sh of SHAPES) {
+      if (only && !sh.name.includes(only)) continue;
+      if (sh.big && software && !args.includes('--big')) continue;
+      const d = matmulDims(sh.a, sh.b, sh.transA, sh.transB) as MatmulDims;
+      const flops = 2 * d.batch * d.M * d.N * d.K;
+      // The barrier-heavy tiled kernel runs ~1.4 GFLOP/s on lavapipe: minutes per big shape.
+      if (software && variant === 'tiled' && flops > 1.1e9) continue;
+      const ad = rand(numel(sh.a), 1),
+        bd = rand(numel(sh.b), 2);
+      const ref = reference(sh, d, ad, bd, 256);
+      await rt.scope(async () => {
+        const a = tensor(rt, ad, sh.a, 'f32', 'a');
+        const b = tensor(rt, bd, sh.b, 'f32', 'b');
+        const out = empty(rt, d.outShape, 'f32', 'out');
+        await verify(sh, d, a, b, ref);
         const reps = Math.min(500, Math.max(3, Math.ceil((software ? 1e9 : 2e11) / flops)));
-        const t = await timeIt(
-          rt,
-          () => matmulInto(out, a, b, { transA: sh.transA, transB: sh.transB, variant }),
-          reps,
-        );
+        const t = await timeIt(rt, () => matmulInto(out, a, b, { transA: sh.transA, transB: sh.transB }), reps);
         const gf = (ms: number) => (flops / ms / 1e6).toFixed(2).padStart(9);
         console.log(
           `${sh.name.padEnd(34)}${variant.padEnd(10)}${t.wallMs.toFixed(3).padStart(9)}${gf(t.wallMs)}${software ? `   ${gf(t.cpuMs / cores)}` : ''}`,
         );
-      }
+      });
+    }
+    // Small products are dispatch-bound: the cost of one matmul() call (allocation, record, dispatch).
+    await rt.scope(async () => {
+      const a = tensor(rt, rand(64 * 64, 3), [64, 64]);
+      const b = tensor(rt, rand(64 * 64, 4), [64, 64]);
+      const n = 200;
+      for (let i = 0; i < n; i++) matmul(a, b).dispose(); // warm the buffer pool (outputs recycle after submit)
+      await rt.sync();
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) matmul(a, b).dispose();
+      await rt.sync();
+      console.log(
+        `64x64x64 ${variant} via matmul(), ${n} calls in one batch: ${(((performance.now() - t0) / n) * 1000).toFixed(0)} us per call`,
+      );
     });
+    await rt.destroy();
   }
-  // Small products are dispatch-bound: the cost of one matmul() call (allocation, record, dispatch).
-  await rt.scope(async () => {
-    const a = tensor(rt, rand(64 * 64, 3), [64, 64]);
-    const b = tensor(rt, rand(64 * 64, 4), [64, 64]);
-    const n = 200;
-    for (let i = 0; i < n; i++) matmul(a, b).dispose(); // warm the buffer pool (outputs recycle after submit)
-    await rt.sync();
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) matmul(a, b).dispose();
-    await rt.sync();
-    console.log(
-      `64x64x64 via matmul(), ${n} calls in one batch: ${(((performance.now() - t0) / n) * 1000).toFixed(0)} us per call`,
-    );
-  });
-  await rt.destroy();
 }
 
 await main();

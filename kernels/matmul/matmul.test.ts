@@ -1,16 +1,18 @@
 // Matmul API tests beyond the property suite (kernels/ops.test.ts runs the specs): misuse throws
-// an EngineError naming the op and the shapes, hand-computed products on every kernel variant,
-// matmulInto's accumulate, one dispatch per product (also for a shared operand's gradient), and the
-// adapter-based kernel choice. It does not re-test numerics on random shapes: the specs do that.
+// an EngineError naming the op and the shapes, hand-computed products on every kernel variant the
+// adapter can run (each forced through a device's kernel override), matmulInto's accumulate, and one
+// dispatch per product (also for a shared operand's gradient). It does not re-test numerics on
+// random shapes: the specs do that. The adapter-based choice is tested in kernels/variants.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeDevice, gpuDevice, seededFloats, throwsEngine } from '../../tests/gpu.ts';
+import { closeDevice, deviceFor, gpuDevice, seededFloats, throwsEngine } from '../../tests/gpu.ts';
 import { Storage, Tensor, tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
-import { defaultMatmulVariant, linear, matmul, matmulInto, matmulVariant, type MatmulVariant } from './matmul.ts';
+import { variantsOf } from '../variants.ts';
+import { linear, matmul, matmulInto } from './matmul.ts';
 import { matmulRef } from './matmul.ref.ts';
 
-const VARIANTS: MatmulVariant[] = ['portable', 'subgroup', 'tiled'];
+const VARIANTS = variantsOf('matmul');
 
 const read = async (t: Tensor) => Array.from(await t.read());
 
@@ -44,104 +46,56 @@ test('shape, rank, dtype and dispose misuse name the op and the shapes', async (
   });
 });
 
-test('DLLM_WGPU_MATMUL picks the kernel and rejects unknown names', async () => {
-  const rt = await gpuDevice();
-  if (!rt) return;
-  const saved = process.env.DLLM_WGPU_MATMUL;
-  try {
-    process.env.DLLM_WGPU_MATMUL = 'tiled';
-    assert.is(matmulVariant(rt), 'tiled');
-    process.env.DLLM_WGPU_MATMUL = 'fast';
-    throwsEngine(() => matmulVariant(rt), 'DLLM_WGPU_MATMUL=fast', 'portable, subgroup, tiled');
-  } finally {
-    if (saved === undefined) delete process.env.DLLM_WGPU_MATMUL;
-    else process.env.DLLM_WGPU_MATMUL = saved;
-  }
-});
-
-test('adapter choice: CPU devices with 8-lane subgroups get the subgroup kernel, GPUs the tiled one', () => {
-  const lavapipe = {
-    vendor: 'mesa',
-    architecture: 'software',
-    device: 'llvmpipe',
-    description: 'llvmpipe (LLVM 15)',
-    subgroupMinSize: 8,
-  };
-  assert.is(defaultMatmulVariant(lavapipe, true), 'subgroup');
-  assert.is(defaultMatmulVariant(lavapipe, false), 'portable');
-  const swiftshader = {
-    vendor: 'google',
-    architecture: '',
-    device: 'SwiftShader Device',
-    description: '',
-    subgroupMinSize: 4,
-  };
-  assert.is(defaultMatmulVariant(swiftshader, true), 'portable');
-  const nvidia = {
-    vendor: 'nvidia',
-    architecture: 'hopper',
-    device: '',
-    description: 'NVIDIA H100',
-    subgroupMinSize: 32,
-  };
-  assert.is(defaultMatmulVariant(nvidia, true), 'tiled');
-  assert.is(defaultMatmulVariant({ ...nvidia, subgroupMinSize: 0 }, false), 'tiled');
-});
-
 for (const variant of VARIANTS) {
   test(`${variant}: hand-computed products, transposes, accumulate`, async () => {
-    const rt = await gpuDevice();
+    const rt = await deviceFor(`matmul:${variant}`);
     if (!rt) return;
-    if (variant === 'subgroup' && !rt.hasSubgroups) return;
     await rt.scope(async () => {
       const a = tensor(rt, [1, 2, 3, 4], [2, 2]);
       const b = tensor(rt, [5, 6, 7, 8], [2, 2]);
-      assert.equal(await read(matmul(a, b, { variant })), [19, 22, 43, 50]);
-      assert.equal(await read(matmul(a, b, { transA: true, variant })), [26, 30, 38, 44]);
-      assert.equal(await read(matmul(a, b, { transB: true, variant })), [17, 23, 39, 53]);
-      assert.equal(await read(matmul(a, b, { transA: true, transB: true, variant })), [23, 31, 34, 46]);
+      assert.equal(await read(matmul(a, b)), [19, 22, 43, 50]);
+      assert.equal(await read(matmul(a, b, { transA: true })), [26, 30, 38, 44]);
+      assert.equal(await read(matmul(a, b, { transB: true })), [17, 23, 39, 53]);
+      assert.equal(await read(matmul(a, b, { transA: true, transB: true })), [23, 31, 34, 46]);
       // (1, 3) x (3, 1) and a batch of two sharing b
       const r = tensor(rt, [1, 2, 3], [1, 3]);
       const col = tensor(rt, [4, 5, 6], [3, 1]);
-      assert.equal(await read(matmul(r, col, { variant })), [32]);
+      assert.equal(await read(matmul(r, col)), [32]);
       const ab = tensor(rt, [1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2]);
-      assert.equal(await read(matmul(ab, b, { variant })), [19, 22, 43, 50, 67, 78, 91, 106]);
+      assert.equal(await read(matmul(ab, b)), [19, 22, 43, 50, 67, 78, 91, 106]);
       const out = tensor(rt, [1, 1, 1, 1], [2, 2]);
-      matmulInto(out, a, b, { accumulate: true, variant });
+      matmulInto(out, a, b, { accumulate: true });
       assert.equal(await read(out), [20, 23, 44, 51]);
-      matmulInto(out, a, b, { variant });
+      matmulInto(out, a, b);
       assert.equal(await read(out), [19, 22, 43, 50]);
     });
   });
 }
 
 test('operands in exact-size buffers (no room for vec4 reads past the end) still multiply right', async () => {
-  const rt = await gpuDevice();
-  if (!rt) return;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-  const bufA = rt.gpu.createBuffer({ size: 6 * 4, usage, label: 'exact-a' });
-  const bufB = rt.gpu.createBuffer({ size: 6 * 4, usage, label: 'exact-b' });
-  await rt.scope(async () => {
-    const a = new Tensor(rt, new Storage(rt, bufA, false), [2, 3], 'f32', 0, 'a');
-    const b = new Tensor(rt, new Storage(rt, bufB, false), [3, 2], 'f32', 0, 'b');
-    a.write([1, 2, 3, 4, 5, 6]);
-    b.write([1, 0, 0, 1, 1, 1]);
-    for (const variant of VARIANTS) {
-      if (variant === 'subgroup' && !rt.hasSubgroups) continue;
-      assert.equal(await read(matmul(a, b, { variant })), [4, 5, 10, 11], variant);
-    }
-  });
-  await rt.sync();
-  bufA.destroy();
-  bufB.destroy();
+  for (const variant of VARIANTS) {
+    const rt = await deviceFor(`matmul:${variant}`);
+    if (!rt) continue;
+    const bufA = rt.gpu.createBuffer({ size: 6 * 4, usage, label: 'exact-a' });
+    const bufB = rt.gpu.createBuffer({ size: 6 * 4, usage, label: 'exact-b' });
+    await rt.scope(async () => {
+      const a = new Tensor(rt, new Storage(rt, bufA, false), [2, 3], 'f32', 0, 'a');
+      const b = new Tensor(rt, new Storage(rt, bufB, false), [3, 2], 'f32', 0, 'b');
+      a.write([1, 2, 3, 4, 5, 6]);
+      b.write([1, 0, 0, 1, 1, 1]);
+      assert.equal(await read(matmul(a, b)), [4, 5, 10, 11], variant);
+    });
+    await rt.sync();
+    bufA.destroy();
+    bufB.destroy();
+  }
 });
 
 test('many tile rows and the whole-tile FAST case: every output written once, right, plain and accumulated', async () => {
   // The fast kernels walk tiles in groups of tile rows; 293 = 9 full 32-row tiles plus 5 rows, so the
   // last group is partial and the last tile is short. 96x64x36 takes the subgroup kernel's FAST
   // variant (whole tiles, K % 4 == 0, one batch), which the random property shapes rarely reach.
-  const rt = await gpuDevice();
-  if (!rt) return;
   let seed = 7;
   const rnd = (n: number) => seededFloats(n, seed++);
   const layouts = [
@@ -155,6 +109,8 @@ test('many tile rows and the whole-tile FAST case: every output written once, ri
     ...layouts.map(([transA, transB]) => ({ M: 96, N: 64, K: 36, transA, transB })),
   ];
   for (const variant of VARIANTS) {
+    const rt = await deviceFor(`matmul:${variant}`);
+    if (!rt) continue;
     for (const { M, N, K, transA, transB } of cases) {
       await rt.scope(async () => {
         const ad = rnd(M * K),
@@ -163,9 +119,9 @@ test('many tile rows and the whole-tile FAST case: every output written once, ri
         const a = tensor(rt, ad, transA ? [K, M] : [M, K]);
         const b = tensor(rt, bd, transB ? [N, K] : [K, N]);
         const want = matmulRef(ad, [...a.shape], bd, [...b.shape], transA, transB);
-        const got = await read(matmul(a, b, { transA, transB, variant }));
+        const got = await read(matmul(a, b, { transA, transB }));
         const out = tensor(rt, c0, [M, N]);
-        matmulInto(out, a, b, { transA, transB, variant, accumulate: true });
+        matmulInto(out, a, b, { transA, transB, accumulate: true });
         const acc = await read(out);
         for (let i = 0; i < M * N; i++) {
           if (Math.abs(got[i] - want[i]) > 1e-4 || Math.abs(acc[i] - want[i] - c0[i]) > 1e-4) {

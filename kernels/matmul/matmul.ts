@@ -3,8 +3,8 @@
 // into an existing view, no autograd). Every call is one dispatch: transposes are index math in
 // the kernel, a shared operand's gradient sums over the batch inside the kernel (or, where the
 // layout allows, by viewing the batch as a longer K or M), never with extra reduce dispatches.
-// Three kernels behind one launcher, picked by adapter (`matmulVariant`, env DLLM_WGPU_MATMUL):
-//   subgroup  matmul-subgroup.wgsl  CPU devices with 8+-lane subgroups (llvmpipe), shared/PERF.md
+// Three kernels behind one launcher, picked per device by kernels/variants.ts (override: matmul:<name>):
+//   subgroup  matmul-subgroup.wgsl  CPU adapters with 8+-lane subgroups (llvmpipe)
 //   tiled     matmul-tiled.wgsl     GPUs: shared-memory tiles and barriers
 //   portable  matmul.wgsl           anywhere else: no subgroups, no workgroup memory
 // The subgroup kernel binds A and B rounded up to 16 bytes (vec4 reads); a view ending exactly at
@@ -12,34 +12,22 @@
 // Gradient formulas: dA = dC op(B)^T, dB = op(A)^T dC, expressed in each operand's stored layout.
 // It deliberately has no bias and no f16 path, and no split-K: a product with few output tiles and
 // a long K (a small weight's gradient) leaves a big GPU mostly idle.
-import * as fc from 'fast-check';
-import type { Binding, Overrides, Runtime, WgslSource } from '../../engine/runtime.ts';
-import type { Device } from '../../engine/device.ts';
+import type { Binding, Overrides, WgslSource } from '../../engine/runtime.ts';
 import { empty, fill0, shapeStr, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { Uniforms, checkDtype, grid1d, sameShape } from '../util.ts';
-import type { OpCase, OpSpec } from '../spec.ts';
-import { f32s, prod } from '../arb.ts';
-import {
-  linearBackwardRef,
-  linearRef,
-  matmulBackwardRef,
-  matmulDims,
-  matmulRef,
-  type MatmulDims,
-} from './matmul.ref.ts';
+import { variantOf, type VariantOf } from '../variants.ts';
+import { matmulDims, type MatmulDims } from './matmul.ref.ts';
 import MATMUL_WGSL from './matmul.wgsl.ts';
 import MATMUL_SUBGROUP_WGSL from './matmul-subgroup.wgsl.ts';
 import MATMUL_TILED_WGSL from './matmul-tiled.wgsl.ts';
 
-export type MatmulVariant = 'portable' | 'subgroup' | 'tiled';
+export type MatmulVariant = VariantOf<'matmul'>;
 
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
-  /** Force a kernel (tests, benchmarks); default `matmulVariant(rt)`. */
-  variant?: MatmulVariant;
 }
 
 const KERNELS: Record<MatmulVariant, { file: WgslSource; entry: string; tile: number }> = {
@@ -47,42 +35,8 @@ const KERNELS: Record<MatmulVariant, { file: WgslSource; entry: string; tile: nu
   subgroup: { file: MATMUL_SUBGROUP_WGSL, entry: 'matmul_subgroup', tile: 32 },
   tiled: { file: MATMUL_TILED_WGSL, entry: 'matmul_tiled', tile: 64 },
 };
-const VARIANTS = Object.keys(KERNELS) as MatmulVariant[];
-
-interface AdapterFacts {
-  architecture: string;
-  description: string;
-  device: string;
-  vendor: string;
-  subgroupMinSize: number;
-}
-
-/**
- * The kernel a device gets by default. CPU implementations (llvmpipe/lavapipe, SwiftShader, WARP)
- * run the subgroup kernel when a workgroup of 8 fits in one subgroup, else the portable one; real
- * GPUs run the shared-memory tiled kernel.
- */
-export function defaultMatmulVariant(info: AdapterFacts, hasSubgroups: boolean): MatmulVariant {
-  const software =
-    info.architecture === 'software' ||
-    /llvmpipe|lavapipe|swiftshader|warp|software/i.test(`${info.description} ${info.device}`);
-  if (!software) return 'tiled';
-  return hasSubgroups && info.subgroupMinSize >= 8 ? 'subgroup' : 'portable';
-}
-
-/** The kernel `matmul` uses on `rt`: env DLLM_WGPU_MATMUL=portable|subgroup|tiled, else by adapter. */
-export function matmulVariant(rt: Runtime): MatmulVariant {
-  const env = process.env.DLLM_WGPU_MATMUL;
-  if (env) {
-    if (!VARIANTS.includes(env as MatmulVariant)) {
-      throw new EngineError(`matmul: DLLM_WGPU_MATMUL=${env} is not one of ${VARIANTS.join(', ')}`);
-    }
-    return env as MatmulVariant;
-  }
-  const dev = rt as Partial<Device>;
-  if (!dev.adapterInfo) return 'portable';
-  return defaultMatmulVariant(dev.adapterInfo, rt.gpu.features.has('subgroups'));
-}
+/** Output tile edge of a variant (the property tests draw sizes around it). */
+export const matmulTile = (v: MatmulVariant): number => KERNELS[v].tile;
 
 /** One operand of the kernel: op(x) = x, or x^T when stored transposed; `batched`: one matrix per batch. */
 interface Operand {
@@ -109,15 +63,6 @@ function gemm(
   variant: MatmulVariant,
 ): void {
   const rt = out.rt;
-  if (variant === 'subgroup') {
-    // One 8-invocation workgroup must be one subgroup (its shuffles span the workgroup).
-    const minLanes = (rt as Partial<Device>).adapterInfo?.subgroupMinSize ?? 0;
-    if (!rt.gpu.features.has('subgroups') || (minLanes > 0 && minLanes < 8)) {
-      throw new EngineError(
-        `${op}: the subgroup matmul kernel needs the 'subgroups' feature with 8+ lanes; this device has ${rt.gpu.features.has('subgroups') ? `${minLanes}-lane subgroups` : 'no subgroups'}`,
-      );
-    }
-  }
   const xs = x.batched ? M * K : 0;
   const ys = y.batched ? K * N : 0;
   let nb = outBatched ? batch : 1;
@@ -208,7 +153,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
   const d = dimsOf('matmul', a, b, transA, transB);
-  const variant = opts.variant ?? matmulVariant(a.rt);
+  const variant = variantOf(a.rt, 'matmul');
   const out = empty(a.rt, d.outShape, 'f32', 'matmul');
   const A: Operand = { t: a, trans: transA, batched: !d.aShared };
   const B: Operand = { t: b, trans: transB, batched: !d.bShared };
@@ -259,7 +204,7 @@ export function matmulInto(
       `matmulInto: out ${shapeStr(out.shape)} shares a GPU buffer with an input (a ${shapeStr(a.shape)}, b ${shapeStr(b.shape)})`,
     );
   }
-  const variant = opts.variant ?? matmulVariant(a.rt);
+  const variant = variantOf(a.rt, 'matmul');
   gemm(
     'matmulInto',
     out,
@@ -276,7 +221,7 @@ export function matmulInto(
 }
 
 /** PyTorch Linear without bias: x (..., in), w (out, in) -> x w^T (..., out). */
-export function linear(x: Tensor, w: Tensor, opts: { variant?: MatmulVariant } = {}): Tensor {
+export function linear(x: Tensor, w: Tensor): Tensor {
   checkDtype('linear', x, 'f32');
   checkDtype('linear', w, 'f32');
   if (w.rank !== 2 || x.rank < 1 || x.shape[x.rank - 1] !== w.shape[1]) {
@@ -286,8 +231,8 @@ export function linear(x: Tensor, w: Tensor, opts: { variant?: MatmulVariant } =
   }
   const [outF, inF] = w.shape;
   const lead = x.shape.slice(0, -1);
-  const rowsN = prod(lead); // (..., in) viewed as (rowsN, in)
-  const variant = opts.variant ?? matmulVariant(x.rt);
+  const rowsN = lead.reduce((p, d) => p * d, 1); // (..., in) viewed as (rowsN, in)
+  const variant = variantOf(x.rt, 'matmul');
   const out = empty(x.rt, [...lead, outF], 'f32', 'linear');
   const X: Operand = { t: x, trans: false, batched: true };
   gemm('linear', out, true, X, { t: w, trans: true, batched: true }, 1, rowsN, outF, inF, false, variant);
@@ -324,142 +269,3 @@ export function linear(x: Tensor, w: Tensor, opts: { variant?: MatmulVariant } =
     return [gx, gw];
   });
 }
-
-// ---- property-test specs ----------------------------------------------------------------------
-
-type BatchMode = 'none' | 'equal' | 'sharedA' | 'sharedB';
-
-/** Edge-heavy sizes around a kernel's tile: 1, primes, tile - 1, tile, tile + 1. */
-const sizes = (tile: number) => fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 13, tile - 1, tile, tile + 1);
-
-/** Gradient reduction lengths: dA sums over N, dB over M times the batch for a shared b, C over K. */
-function matmulTol(c: OpCase): { atol: number; rtol: number } {
-  const { M, N, K, batch } = c.params as { M: number; N: number; K: number; batch: number };
-  const L = Math.max(K, N, M * batch, 1);
-  // |a|, |b| <= 2 and |g| <= 1: every partial sum is below 4L; f32 rounding error grows ~ eps*sqrt(L)
-  // per partial sum in practice; 1e-6*4L leaves a wide margin and still catches any wrong index.
-  return { atol: 4e-6 * L, rtol: 1e-5 };
-}
-
-function matmulCase(tile: number): fc.Arbitrary<OpCase> {
-  return fc
-    .record({
-      M: sizes(tile),
-      N: sizes(tile),
-      K: sizes(tile),
-      transA: fc.boolean(),
-      transB: fc.boolean(),
-      mode: fc.constantFrom<BatchMode>('none', 'equal', 'sharedA', 'sharedB'),
-      lead: fc.constantFrom([2], [3], [2, 2]),
-      // A quarter of the cases are whole tiles (M, N multiples of the tile, K of 4): the subgroup
-      // kernel compiles those without edge code (FAST), and the sizes above seldom land there.
-      whole: fc.integer({ min: 0, max: 3 }).map((x) => x === 0),
-    })
-    .map((p) =>
-      p.whole
-        ? { ...p, M: Math.ceil(p.M / tile) * tile, N: Math.ceil(p.N / tile) * tile, K: Math.ceil(p.K / 4) * 4 }
-        : p,
-    )
-    .chain((p) => {
-      const lead = p.mode === 'none' ? [] : p.lead;
-      const aMat = p.transA ? [p.K, p.M] : [p.M, p.K];
-      const bMat = p.transB ? [p.N, p.K] : [p.K, p.N];
-      const aShape = p.mode === 'sharedA' ? aMat : [...lead, ...aMat];
-      const bShape = p.mode === 'sharedB' ? bMat : [...lead, ...bMat];
-      return fc.tuple(f32s(prod(aShape), -2, 2), f32s(prod(bShape), -2, 2)).map(([a, b]): OpCase => ({
-        inputs: [
-          { name: 'a', shape: aShape, data: a },
-          { name: 'b', shape: bShape, data: b },
-        ],
-        params: { M: p.M, N: p.N, K: p.K, batch: prod(lead), transA: p.transA, transB: p.transB },
-      }));
-    });
-}
-
-const matmulSpec = (variant: MatmulVariant): OpSpec => ({
-  name: `matmul.${variant}`,
-  kernel: 'matmul',
-  arb: matmulCase(KERNELS[variant].tile),
-  gpu: (_rt, [a, b], c) => matmul(a, b, { transA: c.params.transA, transB: c.params.transB, variant }),
-  ref: (c) =>
-    matmulRef(
-      c.inputs[0].data,
-      c.inputs[0].shape,
-      c.inputs[1].data,
-      c.inputs[1].shape,
-      c.params.transA,
-      c.params.transB,
-    ),
-  refBackward: (c, g) =>
-    matmulBackwardRef(
-      c.inputs[0].data,
-      c.inputs[0].shape,
-      c.inputs[1].data,
-      c.inputs[1].shape,
-      g,
-      c.params.transA,
-      c.params.transB,
-    ),
-  tol: matmulTol,
-});
-
-/** linear on the device's default kernel: x (..., in) with 0-2 leading dims. */
-const linearSpec: OpSpec = {
-  name: 'matmul.linear',
-  kernel: 'matmul',
-  arb: fc
-    .record({ lead: fc.constantFrom([], [5], [2, 3], [1, 33]), inF: sizes(32), outF: sizes(32) })
-    .chain(({ lead, inF, outF }) =>
-      fc.tuple(f32s(prod(lead) * inF, -2, 2), f32s(outF * inF, -2, 2)).map(([x, w]): OpCase => ({
-        inputs: [
-          { name: 'x', shape: [...lead, inF], data: x },
-          { name: 'w', shape: [outF, inF], data: w },
-        ],
-        params: { M: prod(lead), N: outF, K: inF, batch: 1 },
-      })),
-    ),
-  gpu: (_rt, [x, w]) => linear(x, w),
-  ref: (c) => linearRef(c.inputs[0].data, c.inputs[1].data, c.inputs[1].shape),
-  refBackward: (c, g) => linearBackwardRef(c.inputs[0].data, c.inputs[1].data, c.inputs[1].shape, g),
-  tol: matmulTol,
-};
-
-/** matmulInto with accumulate: out = c0 + op(a) op(b) (forward only: matmulInto has no autograd). */
-const intoSpec: OpSpec = {
-  name: 'matmul.into',
-  kernel: 'matmul',
-  arb: matmulCase(32).chain((c) => {
-    const { M, N, batch } = c.params;
-    return f32s(batch * M * N, -2, 2).map((c0): OpCase => ({
-      inputs: [...c.inputs, { name: 'c0', shape: [batch * M * N], data: c0, grad: false }],
-      params: c.params,
-    }));
-  }),
-  gpu: (rt, [a, b, c0], c) => {
-    const d = matmulDims(a.shape, b.shape, c.params.transA, c.params.transB) as MatmulDims;
-    const out = empty(rt, d.outShape, 'f32', 'into');
-    rt.commandEncoder().copyBufferToBuffer(
-      c0.buffer,
-      c0.byteOffset,
-      out.buffer,
-      out.byteOffset,
-      Math.max(4, c0.byteLength),
-    );
-    matmulInto(out, a, b, { transA: c.params.transA, transB: c.params.transB, accumulate: true });
-    return out;
-  },
-  ref: (c) => {
-    const p = matmulRef(
-      c.inputs[0].data,
-      c.inputs[0].shape,
-      c.inputs[1].data,
-      c.inputs[1].shape,
-      c.params.transA,
-      c.params.transB,
-    );
-    return p.map((v, i) => v + c.inputs[2].data[i]);
-  },
-  tol: matmulTol,
-};
-
-export const matmulSpecs: OpSpec[] = [...VARIANTS.map(matmulSpec), linearSpec, intoSpec];

@@ -1,14 +1,11 @@
 // Reductions over an axis (sum, mean, max; keepdims optional) and sumToShape, the reverse of
 // broadcasting used by elementwise backward. One invocation per output element: fine for the
 // model's small reductions; the big ones (vocabulary softmax, losses) have fused kernels.
-import * as fc from 'fast-check';
 import { empty, shapeStr, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { Uniforms, checkDtype, grid1d } from '../util.ts';
-import type { OpCase, OpSpec } from '../spec.ts';
-import { f32s, prod } from '../arb.ts';
-import { reduceBackwardRef, reduceRef, splitAxis, type ReduceOp } from './reduce.ref.ts';
+import { splitAxis, type ReduceOp } from './reduce.ref.ts';
 
 import WGSL from './reduce.wgsl.ts';
 const WG = 64;
@@ -84,24 +81,3 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   }
   return cur;
 }
-
-// ---- property-test specs ----------------------------------------------------------------------
-
-const caseArb = fc
-  .array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 })
-  .chain((shape) =>
-    fc
-      .tuple(f32s(prod(shape), -8, 8), fc.integer({ min: 0, max: shape.length - 1 }))
-      .map(([x, axis]): OpCase => ({ inputs: [{ name: 'x', shape, data: x }], params: { axis } })),
-  );
-
-export const reduceSpecs: OpSpec[] = (['sum', 'mean', 'max'] as const).map((op) => ({
-  name: `reduce.${op}`,
-  kernel: 'reduce',
-  arb: caseArb,
-  gpu: (_rt, [x], c) => reduce(op, x, c.params.axis),
-  ref: (c) => reduceRef(op, c.inputs[0].data, c.inputs[0].shape, c.params.axis),
-  refBackward: (c, g) => [reduceBackwardRef(op, c.inputs[0].data, c.inputs[0].shape, c.params.axis, g)],
-  tol: (c) => ({ atol: 1e-5 * c.inputs[0].shape[c.params.axis], rtol: 1e-5 }),
-  noFiniteDiff: op === 'max',
-}));

@@ -3,11 +3,12 @@
 // repeatable gradients. The property suite (kernels/ops.test.ts) covers the numerics broadly.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeDevice, gpuDevice, throwsEngine } from '../../tests/gpu.ts';
+import { closeDevice, deviceFor, gpuDevice, throwsEngine } from '../../tests/gpu.ts';
+import { variantsOf } from '../variants.ts';
 import { tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { EngineError } from '../../engine/errors.ts';
-import { rmsnorm, type RmsnormLayout } from './rmsnorm.ts';
+import { rmsnorm } from './rmsnorm.ts';
 import { rmsnormBackwardRef, rmsnormRef } from './rmsnorm.ref.ts';
 import { allclose } from '../check.ts';
 
@@ -43,11 +44,6 @@ test('rmsnorm of [3, 4] with weight [1, 2] and eps 0 is [3, 8] / sqrt(12.5)', as
 });
 
 test('every row layout matches the reference on rows of C = 1000, forward and backward', async () => {
-  const rt = await gpuDevice();
-  if (!rt) return;
-  const layouts: RmsnormLayout[] = rt.hasSubgroups
-    ? ['invocation', 'workgroup', 'subgroup']
-    : ['invocation', 'workgroup'];
   const rows = 19,
     c = 1000;
   const xs = Float32Array.from({ length: rows * c }, (_, i) => Math.fround(Math.sin(i * 1.7) * 3));
@@ -55,12 +51,14 @@ test('every row layout matches the reference on rows of C = 1000, forward and ba
   const gs = Float32Array.from({ length: rows * c }, (_, i) => Math.fround(Math.cos(i * 0.3)));
   const want = rmsnormRef(xs, ws, c, 1e-5);
   const [wdx, wdw] = rmsnormBackwardRef(xs, ws, c, 1e-5, gs);
-  for (const layout of layouts) {
+  for (const layout of variantsOf('rmsnorm')) {
+    const rt = await deviceFor(`rmsnorm:${layout}`);
+    if (!rt) continue;
     await rt.scope(async () => {
       const x = tensor(rt, xs, [rows, c], 'f32', 'x');
       const w = tensor(rt, ws, [c], 'f32', 'w');
       x.requiresGrad = w.requiresGrad = true;
-      const y = rmsnorm(x, w, 1e-5, { layout });
+      const y = rmsnorm(x, w, 1e-5);
       allclose(await y.read(), want, { atol: 1e-5, rtol: 1e-4 }, `${layout} forward`);
       backward(y, tensor(rt, gs, [rows, c]));
       allclose(await x.grad!.read(), wdx, { atol: 1e-5, rtol: 1e-4 }, `${layout} dx`);

@@ -10,16 +10,13 @@
 // - Sampling's Gumbel noise and random remasking: keyed per prompt (seed, block, step, position,
 //   vocabulary id) straight on the Philox counter, 53 bits per draw: kernels/sample-pick/noise-key.ts.
 // - A kernel that draws noise inline (sample-pick) includes the shared block function with
-//   `// #include "../rng/philox.wgsl"`; the specs here check that function bit for bit.
+//   `// #include "../rng/philox.wgsl"`; rng.spec.ts checks that function bit for bit.
 // Deliberately no stateful generator: every call names its seed, stream and offset.
-import * as fc from 'fast-check';
 import type { Runtime } from '../../engine/runtime.ts';
 import { empty, type Tensor } from '../../engine/tensor.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { Uniforms, grid1d } from '../util.ts';
-import type { OpCase, OpSpec } from '../spec.ts';
 import * as philox from './philox.ts';
-import { philoxRowsRef } from './rng.ref.ts';
 
 export { STREAM_TAG, streamOf, type StreamWords } from './philox.ts';
 
@@ -105,82 +102,3 @@ export function philoxUniformRows(
     throw new EngineError(`philoxUniformRows: rows must be an integer >= 1, got ${rows}`);
   return fill('philoxUniformRows', rt, seed, stream0, rows, n, offset, true);
 }
-
-// ---- property-test specs ----------------------------------------------------------------------
-
-interface RngCase extends OpCase {
-  params: { seed: number; stream: Stream; n: number; offset: number; rows: number };
-}
-
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
-const rngCase = (rows: fc.Arbitrary<number>): fc.Arbitrary<RngCase> =>
-  fc
-    .record({
-      seed: fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
-      stream: fc.oneof(
-        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }) as fc.Arbitrary<Stream>,
-        fc.tuple(u32, fc.integer({ min: 0, max: 0xfffffff0 })),
-        fc
-          .tuple(fc.integer({ min: 1, max: 6 }), u32, fc.integer({ min: 0, max: 1000 }))
-          .map(([t, a, b]) => philox.streamOf(t, a, b)),
-      ),
-      n: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.constantFrom(1, 2, 3, 4, 5, 255, 256, 257, 1031)),
-      // small offsets (every residue mod 4), a block index crossing 2^32 (carry into counter word
-      // c1), and offsets near 2^53
-      offset: fc.oneof(
-        fc.integer({ min: 0, max: 20 }),
-        fc.integer({ min: 4 * (2 ** 32 - 40), max: 4 * (2 ** 32 + 4) }),
-        fc.integer({ min: 2 ** 52, max: 2 ** 53 - 4096 }),
-      ),
-      rows,
-    })
-    .map((p) => ({ inputs: [], params: p }));
-
-const rowsRef = (c: RngCase, uniform: boolean): ArrayLike<number> => {
-  const { seed, stream, n, offset, rows } = c.params;
-  return philoxRowsRef(seed, stream, rows, n, offset, uniform);
-};
-
-const exactTol = () => ({ atol: 0, rtol: 0 });
-
-export const rngSpecs: OpSpec<RngCase>[] = [
-  {
-    name: 'rng.u32',
-    kernel: 'rng',
-    arb: rngCase(fc.constant(1)),
-    gpu: (rt, _ins, c) => philoxU32(rt, c.params.seed, c.params.stream, c.params.n, c.params.offset),
-    ref: (c) => rowsRef(c, false),
-    tol: exactTol,
-    exact: true,
-  },
-  {
-    name: 'rng.uniform',
-    kernel: 'rng',
-    arb: rngCase(fc.constant(1)),
-    gpu: (rt, _ins, c) => philoxUniform(rt, c.params.seed, c.params.stream, c.params.n, c.params.offset),
-    ref: (c) => rowsRef(c, true),
-    tol: exactTol,
-    exact: true,
-  },
-  {
-    name: 'rng.uniformRows',
-    kernel: 'rng',
-    arb: rngCase(fc.integer({ min: 1, max: 5 })).map((c) => {
-      // rows need pair streams with room for s1 + rows - 1
-      const [s0, s1] = philox.streamWords(c.params.stream);
-      return { ...c, params: { ...c.params, stream: [s0, Math.min(s1, 0xffffffff - 8)] as const } };
-    }),
-    gpu: (rt, _ins, c) =>
-      philoxUniformRows(
-        rt,
-        c.params.seed,
-        c.params.stream as philox.StreamWords,
-        c.params.rows,
-        c.params.n,
-        c.params.offset,
-      ),
-    ref: (c) => rowsRef(c, true),
-    tol: exactTol,
-    exact: true,
-  },
-];

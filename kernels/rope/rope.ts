@@ -1,4 +1,4 @@
-// RoPE launcher, autograd and property spec: LLaDA's half-rotated rotary embedding over x of shape
+// RoPE launcher and autograd: LLaDA's half-rotated rotary embedding over x of shape
 // (B, T, H, D) (GSAI-ML/LLaDA modeling_llada.py RotaryEmbedding; LLaDA-8B uses theta = 500000).
 // The cos/sin table is computed on the host in float64 (more exact and cheaper than f32 pow/sin on
 // the GPU) and cached per runtime and (D, theta), covering positions [0, P) with P a power of two
@@ -7,14 +7,10 @@
 // pending backward may still read them: their total stays below the size of the newest.
 // Kernels move vec4s when D % 8 == 0 (every LLaDA head dim), scalars otherwise.
 // Not here: partial rotary dims or position scaling (LLaDA uses neither).
-import * as fc from 'fast-check';
 import type { Runtime } from '../../engine/runtime.ts';
 import { empty, tensor, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { Uniforms, checkDtype, checkRank, fail, grid1d } from '../util.ts';
-import type { OpCase, OpSpec } from '../spec.ts';
-import { f32s, prod } from '../arb.ts';
-import { ropeRef } from './rope.ref.ts';
 
 import WGSL from './rope.wgsl.ts';
 const WG = 64;
@@ -116,49 +112,3 @@ export function rope(x: Tensor, opts: RopeOptions): Tensor {
   if (!y.node) posTensor?.dispose(); // kept only for the backward
   return y;
 }
-
-// ---- property-test specs ----------------------------------------------------------------------
-
-interface RopeCase extends OpCase {
-  params: { theta: number; positions: number | number[] };
-}
-
-const caseArb = fc
-  .record({
-    b: fc.integer({ min: 1, max: 2 }),
-    t: fc.integer({ min: 1, max: 12 }),
-    h: fc.integer({ min: 1, max: 3 }),
-    half: fc.integer({ min: 1, max: 8 }),
-    theta: fc.constantFrom(10000, 500000),
-    posKind: fc.constantFrom('offset', 'shared', 'perBatch'),
-  })
-  .chain(({ b, t, h, half, theta, posKind }) => {
-    const shape = [b, t, h, 2 * half];
-    const posArb: fc.Arbitrary<number | number[]> =
-      posKind === 'offset'
-        ? fc.integer({ min: 0, max: 100 })
-        : fc.array(fc.oneof(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 4095 })), {
-            minLength: posKind === 'shared' ? t : b * t,
-            maxLength: posKind === 'shared' ? t : b * t,
-          });
-    return fc.tuple(f32s(prod(shape)), posArb).map(([x, positions]): RopeCase => ({
-      inputs: [{ name: 'x', shape, data: x }],
-      params: { theta, positions },
-    }));
-  });
-
-const positionsOf = (c: RopeCase) =>
-  typeof c.params.positions === 'number' ? c.params.positions : Int32Array.from(c.params.positions);
-
-export const ropeSpecs: OpSpec<RopeCase>[] = [
-  {
-    name: 'rope',
-    kernel: 'rope',
-    arb: caseArb,
-    gpu: (_rt, [x], c) => rope(x, { theta: c.params.theta, positions: positionsOf(c) }),
-    ref: (c) => ropeRef(c.inputs[0].data, c.inputs[0].shape, c.params.theta, c.params.positions),
-    refBackward: (c, g) => [ropeRef(g, c.inputs[0].shape, c.params.theta, c.params.positions, -1)],
-    // Two products of |x| <= 4 with cos/sin rounded to f32 (half an ulp each) and one f32 add.
-    tol: () => ({ atol: 3e-6, rtol: 1e-5 }),
-  },
-];

@@ -15,7 +15,7 @@ import { xentRef } from './softmax-xent.ref.ts';
 
 const rt = await openDevice();
 installHooks(rt);
-console.log(`adapter: ${rt.adapterInfo.description || rt.adapterInfo.vendor + ' ' + rt.adapterInfo.architecture}`);
+console.log(`adapter: ${rt.facts.description || rt.facts.vendor + ' ' + rt.facts.architecture}`);
 const shapes = (process.env.SHAPES ?? '2048x32000,1024x512')
   .split(',')
   .map((s) => s.split('x').map(Number) as [number, number]);

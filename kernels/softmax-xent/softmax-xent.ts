@@ -1,16 +1,12 @@
-// Fused softmax cross-entropy launcher, autograd and property specs. The MDLM loss (LLaDA,
+// Fused softmax cross-entropy launcher and autograd. The MDLM loss (LLaDA,
 // GUIDELINES pre-training: masked-token cross-entropy weighted by 1/t) is a weighted sum of these
 // per-token losses with weight 0 on unmasked positions. Kernel design in softmax-xent.wgsl.
 // Deliberately not here: label smoothing, a z-loss, gradients for the weights (they are constants
 // of the masking; passing weights that require grad is an error rather than a silent zero).
-import * as fc from 'fast-check';
-import type { Runtime } from '../../engine/runtime.ts';
 import { empty, zeros, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
+import { variantOf } from '../variants.ts';
 import { Uniforms, checkDtype, checkRank, fail, grid1d } from '../util.ts';
-import type { OpCase, OpSpec } from '../spec.ts';
-import { f32s } from '../arb.ts';
-import { xentBackwardRef, xentRef, xentRowsRef } from './softmax-xent.ref.ts';
 
 import WGSL from './softmax-xent.wgsl.ts';
 const SUM_WG = 64;
@@ -18,18 +14,12 @@ const NAN_BITS = 0x7fc00000;
 
 export interface XentOptions {
   /**
-   * Invocations per row (power of two up to 256). Default by adapter: 1 on CPU adapters (one row
-   * per invocation, no barriers), else 32-256 by vocabulary size (tree in workgroup memory).
-   * For tests and benchmarks.
+   * Invocations per row (power of two up to 256), a tuning knob for tests and benchmarks. Default
+   * by the device's softmax-xent variant (kernels/variants.ts): 'invocation' = 1 (one row per
+   * invocation, no barriers: CPU adapters), 'workgroup' = 32-256 by vocabulary size (a tree in
+   * workgroup memory).
    */
   lanes?: number;
-}
-
-/** CPU adapters run a workgroup as one thread where a barrier is a coroutine switch (PERF.md). */
-function isCpuAdapter(rt: Runtime): boolean {
-  const info = (rt as { adapterInfo?: { architecture?: string; description?: string } }).adapterInfo;
-  if (!info) return false;
-  return info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|warp/i.test(info.description ?? '');
 }
 
 interface Launch {
@@ -58,7 +48,9 @@ function plan(op: string, logits: Tensor, targets: Tensor, weights: Tensor, opts
   const units = vec4 ? v / 4 : Math.ceil(v / 4);
   const lanes =
     opts.lanes ??
-    (isCpuAdapter(logits.rt) ? 1 : Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(Math.ceil(units / 4))))));
+    (variantOf(logits.rt, 'softmax-xent') === 'invocation'
+      ? 1
+      : Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(Math.ceil(units / 4))))));
   if (!(Number.isInteger(lanes) && lanes >= 1 && lanes <= 256 && (lanes & (lanes - 1)) === 0)) {
     fail(op, `lanes must be a power of two <= 256, got ${lanes}`, logits);
   }
@@ -159,79 +151,3 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Tensor, weights: Te
   if (!out.requiresGrad) stats.dispose();
   return out;
 }
-
-// ---- property-test specs ----------------------------------------------------------------------
-
-interface XentCase extends OpCase {
-  params: { n: number; v: number; mag: number; lanes?: number };
-}
-
-const vocab = fc.oneof(
-  { weight: 6, arbitrary: fc.integer({ min: 1, max: 300 }) },
-  { weight: 3, arbitrary: fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 31, 32, 33, 127, 128, 129, 251, 256, 257) },
-  { weight: 1, arbitrary: fc.constant(2048) },
-);
-const weight = fc.oneof(fc.constant(0), fc.constant(1), fc.float({ min: 0, max: 3, noNaN: true }).map(Math.fround));
-
-const xentCase: fc.Arbitrary<XentCase> = fc
-  .record({
-    n: fc.integer({ min: 1, max: 9 }),
-    v: vocab,
-    mag: fc.constantFrom(4, 4, 30, 1e4),
-    lanes: fc.constantFrom(undefined, undefined, 1, 4, 32, 256),
-  })
-  .chain(({ n, v, mag, lanes }) =>
-    fc
-      .tuple(
-        f32s(n * v, -mag, mag),
-        fc.array(
-          fc.oneof(
-            { weight: 5, arbitrary: fc.integer({ min: 0, max: v - 1 }) },
-            { weight: 1, arbitrary: fc.constant(-1) },
-          ),
-          { minLength: n, maxLength: n },
-        ),
-        fc.array(weight, { minLength: n, maxLength: n }),
-      )
-      .map(([x, t, w]) => ({
-        inputs: [
-          { name: 'logits', shape: [n, v], data: x },
-          { name: 'targets', shape: [n], data: Int32Array.from(t), dtype: 'i32' as const },
-          { name: 'weights', shape: [n], data: Float32Array.from(w), grad: false },
-        ],
-        params: { n, v, mag, lanes },
-      })),
-  );
-
-const data = (c: XentCase) => [c.inputs[0].data, c.inputs[1].data, c.inputs[2].data, c.params.n, c.params.v] as const;
-const wsum = (c: XentCase) => Array.from(c.inputs[2].data).reduce((s, w) => s + w, 0);
-
-// Each row's loss: (m - x[t]) rounds to 2^-24 relative (rtol); log(s) carries the f32 rounding of
-// a V-term sum of exps, allowed V * 6e-9 per unit weight (the V * 2^-24 worst case assumes every
-// rounding goes one way; over 200 cases the worst error was an eighth of this tolerance).
-const fwdTol = (c: XentCase) => ({ atol: (1 + wsum(c)) * (2e-7 + 6e-9 * c.params.v), rtol: 1e-6 });
-// dlogits = g w (p - onehot), |g| <= 1, w <= 3: p = exp(f32 argument) and the same log(s).
-const gradTol = (c: XentCase) => ({ atol: 3 * (2e-7 + 6e-9 * c.params.v), rtol: 1e-6 });
-
-export const softmaxXentSpecs: OpSpec<XentCase>[] = [
-  {
-    name: 'softmax-xent.sum',
-    kernel: 'softmax-xent',
-    arb: xentCase,
-    gpu: (_rt: Runtime, [x, t, w], c) => softmaxCrossEntropy(x, t, w, { lanes: c.params.lanes }),
-    ref: (c) => xentRef(...data(c)),
-    refBackward: (c, g) => [xentBackwardRef(...data(c), g), null, null],
-    tol: fwdTol,
-    gradTol,
-  },
-  {
-    name: 'softmax-xent.rows',
-    kernel: 'softmax-xent',
-    arb: xentCase,
-    gpu: (_rt: Runtime, [x, t, w], c) => softmaxCrossEntropyRows(x, t, w, { lanes: c.params.lanes }),
-    ref: (c) => xentRowsRef(...data(c)),
-    refBackward: (c, g) => [xentBackwardRef(...data(c), g), null, null],
-    tol: fwdTol,
-    gradTol,
-  },
-];
