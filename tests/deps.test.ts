@@ -1,7 +1,7 @@
 // What loads at run time, read from the sources: the library (index.ts) and every CLI command reach
 // only packages in package.json's "dependencies" (an install without dev dependencies must load),
-// and the library never reaches test code (property specs, their registry, arbitraries, the
-// property checker). `import type` is erased; everything else, dynamic imports included, loads
+// and neither the library nor any command but `fuzz` reaches test code (property specs, their
+// registry, arbitraries, the property checker) or the test-only packages (fast-check, uvu). `import type` is erased; everything else, dynamic imports included, loads
 // (verbatimModuleSyntax keeps `import { type X }` as a module load).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,6 +15,8 @@ const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as {
   optionalDependencies?: Record<string, string>;
 };
 const TEST_CODE = /\.(spec|test)\.ts$|^kernels\/(registry|arb|check)\.ts$|^tests\//;
+/** Packages only tests and `fuzz` use (fast-check is a dependency for fuzz's sake alone). */
+const TEST_PACKAGES = ['fast-check', 'uvu'];
 
 /** Every module `entry` loads, following static and dynamic imports (minus those `skip` names). */
 function graph(entry: string, skip: (file: string) => boolean = () => false) {
@@ -49,6 +51,8 @@ test('the library loads only run-time dependencies and no test code', () => {
   assert.ok(g.files.length > 40, `only ${g.files.length} modules found from index.ts: the scan is broken`);
   const tests = g.files.filter(([f]) => TEST_CODE.test(f)).map(([f, from]) => `${f} (imported by ${from})`);
   assert.equal(tests, [], 'test code reached from index.ts');
+  const testPkgs = TEST_PACKAGES.filter((p) => g.packages.has(p)).map((p) => `${p} (imported by ${g.packages.get(p)})`);
+  assert.equal(testPkgs, [], 'test-only packages reached from index.ts');
   const dev = [...g.packages].filter(([p]) => !runtimeDeps.has(p)).map(([p, f]) => `${p} (imported by ${f})`);
   assert.equal(dev, [], 'packages outside "dependencies" reached from index.ts');
 });
@@ -66,6 +70,10 @@ test('every CLI command, fuzz included, loads only run-time dependencies', () =>
   const noFuzz = graph('cli/main.ts', (f) => f === 'cli/fuzz.ts');
   assert.equal(
     noFuzz.files.filter(([f]) => TEST_CODE.test(f)).map(([f, from]) => `${f} (imported by ${from})`),
+    [],
+  );
+  assert.equal(
+    TEST_PACKAGES.filter((p) => noFuzz.packages.has(p)),
     [],
   );
 });
