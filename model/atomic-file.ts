@@ -1,4 +1,4 @@
-// Crash-safe file writes for checkpoints and configs: write to a temporary file beside the target,
+// Crash-safe file writes for checkpoints, configs and run logs: write to a temporary file beside the target,
 // fsync, then rename over the target, so a crash leaves either the old file or the new one, never
 // a truncated file that looks complete. Deliberately not here: any knowledge of file formats.
 // The rename-after-fsync idiom is POSIX's atomic replace (rename(2)).

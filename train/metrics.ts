@@ -1,18 +1,14 @@
 // Training metrics: an append-only JSONL log (one object per train-log or validation event), the
-// one-line console log (`step 120/5000 | loss 3.21 | lr 3.0e-4 | ...`), and a dependency-free SVG loss curve written atomically (temp file +
-// rename, so a viewer never sees half a file). Tick placement: the usual 1-2-5 "nice numbers" rule
+// one-line console log (`step 120/5000 | loss 3.21 | lr 3.0e-4 | ...`), and a dependency-free SVG
+// loss curve written atomically (temp file + rename via model/atomic-file.ts, so a viewer never sees
+// half a file). Tick placement: the usual 1-2-5 "nice numbers" rule
 // (Heckbert, "Nice numbers for graph labels", Graphics Gems, 1990).
 // Deliberately no charting library, no HTML, no live server: one static SVG a browser can open.
-import {
-  appendFileSync,
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../model/atomic-file.ts';
+
+// The one crash-safe write of the project, re-exported for the run directory's other files.
+export { writeFileAtomic };
 
 export interface MetricsRecord {
   event: 'train' | 'val' | (string & {});
@@ -45,18 +41,6 @@ export function truncateMetricsAfter(path: string, step: number): void {
   if (!existsSync(path)) return;
   const kept = readMetrics(path).filter((r) => r.step <= step);
   writeFileAtomic(path, kept.map((r) => JSON.stringify(r) + '\n').join(''));
-}
-
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
 }
 
 export interface LossPoint {
@@ -97,19 +81,24 @@ export function formatLoss(x: number): string {
   return Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(3);
 }
 
-export interface LogLine {
+/**
+ * One optimizer step as the training loop reports it (trainer.ts's onLog) and the console line
+ * prints it; the run adds what only it knows (time left, GPU memory) before printing.
+ */
+export interface StepEvent {
   step: number;
   maxSteps: number;
   loss: number;
   lr: number;
   stepMs: number;
   tokensPerSec: number;
+  gradNorm?: number;
   etaSec?: number;
   gpuBytes?: number;
 }
 
 /** `step 120/5000 | loss 3.21 | lr 3.0e-4 | 412 ms | 9.8k tok/s | ETA 3m12s` */
-export function formatLogLine(l: LogLine): string {
+export function formatLogLine(l: StepEvent): string {
   const parts = [
     `step ${l.step}/${l.maxSteps}`,
     `loss ${formatLoss(l.loss)}`,

@@ -21,16 +21,7 @@ import type { TokenizedDataset } from './data.ts';
 import { VALIDATION_STEP, foldNormalizer, mdlmCorrupt, stepNormalizer } from './mdlm.ts';
 import { drawGenLength, layoutForGenLength } from './gen-length.ts';
 import { lrAt, lrScheduleFromConfig } from './schedule.ts';
-
-export interface StepEvent {
-  step: number;
-  maxSteps: number;
-  loss: number;
-  lr: number;
-  stepMs: number;
-  tokensPerSec: number;
-  gradNorm?: number;
-}
+import type { StepEvent } from './metrics.ts';
 
 export interface LoopHooks {
   onLog?(e: StepEvent): void;
