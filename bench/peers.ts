@@ -10,15 +10,18 @@ import { waitGpu } from '../engine/wait.ts';
 
 type Fig = Record<string, PeerFigure>;
 
-/** Each TF.js figure alternates its repetitions with `ours` (one timed repetition of our op). */
+/**
+ * Each TF.js figure alternates its repetitions with `ours` (one timed repetition of our op).
+ * Function-valued properties, not methods: loadPeers wraps them detached from the object.
+ */
 export interface Peers {
-  matmul(a: number[], b: number[], reps: number, flops: number, ours: OursRep): Promise<Fig>;
-  attention(
+  matmul: (a: number[], b: number[], reps: number, flops: number, ours: OursRep) => Promise<Fig>;
+  attention: (
     c: { B: number; T: number; H: number; D: number },
     reps: number,
     ours: { fwd: OursRep; fwdBwd: OursRep },
-  ): Promise<{ fwd: Fig; fwdBwd: Fig }>;
-  xent(rows: number, V: number, chunks: number, reps: number, ours: OursRep): Promise<Fig>;
+  ) => Promise<{ fwd: Fig; fwdBwd: Fig }>;
+  xent: (rows: number, V: number, chunks: number, reps: number, ours: OursRep) => Promise<Fig>;
 }
 
 const TFJS = 'tfjs-webgpu';
@@ -42,13 +45,72 @@ export async function load(url, ctx, next) {
 }
 `);
 
+/** A TF.js tensor, as this file uses it: handed back to TF.js ops, and read to force the work. */
+interface TfTensor {
+  data(): Promise<unknown>;
+}
+type TfOut = TfTensor | TfTensor[];
+
+/**
+ * The part of @tensorflow/tfjs-core this file calls, typed here because the package is an optional
+ * dependency (it may be absent, and with it its types). Signatures follow tfjs-core 4.x's API docs.
+ */
+interface TfApi {
+  version_core: string;
+  setBackend(name: string): Promise<boolean>;
+  ready(): Promise<void>;
+  tensor(values: Float32Array | Int32Array, shape: number[], dtype?: 'int32'): TfTensor;
+  dispose(t: TfOut): void;
+  reshape(t: TfTensor, shape: number[]): TfTensor;
+  slice(t: TfTensor, begin: number[], size: number[]): TfTensor;
+  matMul(a: TfTensor, b: TfTensor, transposeA?: boolean, transposeB?: boolean): TfTensor;
+  softmax(t: TfTensor): TfTensor;
+  mul(a: TfTensor, b: number): TfTensor;
+  sum(t: TfTensor): TfTensor;
+  cast(t: TfTensor, dtype: 'float32'): TfTensor;
+  oneHot(indices: TfTensor, depth: number): TfTensor;
+  grad(f: (x: TfTensor) => TfTensor): (x: TfTensor) => TfTensor;
+  grads(f: (...args: TfTensor[]) => TfTensor): (args: TfTensor[]) => TfTensor[];
+  losses: {
+    softmaxCrossEntropy(
+      onehotLabels: TfTensor,
+      logits: TfTensor,
+      weights: undefined,
+      labelSmoothing: number,
+      reduction: number,
+    ): TfTensor;
+  };
+  Reduction: { SUM: number };
+}
+
+/** `this` inside a gpu.js kernel function (gpu.js docs: "Creating and Running Functions"). */
+interface GpuJsThis {
+  constants: { K: number };
+  thread: { x: number; y: number };
+}
+interface GpuJsKernel {
+  (x: number[][], y: number[][]): unknown;
+  destroy?(): void;
+}
+/** The part of gpu.js (an optional dependency) this file calls. */
+interface GpuJs {
+  mode: string;
+  createKernel(
+    fn: (this: GpuJsThis, x: number[][], y: number[][]) => number,
+    settings: { output: number[]; constants: { K: number } },
+  ): GpuJsKernel;
+}
+type GpuJsModule = { GPU?: new () => GpuJs; default?: { GPU: new () => GpuJs } };
+
 export async function loadPeers(log: (s: string) => void): Promise<Peers> {
-  let tf: any = null;
+  let tf: TfApi | null = null;
   let tfSkip = '';
   try {
-    (globalThis as any).navigator ??= {};
-    (globalThis as any).navigator.gpu ??= create([]);
-    tf = await import('@tensorflow/tfjs-core');
+    const g = globalThis as { navigator?: { gpu?: unknown } };
+    g.navigator ??= {};
+    g.navigator.gpu ??= create([]);
+    // typed through TfApi: the optional package's own types may be missing
+    tf = (await import('@tensorflow/tfjs-core')) as unknown as TfApi;
     // tfjs-core's Node bundle registers no gradients (the @tensorflow/tfjs union package does).
     // Its ES module sources do, but they import extensionless paths in a package without
     // "type": "module", which Node refuses: TFJS_HOOKS adds the extension and the format. The
@@ -64,11 +126,13 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
     tf = null;
     log(`peer: ${tfSkip}`);
   }
-  let gpujs: any = null;
+  let gpujs: GpuJs | null = null;
   let gpuSkip = '';
   try {
-    const mod: any = await import('gpu.js');
-    gpujs = new (mod.GPU ?? mod.default.GPU)();
+    const mod = (await import('gpu.js')) as unknown as GpuJsModule;
+    const GPU = mod.GPU ?? mod.default?.GPU;
+    if (!GPU) throw new Error('the module exports no GPU class');
+    gpujs = new GPU();
     log(`peer: gpu.js mode "${gpujs.mode}"`);
   } catch (e) {
     gpuSkip = `gpu.js unavailable: ${(e as Error).message.split('\n')[0]}`;
@@ -80,8 +144,14 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
   // back one float (a 4-byte copy on top of ours). The wait is waitGpu, as ours (engine/wait.ts):
   // dawn.node's default busy-polls a CPU core, which on a CPU adapter slows the work being waited
   // for, and the peer must not pay for that when we do not.
-  const timeTf = async (fn: () => any, reps: number, ours: OursRep): Promise<{ ms: number; ours_ms: number }> => {
-    const sync = (out: any) => waitGpu(tf.slice(tf.reshape(Array.isArray(out) ? out[0] : out, [-1]), [0], [1]).data());
+  const timeTf = async (
+    tf: TfApi,
+    fn: () => TfOut,
+    reps: number,
+    ours: OursRep,
+  ): Promise<{ ms: number; ours_ms: number }> => {
+    const sync = (out: TfOut) =>
+      waitGpu(tf.slice(tf.reshape(Array.isArray(out) ? out[0] : out, [-1]), [0], [1]).data());
     const warm = fn();
     await sync(warm);
     tf.dispose(warm);
@@ -116,7 +186,7 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
       if (tf) {
         const ta = tf.tensor(rand(a[0] * a[1], 1), a),
           tb = tf.tensor(rand(b[0] * b[1], 2), b);
-        const t = await timeTf(() => tf.matMul(ta, tb), reps, ours);
+        const t = await timeTf(tf, () => tf.matMul(ta, tb), reps, ours);
         fig[TFJS] = { ...t, gflops: flops / (t.ms * 1e6) };
         tf.dispose([ta, tb]);
       } else fig[TFJS] = { skipped: tfSkip };
@@ -124,7 +194,7 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
         const [M, K] = a,
           N = b[1];
         const k = gpujs.createKernel(
-          function (this: any, x: number[][], y: number[][]) {
+          function (this: GpuJsThis, x: number[][], y: number[][]) {
             let s = 0;
             for (let i = 0; i < this.constants.K; i++) s += x[this.thread.y][i] * y[i][this.thread.x];
             return s;
@@ -155,10 +225,11 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
         k = tf.tensor(rand(n, 4), shape),
         v = tf.tensor(rand(n, 5), shape);
       const scale = 1 / Math.sqrt(c.D);
-      const f = (qq: any, kk: any, vv: any) => tf.matMul(tf.softmax(tf.mul(tf.matMul(qq, kk, false, true), scale)), vv);
-      const fwd = await timeTf(() => f(q, k, v), reps, ours.fwd);
-      const g = tf.grads((qq: any, kk: any, vv: any) => tf.sum(f(qq, kk, vv)));
-      const fb = await timeTf(() => g([q, k, v]), reps, ours.fwdBwd);
+      const f = (qq: TfTensor, kk: TfTensor, vv: TfTensor) =>
+        tf.matMul(tf.softmax(tf.mul(tf.matMul(qq, kk, false, true), scale)), vv);
+      const fwd = await timeTf(tf, () => f(q, k, v), reps, ours.fwd);
+      const g = tf.grads((qq: TfTensor, kk: TfTensor, vv: TfTensor) => tf.sum(f(qq, kk, vv)));
+      const fb = await timeTf(tf, () => g([q, k, v]), reps, ours.fwdBwd);
       tf.dispose([q, k, v]);
       const fl = 4 * c.B * c.H * c.T * c.T * c.D;
       return {
@@ -177,11 +248,12 @@ export async function loadPeers(log: (s: string) => void): Promise<Peers> {
       );
       // what a TF.js user writes: one-hot labels into the library's fused softmax cross-entropy
       const labels = tf.cast(tf.oneHot(targets, V), 'float32');
-      const loss = (l: any) => tf.losses.softmaxCrossEntropy(labels, l, undefined, 0, tf.Reduction.SUM);
+      const loss = (l: TfTensor) => tf.losses.softmaxCrossEntropy(labels, l, undefined, 0, tf.Reduction.SUM);
       const g = tf.grad(loss);
       const t = await timeTf(
+        tf,
         () => {
-          const outs = [];
+          const outs: TfTensor[] = [];
           for (let c = 0; c < chunks; c++) outs.push(g(logits));
           return outs.length === 1 ? outs[0] : outs;
         },

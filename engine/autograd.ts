@@ -64,15 +64,17 @@ export function requireGrad(t: Tensor): Tensor {
  */
 export function backward(root: Tensor, seed?: Tensor): void {
   root.assertLive('backward');
-  if (!root.requiresGrad) throw new EngineError(`backward: ${root} does not require grad (no parameter reached it)`);
+  if (!root.requiresGrad)
+    throw new EngineError(`backward: ${root.toString()} does not require grad (no parameter reached it)`);
   const rt = root.rt;
   if (!rt.add || !rt.accumulate) throw new EngineError('backward: kernels are not loaded (import kernels/index.ts)');
   if (!seed) {
-    if (root.size !== 1) throw new EngineError(`backward: root ${root} is not a scalar; pass a seed gradient`);
+    if (root.size !== 1)
+      throw new EngineError(`backward: root ${root.toString()} is not a scalar; pass a seed gradient`);
     seed = empty(rt, root.shape, 'f32', 'grad:seed');
     rt.gpu.queue.writeBuffer(seed.buffer, seed.byteOffset, new Float32Array([1]));
   } else if (seed.size !== root.size) {
-    throw new EngineError(`backward: seed ${seed} does not match root ${root}`);
+    throw new EngineError(`backward: seed ${seed.toString()} does not match root ${root.toString()}`);
   }
 
   // Reverse topological order by iterative DFS.
@@ -114,7 +116,9 @@ export function backward(root: Tensor, seed?: Tensor): void {
       const gi = gins[j];
       if (!gi || !inp.requiresGrad) return;
       if (gi.size !== inp.size) {
-        throw new EngineError(`backward of ${t.node!.op}: gradient ${gi} does not match input ${inp}`);
+        throw new EngineError(
+          `backward of ${t.node!.op}: gradient ${gi.toString()} does not match input ${inp.toString()}`,
+        );
       }
       const prev = grads.get(inp);
       grads.set(inp, prev ? rt.add!(prev, gi) : gi);

@@ -16,7 +16,9 @@ const REFUSED_EXTRAS = ['clip_qkv', 'yarn', 'rope_scaling'] as const;
 function show(v: unknown): string {
   if (v === undefined) return 'absent';
   const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 80 ? s.slice(0, 77) + '...' : s;
+  if (s !== undefined) return s.length > 80 ? s.slice(0, 77) + '...' : s;
+  // JSON.stringify gives undefined for functions and symbols (and objects whose toJSON does)
+  return typeof v === 'function' || typeof v === 'symbol' ? v.toString() : Object.prototype.toString.call(v);
 }
 
 class Reader {

@@ -112,7 +112,7 @@ function apply(m: Mutation): Uint8Array {
       return Uint8Array.from([...valid, ...m.extra]);
     case 'field':
     case 'drop': {
-      const h = structuredClone(headerJson) as Record<string, Record<string, unknown>>;
+      const h = structuredClone(headerJson);
       const entry = (h[m.tensor] ??= {});
       if (m.kind === 'drop') delete entry[m.field];
       else entry[m.field] = m.value;

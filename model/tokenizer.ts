@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
-import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { Tokenizer as HfTokenizerClass } from '@huggingface/tokenizers';
 import { UserError } from '../engine/errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { SPECIAL, renderLladaChat, type ChatMessage } from './chat-format.ts';
@@ -40,6 +40,20 @@ export interface Tokenizer {
   readonly files: TokenizerFiles;
 }
 
+/**
+ * The part of @huggingface/tokenizers' Tokenizer this file uses, typed here: the package's .d.ts
+ * re-exports through extensionless relative paths, which NodeNext resolution cannot follow, so its
+ * own types arrive as `any`. Signatures as in its types/core/Tokenizer.d.ts (v0.2).
+ */
+interface HfTokenizer {
+  get_vocab(withAddedTokens?: boolean): Map<string, number>;
+  encode(text: string, options?: { add_special_tokens?: boolean }): { ids: number[]; tokens: string[] };
+  decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
+  token_to_id(token: string): number | undefined;
+  id_to_token(id: number): string | undefined;
+}
+const HfTokenizerCtor = HfTokenizerClass as unknown as new (tokenizerJson: object, config: object) => HfTokenizer;
+
 /** Special tokens in tokenizer_config.json are strings or {"content": ...} objects. */
 function tokenString(v: unknown): string | null {
   if (typeof v === 'string') return v;
@@ -66,7 +80,7 @@ function chatTemplateOf(config: Record<string, unknown>, source: string): string
 export function tokenizerFromFiles(files: TokenizerFiles, source: string): Tokenizer {
   let hf: HfTokenizer;
   try {
-    hf = new HfTokenizer(structuredClone(files.tokenizerJson), structuredClone(files.tokenizerConfig));
+    hf = new HfTokenizerCtor(structuredClone(files.tokenizerJson), structuredClone(files.tokenizerConfig));
   } catch (e) {
     throw new UserError(`${source}: cannot build the tokenizer (${(e as Error).message})`);
   }

@@ -10,6 +10,13 @@ import { parameterTable } from './names.ts';
 import { openCheckpointWeights, saveShardedWeights, type CheckpointWeights } from './weights-dir.ts';
 import { expectUserError, expectUserErrorAsync, scratchDir } from './model.test-util.ts';
 
+/** model.safetensors.index.json as the tests read it back (Hugging Face's sharded layout). */
+interface IndexJson {
+  metadata: { total_size: number };
+  weight_map: Record<string, string>;
+}
+const readIndex = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as IndexJson;
+
 const cfg = createConfig({ d_model: 16, n_heads: 2, n_layers: 2, vocab_size: 20 });
 let seed = 1;
 const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
@@ -55,7 +62,7 @@ test('packing is greedy in table order; index has total_size and a sorted weight
     { name: 'd', shape: [10], data: new Float32Array(10) }, // 40: new shard after b
   ];
   await saveShardedWeights(d, ts, { maxShardBytes: 1000 });
-  const index = JSON.parse(readFileSync(join(d, 'model.safetensors.index.json'), 'utf8'));
+  const index = readIndex(join(d, 'model.safetensors.index.json'));
   assert.equal(index, {
     metadata: { total_size: 2040 },
     weight_map: {
@@ -83,7 +90,7 @@ test('BF16 shards halve total_size', async () => {
       maxShardBytes: 1000,
     },
   );
-  assert.is(JSON.parse(readFileSync(join(d, 'model.safetensors.index.json'), 'utf8')).metadata.total_size, 1204);
+  assert.is(readIndex(join(d, 'model.safetensors.index.json')).metadata.total_size, 1204);
   const w = openCheckpointWeights(d);
   assert.is(w.info('x').dtype, 'BF16');
   w.close();
@@ -104,14 +111,14 @@ test('index problems are refused naming the index, shard and tensor', async () =
   const d = scratchDir('broken');
   await saveShardedWeights(d, tensors, { maxShardBytes: 2000 });
   const indexPath = join(d, 'model.safetensors.index.json');
-  const index = JSON.parse(readFileSync(indexPath, 'utf8'));
-  const [name, shard] = Object.entries(index.weight_map as Record<string, string>)[0];
+  const index = readIndex(indexPath);
+  const [name, shard] = Object.entries(index.weight_map)[0];
 
   renameSync(join(d, shard), join(d, 'moved'));
   expectUserError(() => openCheckpointWeights(d), indexPath, shard, 'missing');
   renameSync(join(d, 'moved'), join(d, shard));
 
-  const other = Object.values(index.weight_map as Record<string, string>).find((f) => f !== shard)!;
+  const other = Object.values(index.weight_map).find((f) => f !== shard)!;
   writeFileSync(indexPath, JSON.stringify({ ...index, weight_map: { ...index.weight_map, [name]: other } }));
   expectUserError(() => openCheckpointWeights(d), indexPath, `"${name}"`, other, 'no such tensor');
 

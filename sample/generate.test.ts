@@ -10,7 +10,7 @@ import { createModel } from '../model/io.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 import { tensor } from '../engine/tensor.ts';
 import { pickTokens } from '../kernels/sample-pick/sample-pick.ts';
-import { generate, transferSchedule, type GenerateOptions } from './generate.ts';
+import { generate, type GenerateOptions } from './generate.ts';
 import { infill } from './infill.ts';
 import { cpuGenerate } from './generate-ref.test-util.ts';
 import { modelDenoiser } from './denoiser.ts';
@@ -94,14 +94,14 @@ test('temperature sampling follows softmax(logits / T) (chi-square, 4 dof, alpha
     noise: { block: 9, rowsPerSeq: N, start: 0, seqs: [{ seed: 1234, origin: 0, step: 0 }] },
   }).read()) as Float32Array;
   logits.dispose();
-  const counts = new Array(5).fill(0);
+  const counts = new Array<number>(5).fill(0);
   for (let i = 0; i < N; i++) counts[out[2 * i]]++;
   const z = row.reduce((s, l) => s + Math.exp(l / T), 0);
   const chi2 = row.reduce((s, l, v) => {
     const e = (N * Math.exp(l / T)) / z;
     return s + (counts[v] - e) ** 2 / e;
   }, 0);
-  assert.ok(chi2 < 18.47, `chi-square ${chi2.toFixed(2)} >= 18.47 (counts ${counts})`);
+  assert.ok(chi2 < 18.47, `chi-square ${chi2.toFixed(2)} >= 18.47 (counts ${counts.join(',')})`);
   // and the noise matters: at T -> 0 the argmax (id 3) always wins
   const l2 = tensor(
     rt,
@@ -150,9 +150,12 @@ test('infill fills only the mask spans; early stop skips blocks after EOS', asyn
   // A denoiser that always predicts EOS with full confidence: the first block ends the row.
   let calls = 0;
   const eosDen = {
-    async predict(a: { B: number; L: number }) {
+    predict(a: { B: number; L: number }) {
       calls++;
-      return { tokens: new Int32Array(a.B * a.L).fill(EOS), conf: new Float32Array(a.B * a.L).fill(1) };
+      return Promise.resolve({
+        tokens: new Int32Array(a.B * a.L).fill(EOS),
+        conf: new Float32Array(a.B * a.L).fill(1),
+      });
     },
   };
   const e = await generate(eosDen, [[5, 6]], EOS, 64, base);
@@ -164,7 +167,7 @@ test('infill fills only the mask spans; early stop skips blocks after EOS', asyn
 });
 
 test('bad sampling options are clear errors', async () => {
-  const den = { predict: async () => ({ tokens: new Int32Array(0), conf: new Float32Array(0) }) };
+  const den = { predict: () => Promise.resolve({ tokens: new Int32Array(0), conf: new Float32Array(0) }) };
   const base: GenerateOptions = {
     steps: 4,
     genLength: 8,
@@ -178,27 +181,27 @@ test('bad sampling options are clear errors', async () => {
   };
   await generate(den, [[1]], EOS, 64, base).then(
     () => assert.unreachable(),
-    (e) => assert.match(e.message, /not divisible by --block-length/),
+    (e: Error) => assert.match(e.message, /not divisible by --block-length/),
   );
   await generate(den, [[1]], EOS, 64, { ...base, blockLength: 8, steps: 3, genLength: 16 }).then(
     () => assert.unreachable(),
-    (e) => assert.match(e.message, /--steps 3 is not divisible by the number of blocks/),
+    (e: Error) => assert.match(e.message, /--steps 3 is not divisible by the number of blocks/),
   );
   await generate(den, [[1, 2, 3]], EOS, 8, { ...base, blockLength: 8 }).then(
     () => assert.unreachable(),
-    (e) => assert.match(e.message, /exceeds the model's max_sequence_length 8/),
+    (e: Error) => assert.match(e.message, /exceeds the model's max_sequence_length 8/),
   );
   await generate(den, [[]], EOS, 64, { ...base, blockLength: 8 }).then(
     () => assert.unreachable(),
-    (e) => assert.match(e.message, /empty/),
+    (e: Error) => assert.match(e.message, /empty/),
   );
   await generate(den, [[1]], EOS, 64, { ...base, blockLength: 8, seed: -1 }).then(
     () => assert.unreachable(),
-    (e) => assert.match(e.message, /seed must be an integer in \[0, 2\^53\), got -1/),
+    (e: Error) => assert.match(e.message, /seed must be an integer in \[0, 2\^53\), got -1/),
   );
   await generate(den, [[1], [2]], EOS, 64, { ...base, blockLength: 8, seeds: [1] }).then(
     () => assert.unreachable(),
-    (e) => assert.match(e.message, /1 seeds for 2 prompts/),
+    (e: Error) => assert.match(e.message, /1 seeds for 2 prompts/),
   );
 });
 

@@ -141,13 +141,16 @@ export function padPrompts(
 ): { ids: number[][]; P: number; keyMask: Float32Array | undefined } {
   const P = Math.max(...prompts.map((p) => p.length));
   const needMask = prompts.some((p) => p.length !== P);
-  const ids = prompts.map((p) => [...new Array(P - p.length).fill(padId), ...p]);
+  const ids = prompts.map((p) => [...new Array<number>(P - p.length).fill(padId), ...p]);
   return {
     ids,
     P,
     keyMask: needMask
       ? Float32Array.from(
-          prompts.flatMap((p) => [...new Array(P - p.length).fill(0), ...new Array(P).fill(1).slice(P - p.length)]),
+          prompts.flatMap((p) => [
+            ...new Array<number>(P - p.length).fill(0),
+            ...new Array<number>(P).fill(1).slice(P - p.length),
+          ]),
         )
       : undefined,
   };

@@ -155,7 +155,7 @@ export function buildPrompts(p: PromptInput): BuiltPrompts {
     const out: number[] = [];
     pieces.forEach((piece, k) => {
       if (piece) out.push(...tok.encode(piece));
-      if (k < pieces.length - 1) out.push(...new Array(p.maskSpan).fill(p.maskId));
+      if (k < pieces.length - 1) out.push(...new Array<number>(p.maskSpan).fill(p.maskId));
     });
     return out;
   });

@@ -96,7 +96,7 @@ test('linear accumulates dW straight into an existing .grad (parameter arenas), 
   wt.requiresGrad = true;
   wt.grad = tensor(rt, g0, [O, I]).keep();
   const before = rt.stats.dispatches;
-  await rt.scope(async () => {
+  await rt.scope(() => {
     backward(linear(tensor(rt, x, [N, I]), wt), tensor(rt, seed, [N, O]));
   });
   const got = (await wt.grad.read()) as Float32Array;

@@ -17,6 +17,23 @@ import { trimEnd } from '../sample/generate.ts';
 import { commitCheckpoint } from '../train/checkpoint-dir.ts';
 
 const root = new URL('..', import.meta.url).pathname;
+
+/** The fields these tests read from `sample --json` / `chat --json` output. */
+interface SampleJson {
+  prompt_ids: number[];
+  output_ids: number[];
+  text: string;
+  nfe: number;
+  mode: string;
+  messages: { role: string; content: string }[];
+}
+/** The fields these tests read from `eval --json` output. */
+interface EvalJson {
+  checkpoint: string;
+  rows: number;
+  val_loss: number;
+  log_likelihood: { per_example: number[] };
+}
 const tmp = mkdtempSync(join(tmpdir(), 'sample-cli-'));
 const tok = buildCharTokenizer('abcdefghijklmnopqrstuvwxyz0123456789+= \n');
 // The default run's charset: its chat template's "user" is outside the vocabulary.
@@ -83,7 +100,7 @@ test('a run folder as --checkpoint: its newest complete checkpoint, said on stde
   assert.match(r.stderr, /mode raw: the tokenizer cannot encode its chat template.*"u", "s", "e", "r"/);
   // 4 prompt tokens leave 12 of the model's 16: one block of 12, one token per step
   assert.match(r.stderr, /gen-length 12, block-length 12: what fits after the 4-token prompt/);
-  const o = JSON.parse(r.stdout.trim());
+  const o = JSON.parse(r.stdout.trim()) as SampleJson;
   assert.equal(o.prompt_ids, digits.encode('1+1='));
   assert.is(o.output_ids.length, 12);
   assert.is(o.nfe, 12);
@@ -91,7 +108,7 @@ test('a run folder as --checkpoint: its newest complete checkpoint, said on stde
   // a gen length shorter than the default block is one block
   const short = run(['--checkpoint', runDir, '--prompt', '1+1=', '--gen-length', '3', '--json']);
   assert.is(short.status, 0, short.stderr);
-  assert.is(JSON.parse(short.stdout.trim()).output_ids.length, 3);
+  assert.is((JSON.parse(short.stdout.trim()) as SampleJson).output_ids.length, 3);
   // what the user sets is kept, and what cannot fit is still an error
   const big = run(['--checkpoint', runDir, '--prompt', '1+1=', '--gen-length', '16', '--block-length', '16']);
   assert.is(big.status, 1);
@@ -121,7 +138,7 @@ test('eval takes a run folder too', async () => {
   );
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stderr, /using \S*run\/step-000002/);
-  assert.is(JSON.parse(r.stdout.trim()).checkpoint, join(runDir, 'step-000002'));
+  assert.is((JSON.parse(r.stdout.trim()) as EvalJson).checkpoint, join(runDir, 'step-000002'));
 });
 
 test('chat: --system and --messages make one conversation; --json returns it with the answer', async () => {
@@ -151,7 +168,7 @@ test('chat: --system and --messages make one conversation; --json returns it wit
   ]);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stderr, /mode chat: --messages/);
-  const o = JSON.parse(r.stdout.trim());
+  const o = JSON.parse(r.stdout.trim()) as SampleJson;
   const want = [
     { role: 'system', content: 'be brief' },
     { role: 'user', content: 'hi' },
@@ -214,7 +231,7 @@ test('sample --json prints the documented fields for each prompt', async () => {
   const lines = r.stdout
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l));
+    .map((l) => JSON.parse(l) as SampleJson);
   assert.is(lines.length, 2);
   for (const o of lines) {
     assert.is(o.output_ids.length, 4);
@@ -296,12 +313,12 @@ test('eval: validation loss and Monte Carlo log-likelihood as JSON; bad data is 
     { encoding: 'utf8', timeout: 120_000 },
   );
   assert.is(r.status, 0, r.stderr);
-  const o = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as EvalJson;
   assert.is(o.rows, 2);
   assert.ok(o.val_loss > 0 && Number.isFinite(o.val_loss), `val_loss ${o.val_loss}`);
   assert.is(o.log_likelihood.per_example.length, 2);
   assert.ok(
-    o.log_likelihood.per_example.every((x: number) => x < 0),
+    o.log_likelihood.per_example.every((x) => x < 0),
     'log-likelihoods are negative',
   );
   writeFileSync(data, '{"prompt":"1+2=","response":"3"}\n{not json\n');

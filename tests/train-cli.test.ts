@@ -53,7 +53,7 @@ function losses(dir: string): Map<number, number> {
   const m = new Map<number, number>();
   for (const line of readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n')) {
     if (!line.trim()) continue;
-    const r = JSON.parse(line);
+    const r = JSON.parse(line) as { event: string; step: number; loss: number };
     if (r.event === 'train') m.set(r.step, r.loss);
   }
   return m;

@@ -141,7 +141,7 @@ export function cleanStaleTemps(runDir: string): string[] {
  * The checkpoint to resume from: "auto" = newest complete one in the run folder (none: start
  * fresh), false = none, a path = that checkpoint, which must be complete.
  */
-export function resolveResume(resume: 'auto' | false | string, runDir: string): CheckpointEntry | undefined {
+export function resolveResume(resume: 'auto' | false | (string & {}), runDir: string): CheckpointEntry | undefined {
   if (resume === false) return undefined;
   if (resume === 'auto') return newestCheckpoint(runDir);
   const path = resolve(resume);

@@ -226,7 +226,7 @@ export function loadTrainConfig(tomlText: string, sourcePath: string, overrides:
       v = resolve(fromShell ? process.cwd() : dirname(resolve(sourcePath)), v);
     }
     const target = section ? (cfg[section] as Raw) : cfg;
-    target[key] = Array.isArray(v) ? [...v] : v;
+    target[key] = Array.isArray(v) ? [...(v as unknown[])] : v;
     explicit.add(full);
   };
   for (const [key, value] of Object.entries(raw)) {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../engine/errors.ts';
 import { loadJsonlDataset, tokenizeExamples, type TokenizeOptions } from './data.ts';
-import { DataOrder, epochPermutation, makeBatch, sequentialBatches } from './data-order.ts';
+import { DataOrder, epochPermutation, makeBatch, sequentialBatches, type DataPosition } from './data-order.ts';
 import { decode, fakeTokenizer } from './fake-tokenizer.test-util.ts';
 
 const FC = { seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined, numRuns: 100 };
@@ -229,7 +229,7 @@ test('a run resumed from a saved position sees exactly the uninterrupted order',
         const all = Array.from({ length: before + after }, () => straight.take(B));
         const first = new DataOrder(n, 7);
         for (let i = 0; i < before; i++) first.take(B);
-        const saved = JSON.parse(JSON.stringify(first.position));
+        const saved = JSON.parse(JSON.stringify(first.position)) as DataPosition;
         const resumed = new DataOrder(n, 7, saved);
         const rest = Array.from({ length: after }, () => resumed.take(B));
         return JSON.stringify(rest) === JSON.stringify(all.slice(before));

@@ -109,8 +109,14 @@ function toRecord(
   const msgs = rec['messages'];
   const want = 'expected {"messages": [{"role": string, "content": string}, ...]}';
   if (!Array.isArray(msgs) || msgs.length === 0) throw new MalformedRecord(`${want}, ending with an assistant turn`);
-  for (const m of msgs) {
-    if (m === null || typeof m !== 'object' || typeof m.role !== 'string' || typeof m.content !== 'string') {
+  for (const m of msgs as unknown[]) {
+    const turn = m as { role?: unknown; content?: unknown } | null;
+    if (
+      turn === null ||
+      typeof turn !== 'object' ||
+      typeof turn.role !== 'string' ||
+      typeof turn.content !== 'string'
+    ) {
       throw new MalformedRecord(`${want}; got ${JSON.stringify(m)}`);
     }
   }

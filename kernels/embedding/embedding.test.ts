@@ -7,7 +7,6 @@ import * as assert from 'uvu/assert';
 import { closeDevice, gpuDevice, throwsEngine } from '../../tests/gpu.ts';
 import { tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
-import { EngineError } from '../../engine/errors.ts';
 import { embedding, embeddingCsr } from './embedding.ts';
 
 test('embedding rejects bad inputs with the op and shapes in the message', async () => {

@@ -6,7 +6,6 @@ import * as assert from 'uvu/assert';
 import { closeDevice, gpuDevice, throwsEngine } from '../../tests/gpu.ts';
 import { tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
-import { EngineError } from '../../engine/errors.ts';
 import { rope } from './rope.ts';
 import { ropeRef } from './rope.ref.ts';
 import { allclose } from '../check.ts';

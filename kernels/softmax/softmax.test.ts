@@ -2,7 +2,6 @@
 // shape, and a hand-computed case pins the numbers, including logits that overflow exp() without
 // the max subtraction.
 import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import { tensor } from '../../engine/tensor.ts';
 import { allclose } from '../check.ts';
 import { gpuDevice, closeDevice, throwsEngine } from '../../tests/gpu.ts';

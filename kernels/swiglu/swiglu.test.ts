@@ -6,7 +6,6 @@ import * as assert from 'uvu/assert';
 import { closeDevice, gpuDevice, throwsEngine } from '../../tests/gpu.ts';
 import { tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
-import { EngineError } from '../../engine/errors.ts';
 import { swiglu } from './swiglu.ts';
 import { swigluBackwardRef, swigluRef } from './swiglu.ref.ts';
 import { allclose } from '../check.ts';
@@ -40,7 +39,7 @@ for (const n of [16, 15]) {
       g.requiresGrad = up.requiresGrad = true;
       const y = swiglu(g, up);
       const got = await y.read();
-      assert.ok(got.every(Number.isFinite), `forward not finite: ${Array.from(got)}`);
+      assert.ok(got.every(Number.isFinite), `forward not finite: ${Array.from(got).join(',')}`);
       allclose(got, swigluRef(gs, us), { atol: 1e-30, rtol: 1e-5 }, 'forward');
       backward(y, tensor(rt, dys, [n]));
       const [wg, wu] = swigluBackwardRef(gs, us, dys);
@@ -48,7 +47,7 @@ for (const n of [16, 15]) {
       const du = await up.grad!.read();
       assert.ok(
         dg.every(Number.isFinite) && du.every(Number.isFinite),
-        `backward not finite: ${Array.from(dg)} ${Array.from(du)}`,
+        `backward not finite: ${Array.from(dg).join(',')} ${Array.from(du).join(',')}`,
       );
       // Exact limits: d_gate -> dy * up for g >> 0 and -> 0 for g << 0; d_up = dy * silu(g).
       assert.is(dg[13], dys[13] * us[13]);
