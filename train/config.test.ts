@@ -158,6 +158,8 @@ test('cross-field rules: batch sizes, data sources, held-out split, architecture
     loadTrainConfig(DEFAULT_CONFIG_TOML, '<default>', ['dataset.gen_length=[0, 0]']).dataset.gen_length,
     [0, 0],
   );
+  const sortToml = DEFAULT_CONFIG_TOML.replaceAll('task = "addition"', 'task = "sort"');
+  assert.match(load(['dataset.balance_strata=true'], sortToml), /balance_strata .*task "sort" has none/);
   const many = load(['step_scheduler.local_batch_size=48', 'lr_scheduler.min_lr=1']);
   assert.match(many, /^config has 2 problems:/);
   // fine-tuning the default run from a checkpoint needs no other change
