@@ -80,6 +80,11 @@ export function checkTrainConfig(cfg: TrainConfig, explicit: ReadonlySet<string>
     }
   }
 
+  if (ds.balance_strata && ds.task !== 'addition') {
+    const what = ds.task === undefined ? 'a JSONL dataset' : `task "${ds.task}"`;
+    bad('dataset', 'balance_strata', `dataset.balance_strata balances the addition task's strata; ${what} has none`);
+  }
+
   const [gMin, gMax] = ds.gen_length;
   if (gMin !== 0 || gMax !== 0) {
     const g = `dataset.gen_length ([${ds.gen_length.join(', ')}])`;

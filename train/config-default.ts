@@ -1,8 +1,9 @@
 // The embedded default training config: what `dllm-wgpu train` runs with no config file. A tiny
 // LLaDA-style model (d_model 64, 2 layers, 4 heads, SwiGLU 192) trained from scratch with a char
-// tokenizer on addition of two numbers of 1-2 digits, validated on 500 held-out prompts it never
-// trains on. Only the fields that matter for reading the run are written (the architecture is the
-// schema default); `dllm-wgpu train --print-config` shows every field. Step count: the lead tunes it.
+// tokenizer on addition of two numbers of 1-2 digits at random generation lengths 4-16, with the
+// operand-digit strata balanced, validated on 500 held-out prompts it never trains on. Only the
+// fields that matter for reading the run are written (the architecture is the schema default);
+// `dllm-wgpu train --print-config` shows every field. Step count: the lead tunes it.
 
 export const DEFAULT_CONFIG_TOML = `# dllm-wgpu default run: learn two-digit addition from scratch with masked diffusion.
 name = "addition"
@@ -24,6 +25,7 @@ normalization = "token"
 task = "addition"         # "37+48=" -> "85"; 9500 training prompts
 split_seed = 1234
 n_heldout = 500           # 20 one-digit pairs (1+1), 160 each of 1+2, 2+1 and 2+2
+balance_strata = true     # 1+1, 1+2, 2+1 repeated to about 2+2's 7940 prompts: 32140 rows
 seq_length = 22           # the longest prompt (6) + the longest gen length (16)
 gen_length = [4, 16]      # each batch: prompt + G positions (answer, EOS, EOS padding), G uniform in 4..16
 shuffle_seed = 42

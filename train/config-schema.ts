@@ -128,6 +128,10 @@ export const SCHEMA = {
   dataset: {
     ...datasetFields('training'),
     n_examples: int(0, 'builtin tasks: training examples, 0 = all addition prompts / 20000 sort lists', { min: 0 }),
+    balance_strata: bool(
+      false,
+      'builtin addition: repeat the rarer operand-digit strata (1+1, 1+2, 2+1) to about as many rows as 2+2',
+    ),
     gen_length: {
       kind: 'numbers',
       default: [0, 0],

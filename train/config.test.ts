@@ -35,7 +35,7 @@ test('the default config loads with the tiny addition run', () => {
   );
   assert.equal([c.dataset.task, c.validation_dataset.task, c.dataset.n_heldout], ['addition', 'addition', 500]);
   // rows long enough for the longest prompt (6) + the longest gen length trained and evaluated (16)
-  assert.equal([c.dataset.seq_length, c.dataset.gen_length], [22, [4, 16]]);
+  assert.equal([c.dataset.seq_length, c.dataset.gen_length, c.dataset.balance_strata], [22, [4, 16], true]);
   assert.equal([c.optimizer.lr, c.optimizer.betas, c.optimizer.weight_decay], [3e-3, [0.9, 0.98], 0.1]);
   assert.equal([c.lr_scheduler.lr_decay_style, c.step_scheduler.global_batch_size], ['cosine', 64]);
   assert.is(c.model.path, undefined);
@@ -146,6 +146,8 @@ test('cross-field rules: batch sizes, data sources, held-out split, architecture
   assert.match(load(['lr_scheduler.min_lr=1']), /min_lr \(1\) exceeds optimizer\.lr/);
   assert.match(load(['dataset.unshifted=false']), /not supported/);
   assert.match(load(['name=a/b']), /names a folder/);
+  const sortToml = DEFAULT_CONFIG_TOML.replaceAll('task = "addition"', 'task = "sort"');
+  assert.match(load(['dataset.balance_strata=true'], sortToml), /balance_strata .*task "sort" has none/);
   assert.match(
     load(['dataset.gen_length=[9, 4]']),
     /gen_length \(\[9, 4\]\) must be \[min, max\] with 1 <= min <= max/,

@@ -70,6 +70,7 @@ function loadSplit(
       splitSeed: d.split_seed,
       nHeldout: d.n_heldout,
       nExamples: role === 'train' ? (cfg.dataset.n_examples ?? 0) : 0,
+      balanceStrata: role === 'train' && cfg.dataset.balance_strata,
     });
     return tokenizeExamples(ex, tok, tokenizeOpts(d, cfg), `${d.task}/${role}`);
   }

@@ -59,6 +59,28 @@ test('addition held-out is stratified by operand digits: 20 + 160 + 160 + 160 of
   assert.ok(countStrata(held.slice(0, 50)).filter((n) => n > 0).length >= 3);
 });
 
+test('balance_strata repeats the rarer addition strata to about the largest, and nothing held out', () => {
+  const train = taskExamples(base({})).map((e) => e.prompt);
+  const balanced = taskExamples(base({ balanceStrata: true })).map((e) => e.prompt);
+  // 80 x 99, 740 x 11, 740 x 11, 7940 x 1
+  assert.equal(countStrata(balanced), [7920, 8140, 8140, 7940]);
+  assert.equal(new Set(balanced).size, train.length, 'every training prompt and nothing else');
+  assert.ok(balanced.every((p) => train.includes(p)));
+  // a prompt's copies all come from the same training prompt set; held-out prompts never appear
+  const held = new Set(taskExamples(base({ split: 'heldout' })).map((e) => e.prompt));
+  assert.ok(balanced.every((p) => !held.has(p)));
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 0, max: 3000 }), (nHeldout, nExamples) => {
+      const n = countStrata(taskExamples(base({ nHeldout, nExamples, balanceStrata: true })).map((e) => e.prompt));
+      const present = n.filter((k) => k > 0);
+      // round(largest / count) copies leave each stratum in [2/3, 4/3] of the largest: within a factor 2
+      assert.ok(Math.min(...present) * 2 >= Math.max(...present), `strata ${n} are not balanced`);
+    }),
+    FC,
+  );
+  assert.equal(taskExamples(base({ split: 'heldout', balanceStrata: true })).length, 500, 'held-out unchanged');
+});
+
 test('held-out counts per stratum: as even as the strata allow, at most a fifth each while possible', () => {
   const sizes = ADDITION_STRATA.map((s) => STRATUM_SIZE[s]);
   const caps = sizes.map((s) => s / 5);

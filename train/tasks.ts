@@ -4,6 +4,7 @@
 // its options (draws come from the Philox reference, stream tag taskSplit), and the held-out split
 // never overlaps the training split: addition holds out a seeded subset of the 10,000 possible
 // prompts, stratified by operand digits (1+1, 1+2, 2+1, 2+2) so each stratum is measured; sort draws its held-out prompts first and rejects them when generating training ones.
+// The addition training split can repeat its rarer strata so each is seen about as often (balanceStrata).
 // Deliberately no tokenisation here (train/data.ts does that) and no sampling (sample/ scores).
 import { UserError } from '../engine/errors.ts';
 import { STREAM_TAG, philoxPermutation, philoxU32, streamOf, u32Below } from '../kernels/rng/philox.ts';
@@ -26,6 +27,8 @@ export interface TaskOptions {
   nHeldout: number;
   /** Training examples; 0 = every non-held-out prompt for addition, 20,000 for sort. */
   nExamples: number;
+  /** Addition training split: repeat the rarer operand-digit strata (see balanceStrata). */
+  balanceStrata?: boolean;
 }
 
 /**
@@ -125,7 +128,27 @@ function additionSplit(o: TaskOptions): Example[] {
     );
   }
   const take = o.split === 'train' && o.nExamples > 0 ? ids.slice(0, o.nExamples) : ids;
-  return take.map((k) => additionExample(Math.floor(k / 100), k % 100));
+  const rows = o.split === 'train' && o.balanceStrata ? balanceStrata(take, strat) : take;
+  return rows.map((k) => additionExample(Math.floor(k / 100), k % 100));
+}
+
+/**
+ * Repeats each stratum's prompts round(largest / its count) times, so every stratum gets a
+ * comparable share of the training rows. Without it 2+2 pairs are 85% of the addition rows, and a
+ * model trained on random gen lengths learns where 2+2 prompts put their digits and fails prompts
+ * whose second operand has one digit (1+1, 2+1), which put the first operand's units one place
+ * closer to '='. The data order shuffles the copies apart; held-out prompts are never repeated in.
+ */
+export function balanceStrata(ids: readonly number[], stratumOf: (k: number) => number): number[] {
+  const count = new Map<number, number>();
+  for (const k of ids) count.set(stratumOf(k), (count.get(stratumOf(k)) ?? 0) + 1);
+  const largest = Math.max(...count.values());
+  const out: number[] = [];
+  const maxCopies = Math.max(...[...count.values()].map((n) => Math.round(largest / n)));
+  for (let copy = 0; copy < maxCopies; copy++) {
+    for (const k of ids) if (copy < Math.round(largest / count.get(stratumOf(k))!)) out.push(k);
+  }
+  return out;
 }
 
 /** Draws sort examples from one stream part; `reject` filters prompts that may not appear. */
