@@ -60,13 +60,16 @@ export class ParamStore {
   private arenas = new Map<ArenaKind, Tensor[]>(); // one flat tensor per chunk
   private ownBuffers: GPUBuffer[] = [];
 
+  /** `maxChunkBytes`: a lower chunk limit than the adapter's (tests exercise several chunks on tiny models). */
   constructor(
     readonly rt: Runtime,
     specs: ParamSpec[],
+    opts: { maxChunkBytes?: number } = {},
   ) {
     const lim = rt.gpu.limits;
     const align = Math.max(64, lim.minStorageBufferOffsetAlignment / 4);
-    const maxChunkFloats = Math.floor(Math.min(lim.maxBufferSize, lim.maxStorageBufferBindingSize) / 4 / align) * align;
+    const maxBytes = Math.min(lim.maxBufferSize, lim.maxStorageBufferBindingSize, opts.maxChunkBytes ?? Infinity);
+    const maxChunkFloats = Math.floor(maxBytes / 4 / align) * align;
     const mats = specs.filter((s) => s.shape.length >= 2);
     const vecs = specs.filter((s) => s.shape.length < 2);
     this.order = [...mats, ...vecs];
