@@ -183,7 +183,7 @@ function toTyped(dtype: DType, data: ArrayLike<number>): HostArray {
 function padTo4(a: HostArray): HostArray {
   if (a.byteLength % 4 === 0) return a;
   const out = new Uint16Array(a.length + 1);
-  out.set(a as Uint16Array);
+  out.set(a);
   return out;
 }
 

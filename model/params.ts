@@ -231,7 +231,7 @@ export class ParamStore {
     const flats = this.arenas.get(which);
     if (!flats) throw new EngineError(`arena ${which} not allocated`);
     const out = new Float32Array(this.totalFloats);
-    for (const [i, f] of flats.entries()) out.set((await f.read()) as Float32Array, this.chunks[i].start);
+    for (const [i, f] of flats.entries()) out.set(await f.read(), this.chunks[i].start);
     return out;
   }
 
