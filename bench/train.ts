@@ -85,7 +85,7 @@ async function benchShape(
   const model = createModel(cfg, { device: dev, seed: 1 });
   const P = model.params;
   P.enableGrad();
-  const { m, v } = P.moments();
+  const ranges = P.optimizerRanges();
   const N = s.B * s.T;
   let seed = 1;
   const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), seed);
@@ -97,16 +97,18 @@ async function benchShape(
     dev.tidy(() => {
       const logits = model.forward({ ids: noisy, B: s.B, T: s.T });
       backward(softmaxCrossEntropy(logits, tensor(dev, ids, [N], 'i32'), tensor(dev, w, [N])));
-      const sc = clipScale(gradNormSquared([P.flatGrads]), 1);
-      adamwStep(P.flatParams, P.flatGrads, m, v, {
-        lr: 1e-4,
-        beta1: 0.9,
-        beta2: 0.98,
-        eps: 1e-8,
-        weightDecay: 0.1,
-        step: k,
-        gradScale: sc,
-      });
+      const sc = clipScale(gradNormSquared(P.gradChunks()), 1);
+      for (const r of ranges) {
+        adamwStep(r.p, r.g, r.m, r.v, {
+          lr: 1e-4,
+          beta1: 0.9,
+          beta2: 0.98,
+          eps: 1e-8,
+          weightDecay: r.decay ? 0.1 : 0,
+          step: k,
+          gradScale: sc,
+        });
+      }
     });
     dev.flush();
   };
@@ -186,6 +188,7 @@ async function benchShape(
     r.extra!.ours_matmul_1024_gflops = matmulGflops;
   }
   if (started) r.peer['pytorch-cpu'] = torchFigure(torch, started, peerTimes, times, N);
+  for (const q of ranges) [q.p, q.g, q.m, q.v].forEach((t) => t.dispose());
   model.dispose();
   return r;
 }

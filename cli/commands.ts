@@ -83,7 +83,8 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
           const { cfg, source } = await loadConfigFile(path, o.set, o.resume);
           if (o.printConfig) {
             const { resolvedConfigToToml } = await import('../train/config.ts');
-            process.stdout.write(resolvedConfigToToml(cfg));
+            const { trainingMemoryLine } = await import('../train/setup.ts');
+            process.stdout.write(resolvedConfigToToml(cfg) + '\n' + trainingMemoryLine(cfg));
             return;
           }
           const logger = progressLogger();

@@ -4,11 +4,13 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
-import { action, loadProgress, log, parseIntOpt, withDevice } from './run.ts';
+import { action, loadProgress, log, parseIntOpt, withDevice, DTYPE_HELP, parseDtypeOpt } from './run.ts';
 import { resolveCheckpointArg } from './checkpoint-arg.ts';
+import type { ParamDType } from '../model/params.ts';
 
 interface EvalFlags {
   checkpoint: string;
+  dtype: ParamDType | 'auto';
   data: string;
   seqLength: number;
   batchSize: number;
@@ -51,6 +53,7 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
       0,
     )
     .option('--seed <n>', 'seed of the masks', parseIntOpt('--seed'), 0)
+    .option('--dtype <type>', DTYPE_HELP, parseDtypeOpt, 'auto')
     .option('--json', 'print the result as JSON', false)
     .action(
       action(async (o: EvalFlags) => {
@@ -68,7 +71,11 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
           import('../train/likelihood.ts'),
         ]);
         await withDevice(deviceOpts(), async (dev) => {
-          const model = await loadModel(ck.dir, { device: dev, onTensor: loadProgress(ck.dir) });
+          const model = await loadModel(ck.dir, {
+            device: dev,
+            dtype: o.dtype === 'auto' ? undefined : o.dtype,
+            onTensor: loadProgress(ck.dir),
+          });
           try {
             const tok = model.tokenizer;
             if (!tok) throw new UserError(`${ck.dir} has no tokenizer.json; eval needs it to encode --data`);

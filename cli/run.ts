@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import { DeviceError, EngineError, EXIT, UserError } from '../engine/errors.ts';
 import type { Device, DeviceOptions } from '../engine/device.ts';
+import type { ParamDType } from '../model/params.ts';
 
 export function log(msg: string): void {
   process.stderr.write(msg + '\n');
@@ -69,6 +70,24 @@ export function parseFloatOpt(name: string) {
     return n;
   };
 }
+
+/** `--dtype`: bfloat16 | float16 | float32 (or bf16, f16, f32), or auto = the checkpoint's own. */
+export function parseDtypeOpt(v: string): ParamDType | 'auto' {
+  // The names model/io.ts's parseDtype takes, spelled out here: --help must not load the model code.
+  const names: Record<string, ParamDType | 'auto'> = {
+    auto: 'auto',
+    bfloat16: 'bf16',
+    float16: 'f16',
+    float32: 'f32',
+    bf16: 'bf16',
+    f16: 'f16',
+    f32: 'f32',
+  };
+  if (Object.hasOwn(names, v)) return names[v];
+  throw new InvalidArgumentError(`unknown dtype "${v}"; use bfloat16, float16, float32 or auto`);
+}
+
+export const DTYPE_HELP = "storage of the weight matrices: bfloat16 | float16 | float32 | auto (the checkpoint's own)";
 
 /** Progress while a checkpoint loads: a line every 10% of its tensors (large models take a while). */
 export function loadProgress(dir: string): (name: string, i: number, n: number) => void {

@@ -5,14 +5,16 @@ import { readFileSync, existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
-import { action, loadProgress, log, parseFloatOpt, parseIntOpt, withDevice } from './run.ts';
+import { action, loadProgress, log, parseFloatOpt, parseIntOpt, withDevice, DTYPE_HELP, parseDtypeOpt } from './run.ts';
 import { resolveCheckpointArg } from './checkpoint-arg.ts';
 import type { GenerateOptions } from '../sample/generate.ts';
 import type { CacheMode } from '../sample/denoiser.ts';
+import type { ParamDType } from '../model/params.ts';
 import { buildPrompts, parseMessages, type SampleMode } from '../sample/prompt.ts';
 
 interface SampleFlags {
   checkpoint: string;
+  dtype: ParamDType | 'auto';
   prompt: string[];
   prompts?: string;
   promptIds?: string;
@@ -169,6 +171,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     )
     .option('--no-early-stop', 'run every block even when all rows have ended')
     .option('--no-live', 'no live denoising view on a TTY')
+    .option('--dtype <type>', DTYPE_HELP, parseDtypeOpt, 'auto')
     .option(
       '--json',
       'one JSON object per prompt: prompt_ids, output_ids, text, mode, nfe, seconds (chat: messages, the conversation with the answer)',
@@ -192,7 +195,11 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
             import('../sample/live.ts'),
           ]);
         await withDevice(deviceOpts(), async (dev) => {
-          const model = await loadModel(ck.dir, { device: dev, onTensor: loadProgress(ck.dir) });
+          const model = await loadModel(ck.dir, {
+            device: dev,
+            dtype: o.dtype === 'auto' ? undefined : o.dtype,
+            onTensor: loadProgress(ck.dir),
+          });
           try {
             const tok = model.tokenizer;
             const built = buildPrompts({

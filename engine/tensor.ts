@@ -2,16 +2,30 @@
 // one Storage (reshape, arena views); the storage returns its buffer to the pool when the last
 // view is disposed. Lifetime is explicit (dispose / Runtime.scope), never the garbage collector.
 // Ops are free functions in kernels/, not methods here (no import cycles, small file).
+// Element types: f32, i32, u32 (4 bytes), and the 16-bit float storage formats bf16 and f16 that
+// weights use (2 bytes, raw bit patterns on the host as Uint16Array; a buffer's byte length is
+// rounded up to a multiple of 4, as WebGPU needs). No kernel computes in 16 bits: they decode to f32.
 import { EngineError } from './errors.ts';
 import type { Runtime } from './runtime.ts';
 import type { GradNode } from './autograd.ts';
 
-export type DType = 'f32' | 'i32' | 'u32';
+export type DType = 'f32' | 'i32' | 'u32' | 'bf16' | 'f16';
+export type HalfDType = 'bf16' | 'f16';
 export type TypedArrayFor<D extends DType> = D extends 'f32'
   ? Float32Array
   : D extends 'i32'
     ? Int32Array
-    : Uint32Array;
+    : D extends 'u32'
+      ? Uint32Array
+      : Uint16Array;
+export type HostArray = Float32Array | Int32Array | Uint32Array | Uint16Array;
+
+export const isHalf = (d: DType): d is HalfDType => d === 'bf16' || d === 'f16';
+
+/** Bytes of `n` elements of `dtype` in a buffer: 16-bit types padded to a multiple of 4. */
+export function bytesFor(dtype: DType, n: number): number {
+  return isHalf(dtype) ? Math.ceil(n / 2) * 4 : n * 4;
+}
 
 export class Storage {
   refs = 0;
@@ -70,7 +84,7 @@ export class Tensor {
   }
 
   get byteLength(): number {
-    return this.size * 4;
+    return bytesFor(this.dtype, this.size);
   }
   get rank(): number {
     return this.shape.length;
@@ -126,7 +140,7 @@ export class Tensor {
   async read(): Promise<TypedArrayFor<DType>> {
     this.assertLive('read');
     const bytes = await this.rt.readBytes(this.storage.buffer, this.byteOffset, this.byteLength);
-    return typed(this.dtype, bytes);
+    return typed(this.dtype, bytes, this.size);
   }
 
   async readF32(): Promise<Float32Array> {
@@ -134,7 +148,7 @@ export class Tensor {
     return (await this.read()) as Float32Array;
   }
 
-  /** Overwrite the contents (ordered after the work encoded so far). */
+  /** Overwrite the contents (ordered after the work encoded so far); bf16/f16 take a Uint16Array of bits. */
   write(data: ArrayLike<number>): void {
     this.assertLive('write');
     if (data.length !== this.size) {
@@ -148,19 +162,34 @@ export class Tensor {
   }
 }
 
-function typed(dtype: DType, bytes: ArrayBuffer): Float32Array | Int32Array | Uint32Array {
+function typed(dtype: DType, bytes: ArrayBuffer, n: number): HostArray {
+  if (isHalf(dtype)) return new Uint16Array(bytes, 0, n);
   return dtype === 'f32' ? new Float32Array(bytes) : dtype === 'i32' ? new Int32Array(bytes) : new Uint32Array(bytes);
 }
 
-function toTyped(dtype: DType, data: ArrayLike<number>): Float32Array | Int32Array | Uint32Array {
+function toTyped(dtype: DType, data: ArrayLike<number>): HostArray {
+  if (isHalf(dtype)) {
+    // Values and bit patterns are both numbers: insist on bits, so 0.5 never uploads as 0x0000.
+    if (!(data instanceof Uint16Array))
+      throw new EngineError(`a ${dtype} tensor takes its bit patterns as a Uint16Array`);
+    return data;
+  }
   if (dtype === 'f32') return data instanceof Float32Array ? data : Float32Array.from(data);
   if (dtype === 'i32') return data instanceof Int32Array ? data : Int32Array.from(data);
   return data instanceof Uint32Array ? data : Uint32Array.from(data);
 }
 
+/** queue.writeBuffer wants whole 4-byte words: an odd count of 16-bit elements gets a zero pad. */
+function padTo4(a: HostArray): HostArray {
+  if (a.byteLength % 4 === 0) return a;
+  const out = new Uint16Array(a.length + 1);
+  out.set(a);
+  return out;
+}
+
 /** A new uninitialised tensor from the pool. */
 export function empty(rt: Runtime, shape: readonly number[], dtype: DType = 'f32', label = ''): Tensor {
-  const bytes = Math.max(4, numel(shape) * 4);
+  const bytes = Math.max(4, bytesFor(dtype, numel(shape)));
   const maxBinding = rt.limits.maxStorageBufferBindingSize;
   if (bytes > maxBinding) {
     throw new EngineError(
@@ -185,7 +214,7 @@ export function tensor(
   const t = empty(rt, shape, dtype, label);
   // Safe without ordering against encoded work: a pool buffer handed out is never referenced by
   // unsubmitted commands (released buffers only become free after submit, engine/pool.ts).
-  if (data.length > 0) rt.gpu.queue.writeBuffer(t.buffer, 0, toTyped(dtype, data));
+  if (data.length > 0) rt.gpu.queue.writeBuffer(t.buffer, 0, padTo4(toTyped(dtype, data)));
   return t;
 }
 

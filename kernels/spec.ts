@@ -9,7 +9,7 @@ import type { Tensor, DType } from '../engine/tensor.ts';
 export interface CaseInput {
   name: string;
   shape: number[];
-  data: Float32Array | Int32Array | Uint32Array;
+  data: Float32Array | Int32Array | Uint32Array | Uint16Array; // bf16/f16: bit patterns
   dtype?: DType; // default f32
   /** Differentiable input: the suite checks its gradient (default: true for f32). */
   grad?: boolean;

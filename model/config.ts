@@ -195,7 +195,7 @@ function dropUndefined(o: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-export type TorchDtype = 'float32' | 'bfloat16';
+export type TorchDtype = 'float32' | 'bfloat16' | 'float16';
 
 /**
  * A config.json that Hugging Face transformers loads with trust_remote_code (the directory also

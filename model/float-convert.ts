@@ -1,8 +1,9 @@
 // Bit-level conversions between IEEE-754 binary32 and the 16-bit float formats checkpoints use:
 // bfloat16 (1 sign, 8 exponent, 7 mantissa bits: the top half of a binary32) and binary16
-// (1, 5, 10). Decoding is exact; encoding to bf16 rounds to nearest, ties to even.
-// Deliberately not here: f32 -> f16 encoding (we save F32 or BF16 only) and byte order handling
-// (callers check the host is little-endian, as safetensors data is).
+// (1, 5, 10). Decoding is exact; encoding rounds to nearest, ties to even (as PyTorch's .to()),
+// NaN stays NaN, f16 overflow goes to +-Inf and tiny values to f16 subnormals or zero.
+// Deliberately not here: byte order handling (callers check the host is little-endian, as
+// safetensors data is).
 // Formats: IEEE 754-2008 section 3.6 (binary16); bfloat16 as in Google's TPU docs / PyTorch c10.
 
 let f16Table: Float32Array | null = null;
@@ -44,6 +45,37 @@ export function f32ToBf16Bits(src: Float32Array, dst: Uint16Array): void {
   }
 }
 
+/** binary32 -> binary16 bits, round to nearest even (subnormal results too); NaN stays a quiet NaN. */
+export function f32ToF16Bits(src: Float32Array, dst: Uint16Array): void {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < src.length; i++) dst[i] = f16FromF32Bits(bits[i]);
+}
+
+function f16FromF32Bits(u: number): number {
+  const sign = (u >>> 16) & 0x8000;
+  const exp = (u >>> 23) & 0xff;
+  let man = u & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 | (man >>> 13) : 0);
+  const e = exp - 127 + 15; // binary16 biased exponent
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal result: value = man' * 2^-24 with the implicit bit made explicit.
+    if (e < -10) return sign; // below half the smallest subnormal: rounds to zero
+    man |= 0x800000;
+    const shift = 14 - e;
+    let h = man >>> shift;
+    const rem = man & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (man >>> 13);
+  const rem = man & 0x1fff;
+  // A carry out of the mantissa bumps the exponent, up to Inf: exactly what rounding wants.
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
 /** Convenience for tests and small tensors: one value through binary16 bits. */
 export function f16ToF32(bits: number): number {
   return f16Lookup()[bits & 0xffff];
@@ -58,5 +90,11 @@ export function bf16ToF32(bits: number): number {
 export function f32ToBf16(x: number): number {
   const out = new Uint16Array(1);
   f32ToBf16Bits(Float32Array.of(x), out);
+  return out[0];
+}
+
+export function f32ToF16(x: number): number {
+  const out = new Uint16Array(1);
+  f32ToF16Bits(Float32Array.of(x), out);
   return out[0];
 }

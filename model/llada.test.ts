@@ -77,7 +77,7 @@ test('BF16 checkpoint equals the F32 one after rounding; sharded loads identical
   await saveModel(m, join(tmp, 'single'), { dtype: 'F32' });
   m.dispose();
   const ids = [randIds(7, 11, 5)];
-  const mb = await loadModel(join(tmp, 'bf16'), { device: rt });
+  const mb = await loadModel(join(tmp, 'bf16'), { device: rt, dtype: 'f32' }); // widened on load
   const wb = await weightsOf(mb);
   for (const [k, v] of w) {
     const rounded = Array.from(v, (x) => bf16ToF32(f32ToBf16(x)));

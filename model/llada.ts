@@ -17,7 +17,7 @@ import { swiglu } from '../kernels/swiglu/swiglu.ts';
 import { embedding } from '../kernels/embedding/embedding.ts';
 import { type ModelConfig, embeddingRows, headDim, kvHeads } from './config.ts';
 import { parameterTable } from './names.ts';
-import { ParamStore } from './params.ts';
+import { ParamStore, type ParamDType } from './params.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
 export interface ForwardInput {
@@ -60,11 +60,19 @@ export class LLaDAModel {
   /** The checkpoint's tokenizer, when it has one. */
   tokenizer: Tokenizer | null = null;
 
+  /**
+   * `dtype`: storage of the weight matrices (embedding, projections, LM head); bf16/f16 ones are
+   * frozen (inference). Norm weights are always f32: a few floats per layer, read by rmsnorm.
+   */
   constructor(
     readonly rt: Runtime,
     readonly config: ModelConfig,
+    readonly dtype: ParamDType = 'f32',
   ) {
-    this.params = new ParamStore(rt, parameterTable(config));
+    this.params = new ParamStore(
+      rt,
+      parameterTable(config).map((p) => ({ ...p, dtype: p.shape.length >= 2 ? dtype : 'f32' })),
+    );
   }
 
   get vocabRows(): number {

@@ -1,80 +1,154 @@
-// Parameter arenas: every parameter, its gradient and the two AdamW moments each live in ONE GPU
-// buffer, as views aligned to minStorageBufferOffsetAlignment. Zeroing all gradients is one
-// clearBuffer, AdamW is one dispatch per arena chunk, and a checkpoint is the arena mapped to HF
-// tensor names. Parameters are laid out 2-D matrices first (weight-decayed), then 1-D norm
-// weights (not decayed), so each group is one contiguous range.
+// Parameter storage. Every parameter carries a dtype:
+// - f32 parameters (trainable) live in arenas: the parameters, their gradients and the two AdamW
+//   moments are each a few large GPU buffers ("chunks") holding views aligned to
+//   minStorageBufferOffsetAlignment. Zeroing the gradients is one clearBuffer per chunk and AdamW
+//   one dispatch per chunk and weight-decay group. A chunk never exceeds maxBufferSize nor
+//   maxStorageBufferBindingSize (AdamW binds a chunk range whole), so a model of any size gets as
+//   many chunks as it needs; a single tensor over the binding limit gets a chunk of its own.
+//   Within the arena, 2-D matrices (weight-decayed) come first, then 1-D norm weights (not
+//   decayed), so each group is one contiguous range of every chunk. Offsets are global float
+//   indices across the chunks, so host copies (checkpoints, initialisation) are one flat array.
+// - bf16/f16 parameters (LLaDA ships bf16) are frozen storage: one buffer per tensor holding the
+//   raw 16-bit values (kernels decode them to f32 as they read), no gradient, no AdamW moments.
+//   Full fine-tuning therefore keeps f32 weights; 16-bit storage serves inference and, later, a
+//   frozen base under LoRA. enableGrad() refuses a store that holds any.
 // Deliberately not here: initialisation (init.ts), file formats (io.ts).
 import type { Runtime } from '../engine/runtime.ts';
-import { Storage, Tensor, fill0 } from '../engine/tensor.ts';
+import { Storage, Tensor, bytesFor, fill0, type DType } from '../engine/tensor.ts';
 import { EngineError } from '../engine/errors.ts';
+
+export type ParamDType = 'f32' | 'bf16' | 'f16';
 
 export interface ParamSpec {
   name: string;
   shape: number[];
+  /** Storage type (default f32). */
+  dtype?: ParamDType;
 }
 
-export interface Arena {
-  buffer: GPUBuffer;
-  storage: Storage;
-  /** Whole arena as one flat tensor (for AdamW, norms, clears). */
-  flat: Tensor;
+interface Chunk {
+  /** Global float range [start, end) of the arena this chunk holds. */
+  start: number;
+  end: number;
+  /** End of the decayed (matrix) group inside this chunk, clamped to [start, end]. */
+  decayEnd: number;
+}
+
+type ArenaKind = 'param' | 'grad' | 'm' | 'v';
+
+/** One piece of the optimizer's work: views of parameters, gradients and moments over one range. */
+export interface OptimizerRange {
+  p: Tensor;
+  g: Tensor;
+  m: Tensor;
+  v: Tensor;
+  decay: boolean;
 }
 
 export class ParamStore {
   readonly params = new Map<string, Tensor>();
   readonly order: ParamSpec[];
-  readonly offsets = new Map<string, number>(); // in floats
-  /** Floats in the decayed (matrix) group; the rest of the arena is the 1-D group. */
+  /** Global float offsets of the f32 (arena) parameters. */
+  readonly offsets = new Map<string, number>();
+  /** Floats in the decayed (matrix) group of the arena; the rest is the 1-D group. */
   readonly decayFloats: number;
+  /** Floats in the arena (f32 parameters, with alignment padding). */
   readonly totalFloats: number;
+  /** Parameter elements, all dtypes. */
   readonly count: number;
-  private arenas: { param: Arena; grad?: Arena; m?: Arena; v?: Arena };
+  readonly chunks: Chunk[] = [];
+  private arenas = new Map<ArenaKind, Tensor[]>(); // one flat tensor per chunk
+  private ownBuffers: GPUBuffer[] = [];
 
+  /** `maxChunkBytes`: a lower chunk limit than the adapter's (tests exercise several chunks on tiny models). */
   constructor(
     readonly rt: Runtime,
     specs: ParamSpec[],
+    opts: { maxChunkBytes?: number } = {},
   ) {
-    const align = Math.max(64, rt.gpu.limits.minStorageBufferOffsetAlignment / 4);
+    const lim = rt.gpu.limits;
+    const align = Math.max(64, lim.minStorageBufferOffsetAlignment / 4);
+    const maxBytes = Math.min(lim.maxBufferSize, lim.maxStorageBufferBindingSize, opts.maxChunkBytes ?? Infinity);
+    const maxChunkFloats = Math.floor(maxBytes / 4 / align) * align;
     const mats = specs.filter((s) => s.shape.length >= 2);
     const vecs = specs.filter((s) => s.shape.length < 2);
     this.order = [...mats, ...vecs];
     let off = 0;
-    let decay = 0;
+    let decay = -1;
     let count = 0;
+    let chunkStart = 0;
     for (const s of this.order) {
-      if (s === vecs[0]) decay = off;
-      this.offsets.set(s.name, off);
       const n = s.shape.reduce((p, d) => p * d, 1);
       count += n;
-      off += Math.ceil(n / align) * align;
+      if ((s.dtype ?? 'f32') !== 'f32') continue;
+      if (decay < 0 && s.shape.length < 2) decay = off;
+      const padded = Math.ceil(n / align) * align;
+      if (off > chunkStart && off + padded - chunkStart > maxChunkFloats) {
+        this.chunks.push({ start: chunkStart, end: off, decayEnd: 0 });
+        chunkStart = off;
+      }
+      this.offsets.set(s.name, off);
+      off += padded;
     }
-    this.decayFloats = vecs.length ? decay : off;
+    if (off > chunkStart) this.chunks.push({ start: chunkStart, end: off, decayEnd: 0 });
+    this.decayFloats = decay < 0 ? off : decay;
     this.totalFloats = off;
     this.count = count;
-    const bytes = off * 4;
-    if (bytes > rt.gpu.limits.maxBufferSize) {
-      throw new EngineError(
-        `parameters need ${bytes} bytes, over this adapter's maxBufferSize ${rt.gpu.limits.maxBufferSize}`,
-      );
+    for (const c of this.chunks) c.decayEnd = Math.min(Math.max(this.decayFloats, c.start), c.end);
+    const flats = this.arena('param');
+    for (const s of this.order) {
+      const dtype = s.dtype ?? 'f32';
+      if (dtype === 'f32') this.params.set(s.name, this.viewOf(flats, s));
+      else this.params.set(s.name, this.ownTensor(s, dtype));
     }
-    this.arenas = { param: this.arena('params') };
-    for (const s of this.order) this.params.set(s.name, this.viewOf(this.arenas.param, s));
   }
 
-  private arena(label: string): Arena {
-    const buffer = this.rt.gpu.createBuffer({
-      size: this.totalFloats * 4,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-      label: `arena:${label}`,
+  /** The chunk index holding global float offset `off`. */
+  private chunkOf(off: number): number {
+    return this.chunks.findIndex((c) => off >= c.start && off < c.end);
+  }
+
+  private arena(kind: ArenaKind): Tensor[] {
+    let flats = this.arenas.get(kind);
+    if (flats) return flats;
+    flats = this.chunks.map((c, i) => {
+      const label = `arena:${kind}${this.chunks.length > 1 ? `.${i}` : ''}`;
+      const buffer = this.createBuffer((c.end - c.start) * 4, label);
+      const flat = new Tensor(this.rt, new Storage(this.rt, buffer, false), [c.end - c.start], 'f32', 0, label).keep();
+      fill0(flat);
+      return flat;
     });
-    const storage = new Storage(this.rt, buffer, false);
-    const flat = new Tensor(this.rt, storage, [this.totalFloats], 'f32', 0, `arena:${label}`).keep();
-    fill0(flat);
-    return { buffer, storage, flat };
+    this.arenas.set(kind, flats);
+    return flats;
   }
 
-  private viewOf(a: Arena, s: ParamSpec, prefix = ''): Tensor {
-    return new Tensor(this.rt, a.storage, s.shape, 'f32', this.offsets.get(s.name)! * 4, prefix + s.name).keep();
+  private createBuffer(bytes: number, label: string): GPUBuffer {
+    const max = this.rt.gpu.limits.maxBufferSize;
+    if (bytes > max) {
+      throw new EngineError(`${label} needs ${bytes} bytes, over this adapter's maxBufferSize ${max}`);
+    }
+    const buffer = this.rt.gpu.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      label,
+    });
+    this.ownBuffers.push(buffer);
+    return buffer;
+  }
+
+  /** A 16-bit parameter's own buffer, rounded up to 16 bytes (kernels read B operands as vec4 groups). */
+  private ownTensor(s: ParamSpec, dtype: DType): Tensor {
+    const n = s.shape.reduce((p, d) => p * d, 1);
+    const bytes = Math.max(16, Math.ceil(bytesFor(dtype, n) / 16) * 16);
+    const buffer = this.createBuffer(bytes, `param:${s.name}`);
+    return new Tensor(this.rt, new Storage(this.rt, buffer, false), s.shape, dtype, 0, s.name).keep();
+  }
+
+  private viewOf(flats: Tensor[], s: ParamSpec, prefix = ''): Tensor {
+    const off = this.offsets.get(s.name)!;
+    const k = this.chunkOf(off);
+    const byteOffset = (off - this.chunks[k].start) * 4;
+    return new Tensor(this.rt, flats[k].storage, s.shape, 'f32', byteOffset, prefix + s.name).keep();
   }
 
   get(name: string): Tensor {
@@ -83,14 +157,34 @@ export class ParamStore {
     return t;
   }
 
-  get flatParams(): Tensor {
-    return this.arenas.param.flat;
+  dtypeOf(name: string): ParamDType {
+    return this.get(name).dtype as ParamDType;
+  }
+
+  /** Bytes of GPU memory the parameters take, and what gradients plus AdamW moments would add. */
+  memory(): { paramBytes: number; trainingBytes: number } {
+    let half = 0;
+    for (const s of this.order) {
+      const d = s.dtype ?? 'f32';
+      if (d !== 'f32')
+        half += bytesFor(
+          d,
+          s.shape.reduce((p, x) => p * x, 1),
+        );
+    }
+    return { paramBytes: this.totalFloats * 4 + half, trainingBytes: 3 * this.totalFloats * 4 };
   }
 
   /** Make every parameter require grad, with `.grad` a view of the gradient arena. */
   enableGrad(): void {
-    if (this.arenas.grad) return;
-    const g = (this.arenas.grad = this.arena('grads'));
+    if (this.arenas.has('grad')) return;
+    const frozen = this.order.find((s) => (s.dtype ?? 'f32') !== 'f32');
+    if (frozen) {
+      throw new EngineError(
+        `cannot train ${frozen.name}: it is stored as ${frozen.dtype}; full fine-tuning needs f32 weights`,
+      );
+    }
+    const g = this.arena('grad');
     for (const s of this.order) {
       const p = this.get(s.name);
       p.requiresGrad = true;
@@ -98,49 +192,64 @@ export class ParamStore {
     }
   }
 
-  get flatGrads(): Tensor {
-    if (!this.arenas.grad) throw new EngineError('gradients not enabled');
-    return this.arenas.grad.flat;
+  /** The gradient arena's chunks, each as one flat tensor (for the global gradient norm). */
+  gradChunks(): Tensor[] {
+    const g = this.arenas.get('grad');
+    if (!g) throw new EngineError('gradients not enabled');
+    return g;
   }
 
-  /** AdamW moments (allocated and zeroed on first use). */
-  moments(): { m: Tensor; v: Tensor } {
-    this.arenas.m ??= this.arena('adam_m');
-    this.arenas.v ??= this.arena('adam_v');
-    return { m: this.arenas.m.flat, v: this.arenas.v.flat };
+  /**
+   * Views for AdamW: one per chunk and weight-decay group, over parameters, gradients and the
+   * moments (allocated and zeroed on first use). The caller disposes them.
+   */
+  optimizerRanges(): OptimizerRange[] {
+    const [p, g, m, v] = (['param', 'grad', 'm', 'v'] as const).map((k) =>
+      k === 'grad' ? this.gradChunks() : this.arena(k),
+    );
+    const out: OptimizerRange[] = [];
+    this.chunks.forEach((c, i) => {
+      const view = (flat: Tensor, a: number, b: number) =>
+        new Tensor(this.rt, flat.storage, [b - a], 'f32', (a - c.start) * 4, `${flat.label}[${a}:${b}]`).keep();
+      for (const [a, b, decay] of [
+        [c.start, c.decayEnd, true],
+        [c.decayEnd, c.end, false],
+      ] as const) {
+        if (b > a)
+          out.push({ p: view(p[i], a, b), g: view(g[i], a, b), m: view(m[i], a, b), v: view(v[i], a, b), decay });
+      }
+    });
+    return out;
   }
 
   zeroGrads(): void {
-    if (this.arenas.grad) fill0(this.arenas.grad.flat);
+    for (const g of this.arenas.get('grad') ?? []) fill0(g);
   }
 
-  /** A sub-range [start, end) in floats of an arena tensor as a flat view. */
-  range(flat: Tensor, start: number, end: number): Tensor {
-    return new Tensor(this.rt, flat.storage, [end - start], 'f32', start * 4, `${flat.label}[${start}:${end}]`);
-  }
-
-  /** Host copy of a named slice of an arena (parameter values, or optimizer moments for checkpoints). */
+  /** Host copy of an arena (f32 parameter values, or optimizer moments for checkpoints), global offsets. */
   async readArena(which: 'param' | 'm' | 'v'): Promise<Float32Array> {
-    const a = which === 'param' ? this.arenas.param : which === 'm' ? this.arenas.m : this.arenas.v;
-    if (!a) throw new EngineError(`arena ${which} not allocated`);
-    return (await a.flat.read()) as Float32Array;
+    const flats = this.arenas.get(which);
+    if (!flats) throw new EngineError(`arena ${which} not allocated`);
+    const out = new Float32Array(this.totalFloats);
+    for (const [i, f] of flats.entries()) out.set(await f.read(), this.chunks[i].start);
+    return out;
   }
 
   writeArena(which: 'param' | 'm' | 'v', data: Float32Array): void {
-    if (which !== 'param') this.moments();
-    const a = which === 'param' ? this.arenas.param : which === 'm' ? this.arenas.m! : this.arenas.v!;
-    a.flat.write(data);
+    if (data.length !== this.totalFloats) {
+      throw new EngineError(`writeArena(${which}): ${data.length} floats for an arena of ${this.totalFloats}`);
+    }
+    this.arena(which).forEach((f, i) => f.write(data.subarray(this.chunks[i].start, this.chunks[i].end)));
   }
 
   dispose(): void {
-    for (const a of Object.values(this.arenas)) {
-      if (!a) continue;
-      a.flat.dispose();
-      this.rt.destroyAfterWork(a.buffer);
-    }
+    for (const flats of this.arenas.values()) for (const f of flats) f.dispose();
     for (const t of this.params.values()) {
       t.grad?.dispose();
       t.dispose();
     }
+    for (const b of this.ownBuffers) this.rt.destroyAfterWork(b);
+    this.arenas.clear();
+    this.ownBuffers = [];
   }
 }

@@ -1,17 +1,21 @@
 // safetensors writer: the header is computed from names and shapes first, then tensor data is
-// streamed one tensor at a time (F32 as is, or BF16 rounded to nearest even) into a temporary file
-// that is renamed into place only when complete.
-// Deliberately not here: reading (safetensors.ts), sharding (weights-dir.ts), other dtypes.
+// streamed one tensor at a time (F32 as is, BF16 / F16 rounded to nearest even from f32 values, or
+// 16-bit bit patterns written as they are) into a temporary file that is renamed into place only
+// when complete. Each tensor may have its own dtype (a checkpoint saves each in its own).
+// Deliberately not here: reading (safetensors.ts), sharding (weights-dir.ts), integer dtypes.
 // Layout as huggingface/safetensors writes it: header JSON padded with spaces to a multiple of
 // 8 bytes, tensors contiguous in header order with no gaps.
 
 import { endianness } from 'node:os';
 import { EngineError, UserError } from '../engine/errors.ts';
 import { writeFileAtomicStreaming, type ByteSink } from './atomic-file.ts';
-import { f32ToBf16Bits } from './float-convert.ts';
+import { f32ToBf16Bits, f32ToF16Bits } from './float-convert.ts';
 import { DTYPE_BYTES, numelOf } from './safetensors.ts';
 
-export type SaveDtype = 'F32' | 'BF16';
+export type SaveDtype = 'F32' | 'BF16' | 'F16';
+
+/** f32 values (converted to the tensor's dtype), or bit patterns already in its 16-bit dtype. */
+export type TensorData = Float32Array | Uint16Array;
 
 /**
  * One tensor to write. `data` may be a function so that a tensor is produced (e.g. read back from
@@ -20,7 +24,9 @@ export type SaveDtype = 'F32' | 'BF16';
 export interface TensorSource {
   name: string;
   shape: readonly number[];
-  data: Float32Array | (() => Float32Array | Promise<Float32Array>);
+  /** This tensor's dtype in the file (default: the file's WriteOptions.dtype). */
+  dtype?: SaveDtype;
+  data: TensorData | (() => TensorData | Promise<TensorData>);
 }
 
 /** Eager data in an iterator is held until written, since the header needs every shape first. */
@@ -31,8 +37,8 @@ export interface WriteOptions {
   metadata?: Record<string, string>;
 }
 
-// Element chunk for BF16 conversion: bounds the scratch buffer to 8 MiB.
-const BF16_CHUNK = 4 << 20;
+// Element chunk for BF16 / F16 conversion: bounds the scratch buffer to 8 MiB.
+const HALF_CHUNK = 4 << 20;
 const WRITE_CHUNK = 64 << 20;
 
 export async function collectSources(tensors: TensorSources): Promise<TensorSource[]> {
@@ -43,8 +49,8 @@ export async function collectSources(tensors: TensorSources): Promise<TensorSour
 
 /** Header bytes (length prefix included) and each tensor's byte range in the data section. */
 export function encodeSafetensorsHeader(
-  entries: readonly { name: string; shape: readonly number[] }[],
-  dtype: SaveDtype,
+  entries: readonly { name: string; shape: readonly number[]; dtype?: SaveDtype }[],
+  defaultDtype: SaveDtype,
   metadata?: Record<string, string>,
 ): { bytes: Uint8Array; ranges: [number, number][] } {
   const seen = new Set<string>();
@@ -60,6 +66,7 @@ export function encodeSafetensorsHeader(
     if (!e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new EngineError(`safetensors: tensor "${e.name}" has invalid shape ${JSON.stringify(e.shape)}`);
     }
+    const dtype = e.dtype ?? defaultDtype;
     const end = offset + numelOf(e.shape) * DTYPE_BYTES[dtype];
     ranges.push([offset, end]);
     // Built by hand so keys keep our order (JSON.stringify moves integer-like keys first).
@@ -75,28 +82,36 @@ export function encodeSafetensorsHeader(
   return { bytes, ranges };
 }
 
-async function materialize(t: TensorSource): Promise<Float32Array> {
+async function materialize(t: TensorSource, dtype: SaveDtype): Promise<TensorData> {
   const data = typeof t.data === 'function' ? await t.data() : t.data;
   const numel = numelOf(t.shape);
-  if (!(data instanceof Float32Array) || data.length !== numel) {
-    const got = data instanceof Float32Array ? `${data.length} elements` : 'not a Float32Array';
+  const ok = data instanceof Float32Array || (data instanceof Uint16Array && dtype !== 'F32');
+  if (!ok || data.length !== numel) {
+    const got = ok ? `${data.length} elements` : `a ${data?.constructor?.name ?? typeof data}`;
     throw new EngineError(
-      `safetensors: tensor "${t.name}" of shape ${JSON.stringify(t.shape)} needs ${numel} f32 values, got ${got}`,
+      `safetensors: ${dtype} tensor "${t.name}" of shape ${JSON.stringify(t.shape)} needs ${numel} f32 values` +
+        `${dtype === 'F32' ? '' : ` or ${dtype} bit patterns`}, got ${got}`,
     );
   }
   return data;
 }
 
-function writeTensor(sink: ByteSink, data: Float32Array, dtype: SaveDtype, scratch: Uint16Array): void {
-  if (dtype === 'F32') {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    for (let off = 0; off < bytes.length; off += WRITE_CHUNK) sink.write(bytes.subarray(off, off + WRITE_CHUNK));
+function writeBytes(sink: ByteSink, a: Float32Array | Uint16Array): void {
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  for (let off = 0; off < bytes.length; off += WRITE_CHUNK) sink.write(bytes.subarray(off, off + WRITE_CHUNK));
+}
+
+function writeTensor(sink: ByteSink, data: TensorData, dtype: SaveDtype, scratch: { buf: Uint16Array }): void {
+  if (dtype === 'F32' || data instanceof Uint16Array) {
+    writeBytes(sink, data);
     return;
   }
-  for (let i = 0; i < data.length; i += BF16_CHUNK) {
-    const part = data.subarray(i, i + BF16_CHUNK);
-    const out = scratch.subarray(0, part.length);
-    f32ToBf16Bits(part, out);
+  if (scratch.buf.length === 0) scratch.buf = new Uint16Array(HALF_CHUNK);
+  const encode = dtype === 'BF16' ? f32ToBf16Bits : f32ToF16Bits;
+  for (let i = 0; i < data.length; i += HALF_CHUNK) {
+    const part = data.subarray(i, i + HALF_CHUNK);
+    const out = scratch.buf.subarray(0, part.length);
+    encode(part, out);
     sink.write(new Uint8Array(out.buffer, 0, out.byteLength));
   }
 }
@@ -107,13 +122,14 @@ export async function writeSafetensors(path: string, tensors: TensorSources, opt
   const dtype = opts.dtype ?? 'F32';
   const list = await collectSources(tensors);
   const { bytes, ranges } = encodeSafetensorsHeader(list, dtype, opts.metadata);
-  const scratch = new Uint16Array(dtype === 'BF16' ? BF16_CHUNK : 0);
+  const scratch = { buf: new Uint16Array(0) };
   let size = 0;
   await writeFileAtomicStreaming(path, async (sink) => {
     sink.write(bytes);
     for (let i = 0; i < list.length; i++) {
       const t = list[i];
-      writeTensor(sink, await materialize(t), dtype, scratch);
+      const d = t.dtype ?? dtype;
+      writeTensor(sink, await materialize(t, d), d, scratch);
       if (sink.position !== bytes.length + ranges[i][1]) {
         throw new EngineError(`safetensors: tensor "${t.name}" wrote to the wrong offset`);
       }

@@ -32,6 +32,8 @@ export interface CheckpointWeights {
   info(name: string): WeightInfo;
   /** One tensor as f32 (into `out` when given). */
   readTensor(name: string, out?: Float32Array): Float32Array;
+  /** One tensor's bytes as stored (e.g. BF16 bits to upload as they are). */
+  readRaw(name: string): Uint8Array;
   close(): void;
 }
 
@@ -88,6 +90,10 @@ class Weights implements CheckpointWeights {
 
   readTensor(name: string, out?: Float32Array): Float32Array {
     return this.fileOf(name).readTensor(name, out);
+  }
+
+  readRaw(name: string): Uint8Array {
+    return this.fileOf(name).readRaw(name);
   }
 
   close(): void {
@@ -168,7 +174,7 @@ export async function saveShardedWeights(
   const shards: (typeof list)[] = [[]];
   let used = 0;
   for (const t of list) {
-    const bytes = numelOf(t.shape) * DTYPE_BYTES[dtype];
+    const bytes = numelOf(t.shape) * DTYPE_BYTES[t.dtype ?? dtype];
     if (shards.at(-1)!.length > 0 && used + bytes > max) {
       shards.push([]);
       used = 0;
@@ -189,7 +195,7 @@ export async function saveShardedWeights(
       written.push(name);
       for (const t of shards[i]) {
         weightMap[t.name] = name;
-        total += numelOf(t.shape) * DTYPE_BYTES[dtype];
+        total += numelOf(t.shape) * DTYPE_BYTES[t.dtype ?? dtype];
       }
     }
     const sorted = Object.fromEntries(

@@ -25,6 +25,16 @@ export function checkTrainConfig(cfg: TrainConfig, explicit: ReadonlySet<string>
     bad('', 'name', `name ${JSON.stringify(cfg.name)} names a folder: use letters, digits, '.', '_', '-'`);
   }
 
+  if (model.torch_dtype !== 'float32') {
+    bad(
+      'model',
+      'torch_dtype',
+      `model.torch_dtype = "${model.torch_dtype}" stores frozen 16-bit weights, but full fine-tuning trains every ` +
+        'weight in f32 (a bf16 checkpoint is widened on load): set torch_dtype = "float32"; ' +
+        'checkpoint.save_dtype = "bf16" saves bf16 weights',
+    );
+  }
+
   if (model.path !== undefined) {
     for (const k of ARCH_KEYS) {
       if (explicit.has(`model.${k}`)) {

@@ -103,6 +103,11 @@ export const SCHEMA = {
       'char = builtin character tokenizer over charset; checkpoint = the one saved with model.path; auto picks',
     ),
     charset: str('0123456789+=', 'characters of the char tokenizer (special tokens are added by it)'),
+    torch_dtype: oneOf(
+      ['float32', 'bfloat16', 'float16'] as const,
+      'float32',
+      'weight storage (NeMo model.torch_dtype); full fine-tuning trains f32 master weights, so only float32',
+    ),
     d_model: arch(int(64, 'model width C', { min: 1 })),
     n_layers: arch(int(2, 'transformer blocks L', { min: 1 })),
     n_heads: arch(int(4, 'attention heads H (d_model must be a multiple)', { min: 1 })),

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Runtime } from '../engine/runtime.ts';
 import { UserError } from '../engine/errors.ts';
-import { createConfig } from '../model/config.ts';
+import { createConfig, loadConfig, paramCount, type ModelConfig } from '../model/config.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 import { buildCharTokenizer, loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import { createModel, loadModel } from '../model/io.ts';
@@ -102,6 +102,49 @@ function checkGenLength(cfg: TrainConfig, ds: TokenizedDataset): void {
   }
 }
 
+/** The architecture of a from-scratch model: the [model] keys, the tokenizer's vocabulary and ids. */
+function scratchModelConfig(cfg: TrainConfig, tokenizer: Tokenizer, maskId: number): ModelConfig {
+  const m = cfg.model;
+  return createConfig({
+    d_model: m.d_model,
+    n_layers: m.n_layers,
+    n_heads: m.n_heads,
+    n_kv_heads: m.n_kv_heads,
+    mlp_hidden_size: m.mlp_hidden_size,
+    max_sequence_length: m.max_sequence_length,
+    rope_theta: m.rope_theta,
+    rms_norm_eps: m.rms_norm_eps,
+    init_std: m.init_std,
+    weight_tying: m.weight_tying,
+    vocab_size: tokenizer.vocabSize,
+    embedding_size: tokenizer.vocabSize,
+    mask_token_id: maskId,
+    eos_token_id: tokenizer.eosId,
+    pad_token_id: tokenizer.padId,
+  });
+}
+
+/**
+ * What full fine-tuning keeps in GPU memory besides activations: f32 master weights, f32
+ * gradients and AdamW's two f32 moments, 16 bytes per parameter (a checkpoint's 16-bit weights are
+ * widened to f32 for training). One line for `train --print-config`.
+ */
+export function trainingMemoryLine(cfg: TrainConfig): string {
+  const mc = cfg.model.path
+    ? loadConfig(cfg.model.path)
+    : (() => {
+        const tok = makeTokenizer(cfg);
+        return scratchModelConfig(cfg, tok, cfg.dllm.mask_token_id ?? tok.maskId);
+      })();
+  const n = paramCount(mc);
+  const gib = (x: number) => (x >= 2 ** 30 ? `${(x / 2 ** 30).toFixed(2)} GiB` : `${(x / 2 ** 20).toFixed(1)} MiB`);
+  const count = n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : String(n);
+  return (
+    `# GPU memory for training (full fine-tuning, f32 master weights): ${count} parameters x 16 bytes = ` +
+    `weights ${gib(4 * n)} + gradients ${gib(4 * n)} + AdamW moments ${gib(8 * n)} = ${gib(16 * n)}, plus activations\n`
+  );
+}
+
 export async function buildRun(rt: Runtime, cfg: TrainConfig, configPath: string | null): Promise<RunParts> {
   const configDir = configPath ? dirname(resolve(configPath)) : process.cwd();
   const tokenizer = makeTokenizer(cfg);
@@ -113,26 +156,9 @@ export async function buildRun(rt: Runtime, cfg: TrainConfig, configPath: string
   const maskId = cfg.dllm.mask_token_id ?? tokenizer.maskId;
   let model: LLaDAModel;
   if (cfg.model.path) {
-    model = await loadModel(cfg.model.path, { device: rt });
+    model = await loadModel(cfg.model.path, { device: rt, dtype: 'f32' }); // f32 master weights
   } else {
-    const m = cfg.model;
-    const mc = createConfig({
-      d_model: m.d_model,
-      n_layers: m.n_layers,
-      n_heads: m.n_heads,
-      n_kv_heads: m.n_kv_heads,
-      mlp_hidden_size: m.mlp_hidden_size,
-      max_sequence_length: m.max_sequence_length,
-      rope_theta: m.rope_theta,
-      rms_norm_eps: m.rms_norm_eps,
-      init_std: m.init_std,
-      weight_tying: m.weight_tying,
-      vocab_size: tokenizer.vocabSize,
-      embedding_size: tokenizer.vocabSize,
-      mask_token_id: maskId,
-      eos_token_id: tokenizer.eosId,
-      pad_token_id: tokenizer.padId,
-    });
+    const mc = scratchModelConfig(cfg, tokenizer, maskId);
     model = createModel(mc, { device: rt, seed: cfg.seed });
     model.tokenizer = tokenizer;
   }

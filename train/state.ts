@@ -71,7 +71,7 @@ export async function loadCheckpoint(dir: string, rt: Runtime): Promise<{ model:
   }
   if (state.format !== 'dllm-wgpu-trainer-state/1')
     throw new UserError(`${dir}/trainer_state.json: unknown format ${state.format}`);
-  const model = await loadModel(dir, { device: rt });
+  const model = await loadModel(dir, { device: rt, dtype: 'f32' }); // training keeps f32 master weights
   const P = model.params;
   const opt = SafetensorsFile.open(join(dir, 'optimizer.safetensors'));
   try {

@@ -124,18 +124,8 @@ export async function trainLoop(
   const [beta1, beta2] = cfg.optimizer.betas;
   const P = model.params;
   P.enableGrad();
-  const { m, v } = P.moments();
-  const groups = [
-    { start: 0, end: P.decayFloats, wd: cfg.optimizer.weight_decay },
-    { start: P.decayFloats, end: P.totalFloats, wd: 0 },
-  ].filter((g) => g.end > g.start);
-  const views = groups.map((g) => ({
-    wd: g.wd,
-    p: P.range(P.flatParams, g.start, g.end).keep(),
-    g: P.range(P.flatGrads, g.start, g.end).keep(),
-    m: P.range(m, g.start, g.end).keep(),
-    v: P.range(v, g.start, g.end).keep(),
-  }));
+  // One AdamW dispatch per arena chunk and weight-decay group (matrices decayed, norm weights not).
+  const views = P.optimizerRanges().map((r) => ({ ...r, wd: r.decay ? cfg.optimizer.weight_decay : 0 }));
   const lossAcc = zeros(rt, [1], 'f32', 'loss_acc').keep();
   let lastLoss = NaN;
   let since = 0;
@@ -180,7 +170,7 @@ export async function trainLoop(
       rt.tidy(() => {
         const scaleT =
           cfg.clip_grad_norm.max_norm > 0
-            ? clipScale(gradNormSquared([P.flatGrads]), cfg.clip_grad_norm.max_norm)
+            ? clipScale(gradNormSquared(P.gradChunks()), cfg.clip_grad_norm.max_norm)
             : undefined;
         for (const g of views) {
           adamwStep(g.p, g.g, g.m, g.v, {

@@ -1,12 +1,13 @@
 // Property-test spec of the embedding lookup and its deterministic backward (kernels/spec.ts).
 import * as fc from 'fast-check';
 import type { OpCase, OpSpec } from '../spec.ts';
-import { f32s } from '../arb.ts';
+import { f32s, halfBits } from '../arb.ts';
 import { embeddingBackwardRef, embeddingRef } from './embedding.ref.ts';
+import { halfValues, type HalfKind } from '../half.ref.ts';
 import { embedding } from './embedding.ts';
 
 interface EmbeddingCase extends OpCase {
-  params: { v: number; c: number };
+  params: { v: number; c: number; kind?: HalfKind };
 }
 
 // C: small, primes and the 64-channel block +- 1; V 1-50; ids drawn from a few rows (repeats),
@@ -49,4 +50,21 @@ const spec = (name: string, withHostIds: boolean): OpSpec<EmbeddingCase> => ({
   gradTol: (c) => ({ atol: 1e-7 * c.inputs[0].data.length, rtol: 1e-6 }),
 });
 
-export const embeddingSpecs: OpSpec<EmbeddingCase>[] = [spec('embedding.csr', true), spec('embedding.scan', false)];
+/** A bf16 or f16 table (its bits from the same values), forward only: such tables are frozen. */
+const halfSpec: OpSpec<EmbeddingCase> = {
+  name: 'embedding.half',
+  kernel: 'embedding',
+  arb: fc.tuple(caseArb, fc.constantFrom<HalfKind>('bf16', 'f16')).map(([c, kind]) => ({
+    inputs: [c.inputs[0], { ...c.inputs[1], data: halfBits(c.inputs[1].data as Float32Array, kind), dtype: kind }],
+    params: { ...c.params, kind },
+  })),
+  gpu: (_rt, [ids, t]) => embedding(ids, t),
+  ref: (c) => embeddingRef(c.inputs[0].data, halfValues(c.inputs[1].data, c.params.kind!), c.params.v, c.params.c),
+  tol: () => ({ atol: 0, rtol: 0 }),
+};
+
+export const embeddingSpecs: OpSpec<EmbeddingCase>[] = [
+  spec('embedding.csr', true),
+  spec('embedding.scan', false),
+  halfSpec,
+];

@@ -8,8 +8,9 @@
 // - without it, a scan kernel has every table row look through all N ids: O(V * N * C / 64).
 // Kernels move vec4s of channels when C % 4 == 0.
 // Both sum a row's tokens in increasing token order in f32, so they agree bit for bit.
+// The table may be bf16 or f16 (a frozen checkpoint weight): gathered and widened to f32, no backward.
 // Not here: sparse gradient output, padding_idx.
-import { empty, fill0, tensor, type Tensor } from '../../engine/tensor.ts';
+import { empty, fill0, isHalf, tensor, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { Uniforms, checkDtype, checkRank, fail, grid1d } from '../util.ts';
 import { clampId } from './embedding.ref.ts';
@@ -49,7 +50,9 @@ export function embeddingCsr(hostIds: ArrayLike<number>, v: number): { data: Int
 export function embedding(ids: Tensor, table: Tensor, opts: EmbeddingOptions = {}): Tensor {
   const op = 'embedding';
   checkDtype(op, ids, 'i32');
-  checkDtype(op, table, 'f32');
+  const half = isHalf(table.dtype);
+  if (!half) checkDtype(op, table, 'f32');
+  if (half && table.requiresGrad) fail(op, `a ${table.dtype} table is frozen; it cannot require grad`, table);
   checkRank(op, table, 2, 'table (V, C)');
   const [v, c] = table.shape;
   if (v === 0 || c === 0) fail(op, 'table must have at least one row and one column', table);
@@ -65,9 +68,12 @@ export function embedding(ids: Tensor, table: Tensor, opts: EmbeddingOptions = {
   const params = (units: number) => new Uniforms().u32(n).u32(cu).u32(v).u32(units).u32(cblocks).bytes();
   const out = empty(rt, [...ids.shape, c], 'f32', op);
   if (n > 0) {
-    const k = rt.kernel(WGSL, `embedding_fwd${sfx}`, { WG });
+    const k = half
+      ? rt.kernel(WGSL, `embedding_fwd_h${sfx}`, { WG, TABLE_DTYPE: table.dtype === 'bf16' ? 1 : 2 })
+      : rt.kernel(WGSL, `embedding_fwd${sfx}`, { WG });
     rt.run(k, { uniforms: params(0), bindings: [ids, table, out], grid: grid1d(Math.ceil((n * cu) / WG)) });
   }
+  if (half) return out;
   // Built at forward time: the caller may reuse its hostIds array before the backward runs.
   let csr: { data: Int32Array; unique: number } | null = null;
   record(op, out, [ids, table], (dy) => {

@@ -14,8 +14,11 @@
 // uniform across it. Every entry point has a *4 twin that moves a vec4 of channels per invocation
 // when C % 4 == 0 (on llvmpipe the forward ran ~5x faster that way); `cu` is the number of
 // channel units per row, C or C / 4. Not here: sparse gradients, padding_idx, max_norm.
+// A 16-bit table (bf16 or f16, TABLE_DTYPE 1 or 2: LLaDA ships bf16) is gathered by
+// embedding_fwd_h / embedding_fwd_h4, decoded to f32 exactly; such a table is frozen (no backward).
 
 override WG: u32 = 64u;
+override TABLE_DTYPE: u32 = 1u; // the *_h entries: 1 bf16, 2 f16
 
 struct Params {
   n: u32,       // tokens N
@@ -69,6 +72,42 @@ fn embedding_fwd4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
   }
   let t = k / u.cu;
   out4[k] = table4[row_of(ids[t]) * u.cu + (k - t * u.cu)];
+}
+
+// ---- forward from a 16-bit table: two values per u32 word, the lower-addressed in the low half.
+
+@group(0) @binding(2) var<storage, read> tableh: array<u32>;    // (V, C) 16-bit, padded to a word
+@group(0) @binding(2) var<storage, read> tableh4: array<vec2u>; // (V, C/4) 16-bit
+
+// bf16 is the top half of an f32 (widening is a shift); f16 goes through the WGSL builtin.
+fn unpack_t2(w: u32) -> vec2f {
+  if (TABLE_DTYPE == 1u) {
+    return vec2f(bitcast<f32>(w << 16u), bitcast<f32>(w & 0xffff0000u));
+  }
+  return unpack2x16float(w);
+}
+
+@compute @workgroup_size(WG)
+fn embedding_fwd_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let k = flat(gid, nwg);
+  if (k >= u.n * u.cu) {
+    return;
+  }
+  let t = k / u.cu;
+  let e = row_of(ids[t]) * u.cu + (k - t * u.cu);
+  let v = unpack_t2(tableh[e / 2u]);
+  out[k] = select(v.x, v.y, (e & 1u) == 1u);
+}
+
+@compute @workgroup_size(WG)
+fn embedding_fwd_h4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let k = flat(gid, nwg);
+  if (k >= u.n * u.cu) {
+    return;
+  }
+  let t = k / u.cu;
+  let w = tableh4[row_of(ids[t]) * u.cu + (k - t * u.cu)];
+  out4[k] = vec4<f32>(unpack_t2(w.x), unpack_t2(w.y));
 }
 
 // ---- backward with the host CSR = [uniq (U) | start (U + 1) | pos (N)]: the tokens of uniq[q]

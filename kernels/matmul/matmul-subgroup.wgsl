@@ -1,5 +1,6 @@
 // Matmul fast path for CPU-emulated subgroup devices (Mesa llvmpipe/lavapipe, subgroup size 8):
-// C[z] (+)= op(A[z]) op(B[z]) in f32, one 8-lane workgroup per 32x32 output tile.
+// C[z] (+)= op(A[z]) op(B[z]) in f32 (B may be stored bf16/f16, decoded as it is loaded), one
+// 8-lane workgroup per 32x32 output tile.
 // Why this shape (llvmpipe's generated IR, and its lp_bld_nir_soa.c): each WGSL scalar is an 8-wide
 // CPU vector; a storage load whose address is not a compile-time uniform is a loop over the 8
 // lanes with a mask test, a bounds test per component and an insert; workgroupBarrier is a
@@ -46,6 +47,9 @@ override ACCUMULATE: bool = false;
 @group(0) @binding(2) var<storage, read> b: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> c4: array<vec4f>; // matmul_subgroup
 @group(0) @binding(3) var<storage, read_write> c1: array<f32>; // matmul_subgroup_n1
+// B when it holds 16-bit floats (B_DTYPE != 0): 4 values per vec2u, so a group of 4 is still one
+// load. The launcher binds B here too when it is f32 (the unused binding costs nothing).
+@group(0) @binding(4) var<storage, read> bh: array<vec2u>;
 
 // Floats e..e+3 of A (or B).
 fn load_a(e: u32) -> vec4f {
@@ -54,8 +58,16 @@ fn load_a(e: u32) -> vec4f {
 }
 
 fn load_b(e: u32) -> vec4f {
+  if (B_DTYPE != 0u) {
+    if (ALIGNED_B) { return unpack_b4(bh[e / 4u]); }
+    return realign(unpack_b4(bh[e / 4u]), unpack_b4(bh[e / 4u + 1u]), e % 4u);
+  }
   if (ALIGNED_B) { return b[e / 4u]; }
   return realign(b[e / 4u], b[e / 4u + 1u], e % 4u);
+}
+
+fn unpack_b4(w: vec2u) -> vec4f {
+  return vec4f(unpack_b2(w.x), unpack_b2(w.y));
 }
 
 // Floats s..s+3 of the 8 floats (v0, v1).
@@ -260,5 +272,5 @@ fn matmul_subgroup_n1(
   }
 }
 
-// TRANS_A, TRANS_B and Params:
+// TRANS_A, TRANS_B, B_DTYPE, unpack_b2 and Params:
 // #include "matmul-params.wgsl"

@@ -1,17 +1,30 @@
-// Shared-memory tiled matmul for real GPUs: C[z] (+)= op(A[z]) op(B[z]) in f32. A 16x16 workgroup
-// owns a 64x64 output tile and walks k in slabs of 16: each slab of op(A) (64x16) and op(B)
-// (16x64) is staged in workgroup memory by all 256 invocations, with each invocation reading 4
-// consecutive floats along its operand's contiguous axis (so transposed operands load coalesced
-// too), then every invocation accumulates a 4x4 block from vec4 reads of the slabs.
-// The classic GPU design (e.g. the CUDA programming guide's shared-memory matmul, with register
-// blocking as in Volkov & Demmel 2008). It deliberately is not used on llvmpipe, where barriers
-// are coroutine switches (about 1.4 GFLOP/s there, measured); matmul-subgroup.wgsl serves that.
-// Edges: rows/columns are clamped (never stored), k beyond K is zero-filled.
+// Shared-memory tiled matmul for real GPUs: C[z] (+)= op(A[z]) op(B[z]) in f32 (B may be stored
+// bf16/f16, decoded as it is staged). A 16x16 workgroup owns a 64x64 output tile and walks k in
+// slabs of 16: each slab of op(A) (64x16) and op(B) (16x64) is staged in workgroup memory by all
+// 256 invocations, with each invocation reading 4 consecutive floats along its operand's contiguous
+// axis (so transposed operands load coalesced too), then every invocation accumulates a 4x4 block
+// from vec4 reads of the slabs. The classic GPU design (e.g. the CUDA programming guide's shared-
+// memory matmul, with register blocking as in Volkov & Demmel 2008). It deliberately is not used on
+// llvmpipe, where barriers are coroutine switches (about 1.4 GFLOP/s there, measured); matmul-
+// subgroup.wgsl serves that. Edges: rows/columns are clamped (never stored), k beyond K is zero-
+// filled.
 
 @group(0) @binding(0) var<uniform> u: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+// B when it holds 16-bit floats (B_DTYPE != 0), two per u32 word; the launcher binds B here too
+// when it is f32 (then this binding is never read).
+@group(0) @binding(4) var<storage, read> bh: array<u32>;
+
+// Element o of B as f32, whatever its storage type.
+fn read_b(o: u32) -> f32 {
+  if (B_DTYPE != 0u) {
+    let v = unpack_b2(bh[o / 2u]);
+    return select(v.x, v.y, (o & 1u) == 1u);
+  }
+  return b[o];
+}
 
 const TK = 16u;
 // Slab [kk][m] of op(A) and [kk][n] of op(B), as vec4 over m / n: index kk*16 + m/4.
@@ -35,7 +48,7 @@ fn stage(t: u32, along_k: bool, is_a: bool, base: u32, r0: u32, rows: u32, k0: u
       var v = 0.0;
       if (k < K) {
         let o = base + row * K + k;
-        if (is_a) { v = a[o]; } else { v = b[o]; }
+        if (is_a) { v = a[o]; } else { v = read_b(o); }
       }
       let s = (kk + q) * 16u + rr / 4u;
       if (is_a) { as_[s][rr % 4u] = v; } else { bs_[s][rr % 4u] = v; }
@@ -48,7 +61,7 @@ fn stage(t: u32, along_k: bool, is_a: bool, base: u32, r0: u32, rows: u32, k0: u
     if (k < K) {
       for (var q = 0u; q < 4u; q++) {
         let o = base + k * rows + min(r0 + rr + q, rows - 1u);
-        if (is_a) { v[q] = a[o]; } else { v[q] = b[o]; }
+        if (is_a) { v[q] = a[o]; } else { v[q] = read_b(o); }
       }
     }
     if (is_a) { as_[kk * 16u + rr / 4u] = v; } else { bs_[kk * 16u + rr / 4u] = v; }
@@ -114,5 +127,5 @@ fn store_row(base: u32, m: u32, n0: u32, v: vec4f) {
   }
 }
 
-// TRANS_A, TRANS_B and Params:
+// TRANS_A, TRANS_B, B_DTYPE, unpack_b2 and Params:
 // #include "matmul-params.wgsl"

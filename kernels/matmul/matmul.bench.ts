@@ -22,6 +22,7 @@ interface Shape {
   transA?: boolean;
   transB?: boolean;
   big?: boolean; // GPUs only (or --big)
+  bf16?: boolean; // b stored as bf16 (a weight read by the kernel as it is, decoded to f32)
 }
 
 const SHAPES: Shape[] = [
@@ -37,6 +38,9 @@ const SHAPES: Shape[] = [
   { name: 'model dX 768x192 @ (64x192)^T', a: [768, 192], b: [64, 192], transB: true },
   { name: 'model dW (768x64)^T @ 768x192', a: [768, 64], b: [768, 192], transA: true },
   { name: 'batched 8x(128x64 @ 64x128)', a: [8, 128, 64], b: [8, 64, 128] },
+  // An LLaDA-8B projection for 64 tokens, x W^T, with W in f32 and in bf16 (as LLaDA ships it).
+  { name: '64x4096x4096 x W^T f32', a: [64, 4096], b: [4096, 4096], transB: true },
+  { name: '64x4096x4096 x W^T bf16', a: [64, 4096], b: [4096, 4096], transB: true, bf16: true },
   { name: '2048^3', a: [2048, 2048], b: [2048, 2048], big: true },
   { name: '4096^3', a: [4096, 4096], b: [4096, 4096], big: true },
 ];
@@ -135,10 +139,13 @@ async function main(): Promise<void> {
       if (software && variant === 'tiled' && flops > 1.1e9) continue;
       const ad = rand(numel(sh.a), 1),
         bd = rand(numel(sh.b), 2);
+      // A bf16 b: values rounded down to bf16 (so the reference sees exactly what the kernel reads).
+      const bBits = sh.bf16 ? Uint16Array.from(new Uint32Array(bd.buffer), (u) => u >>> 16) : null;
+      if (bBits) new Uint32Array(bd.buffer).forEach((u, i, arr) => (arr[i] = u & 0xffff0000));
       const ref = reference(sh, d, ad, bd, 256);
       await rt.scope(async () => {
         const a = tensor(rt, ad, sh.a, 'f32', 'a');
-        const b = tensor(rt, bd, sh.b, 'f32', 'b');
+        const b = bBits ? tensor(rt, bBits, sh.b, 'bf16', 'b') : tensor(rt, bd, sh.b, 'f32', 'b');
         const out = empty(rt, d.outShape, 'f32', 'out');
         await verify(sh, d, a, b, ref);
         const reps = Math.min(500, Math.max(3, Math.ceil((software ? 1e9 : 2e11) / flops)));

@@ -3,7 +3,10 @@
 // or (..., N, K) with transB; equal batch dims, or one operand of rank 2 shared across the other's
 // batch. Gradients: dA = dC op(B)^T and dB = op(A)^T dC, transposed back to the stored layout and
 // summed over the batch for a shared operand (standard matrix calculus, e.g. the Matrix Cookbook
-// section 2.4). It imports nothing from the engine and makes no attempt at speed.
+// section 2.4). A 16-bit b (bKind bf16/f16, the kernels' B_DTYPE) holds bit patterns, decoded
+// exactly (half.ref.ts) before the float64 products. It imports nothing from the engine and makes
+// no attempt at speed.
+import { halfValues, type HalfKind } from '../half.ref.ts';
 
 export interface MatmulDims {
   batch: number;
@@ -57,9 +60,11 @@ export function matmulRef(
   bShape: number[],
   transA = false,
   transB = false,
+  bKind?: HalfKind,
 ): Float64Array {
   const d = matmulDims(aShape, bShape, transA, transB);
   if (typeof d === 'string') throw new Error(`matmulRef: ${d}`);
+  if (bKind) b = halfValues(b, bKind);
   const { batch, M, N, K } = d;
   const [sam, sak] = strides(M, K, transA);
   const [sbk, sbn] = strides(K, N, transB);
@@ -87,9 +92,11 @@ export function matmulBackwardRef(
   g: ArrayLike<number>,
   transA = false,
   transB = false,
+  bKind?: HalfKind,
 ): [Float64Array, Float64Array] {
   const d = matmulDims(aShape, bShape, transA, transB);
   if (typeof d === 'string') throw new Error(`matmulBackwardRef: ${d}`);
+  if (bKind) b = halfValues(b, bKind);
   const { batch, M, N, K } = d;
   const [sam, sak] = strides(M, K, transA);
   const [sbk, sbn] = strides(K, N, transB);
@@ -114,9 +121,14 @@ export function matmulBackwardRef(
 }
 
 /** PyTorch Linear without bias: x (..., in), w (out, in) -> x w^T (..., out). */
-export function linearRef(x: ArrayLike<number>, w: ArrayLike<number>, wShape: number[]): Float64Array {
+export function linearRef(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  wShape: number[],
+  wKind?: HalfKind,
+): Float64Array {
   const inF = wShape[1];
-  return matmulRef(x, [x.length / inF, inF], w, wShape, false, true);
+  return matmulRef(x, [x.length / inF, inF], w, wShape, false, true, wKind);
 }
 
 export function linearBackwardRef(
@@ -124,7 +136,8 @@ export function linearBackwardRef(
   w: ArrayLike<number>,
   wShape: number[],
   g: ArrayLike<number>,
+  wKind?: HalfKind,
 ): [Float64Array, Float64Array] {
   const inF = wShape[1];
-  return matmulBackwardRef(x, [x.length / inF, inF], w, wShape, g, false, true);
+  return matmulBackwardRef(x, [x.length / inF, inF], w, wShape, g, false, true, wKind);
 }

@@ -4,7 +4,8 @@
 import * as fc from 'fast-check';
 import { empty } from '../../engine/tensor.ts';
 import type { OpCase, OpSpec } from '../spec.ts';
-import { f32s, prod } from '../arb.ts';
+import { f32s, halfBits, prod } from '../arb.ts';
+import type { HalfKind } from '../half.ref.ts';
 import { variantsOf } from '../variants.ts';
 import { linear, matmul, matmulInto, matmulTile, type MatmulVariant } from './matmul.ts';
 import {
@@ -152,4 +153,51 @@ const intoSpec: OpSpec = {
   tol: matmulTol,
 };
 
-export const matmulSpecs: OpSpec[] = [...variantsOf('matmul').map(matmulSpec), linearSpec, intoSpec];
+/**
+ * A 16-bit weight B (frozen: no gradient), on each kernel; A's gradient is the dX = dY W path
+ * (not for a transposed A, which matmul refuses).
+ */
+const matmulHalfSpec = (variant: MatmulVariant): OpSpec => ({
+  name: `matmul.${variant}.half`,
+  kernel: 'matmul',
+  kernels: `matmul:${variant}`,
+  arb: fc.tuple(matmulCase(matmulTile(variant)), fc.constantFrom<HalfKind>('bf16', 'f16')).map(([c, kind]): OpCase => ({
+    inputs: [
+      { ...c.inputs[0], grad: !c.params.transA },
+      { ...c.inputs[1], data: halfBits(c.inputs[1].data as Float32Array, kind), dtype: kind, grad: false },
+    ],
+    params: { ...c.params, kind },
+  })),
+  gpu: (_rt, [a, b], c) => matmul(a, b, { transA: c.params.transA, transB: c.params.transB }),
+  ref: (c) =>
+    matmulRef(
+      c.inputs[0].data,
+      c.inputs[0].shape,
+      c.inputs[1].data,
+      c.inputs[1].shape,
+      c.params.transA,
+      c.params.transB,
+      c.params.kind,
+    ),
+  refBackward: (c, g) => [
+    matmulBackwardRef(
+      c.inputs[0].data,
+      c.inputs[0].shape,
+      c.inputs[1].data,
+      c.inputs[1].shape,
+      g,
+      c.params.transA,
+      c.params.transB,
+      c.params.kind,
+    )[0],
+    null,
+  ],
+  tol: matmulTol,
+});
+
+export const matmulSpecs: OpSpec[] = [
+  ...variantsOf('matmul').map(matmulSpec),
+  linearSpec,
+  intoSpec,
+  ...variantsOf('matmul').map(matmulHalfSpec),
+];

@@ -10,10 +10,12 @@
 // The subgroup kernel binds A and B rounded up to 16 bytes (vec4 reads); a view ending exactly at
 // the end of its buffer (never a pool buffer) falls back to the portable kernel.
 // Gradient formulas: dA = dC op(B)^T, dB = op(A)^T dC, expressed in each operand's stored layout.
-// It deliberately has no bias and no f16 path, and no split-K: a product with few output tiles and
-// a long K (a small weight's gradient) leaves a big GPU mostly idle.
+// Weight dtypes: B (the weight in x W^T and dY W) may be bf16 or f16; every kernel decodes it to f32
+// as it loads (B_DTYPE) and accumulates in f32. Such a B is a frozen weight: it gets no gradient.
+// It deliberately has no bias, no 16-bit activations or outputs, and no split-K: a product with few
+// output tiles and a long K (a small weight's gradient) leaves a big GPU mostly idle.
 import type { Binding, Overrides, WgslSource } from '../../engine/runtime.ts';
-import { empty, fill0, shapeStr, type Tensor } from '../../engine/tensor.ts';
+import { empty, fill0, isHalf, shapeStr, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { Uniforms, checkDtype, grid1d, sameShape } from '../util.ts';
@@ -86,14 +88,17 @@ function gemm(
   if (nb > maxDim) throw new EngineError(`${op}: batch ${nb} exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
   let entry = KERNELS[variant].entry;
   const overrides: Overrides = { TRANS_A: x.trans, TRANS_B: y.trans };
-  let bindings: Binding[] = [x.t, y.t, out];
+  // A 16-bit B is read through binding 4; an f32 one is bound there too (unread), so every
+  // variant has one bind group layout whatever B holds.
+  if (isHalf(y.t.dtype)) overrides.B_DTYPE = y.t.dtype === 'bf16' ? 1 : 2;
+  let bindings: Binding[] = [x.t, y.t, out, y.t];
   if (variant === 'subgroup') {
     // A and B are read as vec4s: bind them rounded up to 16 bytes (pool buffers always have the
     // room; a view at the very end of an exact-size buffer falls back to the portable kernel).
     const ba = vec4Binding(x.t),
       bb = vec4Binding(y.t);
     if (ba && bb) {
-      bindings = [ba, bb, out];
+      bindings = [ba, bb, out, bb];
       // Each operand is read in 4-float groups along its contiguous axis.
       overrides.ALIGNED_A = (x.trans ? M : K) % 4 === 0;
       overrides.ALIGNED_B = (y.trans ? K : N) % 4 === 0;
@@ -136,9 +141,26 @@ function vec4Binding(t: Tensor): Binding | null {
   return fits ? { buffer: t.buffer, offset: t.byteOffset, size } : null;
 }
 
+/** b may be a 16-bit weight; everything else the kernels read or write is f32. */
+function checkWeightDtype(op: string, b: Tensor): void {
+  b.assertLive(op);
+  if (b.dtype !== 'f32' && !isHalf(b.dtype)) {
+    throw new EngineError(`${op}: expected an f32, bf16 or f16 tensor, got ${b.dtype} ${b.label} ${shapeStr(b.shape)}`);
+  }
+}
+
+/** A 16-bit weight is frozen: asking for its gradient is a bug in the caller. */
+function checkNoHalfGrad(op: string, b: Tensor): void {
+  if (isHalf(b.dtype) && b.requiresGrad) {
+    throw new EngineError(
+      `${op}: ${b.label || 'tensor'} ${shapeStr(b.shape)} is ${b.dtype} and requires grad; 16-bit weights are frozen (train f32 master weights)`,
+    );
+  }
+}
+
 function dimsOf(op: string, a: Tensor, b: Tensor, transA: boolean, transB: boolean): MatmulDims {
   checkDtype(op, a, 'f32');
-  checkDtype(op, b, 'f32');
+  checkWeightDtype(op, b);
   const d = matmulDims(a.shape, b.shape, transA, transB);
   if (typeof d === 'string') {
     throw new EngineError(
@@ -153,6 +175,11 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
   const d = dimsOf('matmul', a, b, transA, transB);
+  checkNoHalfGrad('matmul', b);
+  if (isHalf(b.dtype) && transA && a.requiresGrad) {
+    // dA^T = op(B) dY^T would put the 16-bit B in the A slot, which the kernels read as f32.
+    throw new EngineError(`matmul: the gradient of a transposed a times a ${b.dtype} b is not implemented`);
+  }
   const variant = variantOf(a.rt, 'matmul');
   const out = empty(a.rt, d.outShape, 'f32', 'matmul');
   const A: Operand = { t: a, trans: transA, batched: !d.aShared };
@@ -223,7 +250,8 @@ export function matmulInto(
 /** PyTorch Linear without bias: x (..., in), w (out, in) -> x w^T (..., out). */
 export function linear(x: Tensor, w: Tensor): Tensor {
   checkDtype('linear', x, 'f32');
-  checkDtype('linear', w, 'f32');
+  checkWeightDtype('linear', w);
+  checkNoHalfGrad('linear', w);
   if (w.rank !== 2 || x.rank < 1 || x.shape[x.rank - 1] !== w.shape[1]) {
     throw new EngineError(
       `linear: x ${shapeStr(x.shape)} does not match weight ${shapeStr(w.shape)} (want x (..., in), w (out, in))`,

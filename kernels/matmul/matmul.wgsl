@@ -1,17 +1,30 @@
-// Portable matmul: C[z] (+)= op(A[z]) op(B[z]) in f32 on any WebGPU device, no subgroups, no
-// workgroup memory, no barriers. An 8x8 workgroup owns a 32x32 output tile; invocation (x, y)
-// accumulates the 4x4 outputs at rows m0+y+8i and columns n0+x+8j in registers (16 FMAs per 8
-// loads; the stride-8 spread keeps neighbouring invocations on neighbouring addresses on GPUs).
-// Transposes are index math (TRANS_A / TRANS_B pick which stride walks k). Edges: load addresses
-// are clamped into the matrix once, outside the k loop, and only in-range outputs are stored.
-// The batch-sum loop (n_red) computes gradients of a broadcast operand in the same dispatch.
-// It deliberately is the simple, always-correct fallback: the fast paths are matmul-subgroup.wgsl
-// (llvmpipe-like CPU devices) and matmul-tiled.wgsl (GPUs); all three share Params.
+// Portable matmul: C[z] (+)= op(A[z]) op(B[z]) in f32 (B may be stored bf16/f16) on any WebGPU
+// device, no subgroups, no workgroup memory, no barriers. An 8x8 workgroup owns a 32x32 output
+// tile; invocation (x, y) accumulates the 4x4 outputs at rows m0+y+8i and columns n0+x+8j in
+// registers (16 FMAs per 8 loads; the stride-8 spread keeps neighbouring invocations on
+// neighbouring addresses on GPUs). Transposes are index math (TRANS_A / TRANS_B pick which stride
+// walks k). Edges: load addresses are clamped into the matrix once, outside the k loop, and only
+// in-range outputs are stored. The batch-sum loop (n_red) computes gradients of a broadcast operand
+// in the same dispatch. It deliberately is the simple, always-correct fallback: the fast paths are
+// matmul-subgroup.wgsl (llvmpipe-like CPU devices) and matmul-tiled.wgsl (GPUs); all three share
+// Params.
 
 @group(0) @binding(0) var<uniform> u: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+// B when it holds 16-bit floats (B_DTYPE != 0), two per u32 word; the launcher binds B here too
+// when it is f32 (then this binding is never read).
+@group(0) @binding(4) var<storage, read> bh: array<u32>;
+
+// Element o of B as f32, whatever its storage type.
+fn read_b(o: u32) -> f32 {
+  if (B_DTYPE != 0u) {
+    let v = unpack_b2(bh[o / 2u]);
+    return select(v.x, v.y, (o & 1u) == 1u);
+  }
+  return b[o];
+}
 
 @compute @workgroup_size(8, 8)
 fn matmul_portable(
@@ -48,7 +61,7 @@ fn matmul_portable(
     var bi = b_col + vec4u(z * u.b_bs + r * u.b_rs);
     for (var k = 0u; k < K; k++) {
       let av = vec4f(a[ai.x], a[ai.y], a[ai.z], a[ai.w]);
-      let bv = vec4f(b[bi.x], b[bi.y], b[bi.z], b[bi.w]);
+      let bv = vec4f(read_b(bi.x), read_b(bi.y), read_b(bi.z), read_b(bi.w));
       ai += vec4u(a_step);
       bi += vec4u(b_step);
       acc0 = fma(vec4f(av.x), bv, acc0);
@@ -77,5 +90,5 @@ fn store_row(base: u32, m: u32, n0: u32, v: vec4f) {
   }
 }
 
-// TRANS_A, TRANS_B and Params:
+// TRANS_A, TRANS_B, B_DTYPE, unpack_b2 and Params:
 // #include "matmul-params.wgsl"
