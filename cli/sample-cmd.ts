@@ -2,6 +2,8 @@
 // one), in chat, raw or infill mode, with a live denoising view on a TTY, plain text otherwise, or
 // one JSON object per prompt. Lengths the user leaves at their defaults shrink to fit a short model.
 import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
 import { Option, type Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
@@ -57,6 +59,22 @@ function readMessagesFile(path: string) {
  * block); a default block longer than the gen length is cut to it. What the user set is kept, and
  * checkOptions reports what does not fit.
  */
+/** The upper end of `dataset.gen_length` in the training config saved beside a checkpoint, if any: a
+ *  model trained on generation lengths up to G answers at G, not necessarily at longer ones. */
+function trainedGenLength(dir: string): number | undefined {
+  const path = join(dir, 'config.toml');
+  if (!existsSync(path)) return undefined;
+  try {
+    const cfg = parseToml(readFileSync(path, 'utf8')) as { dataset?: { gen_length?: unknown } };
+    const g = cfg.dataset?.gen_length;
+    return Array.isArray(g) && g.length === 2 && Number.isInteger(g[1]) && (g[1] as number) > 0
+      ? (g[1] as number)
+      : undefined;
+  } catch {
+    return undefined; // a config this command cannot read only loses the hint; loading reports real problems
+  }
+}
+
 function fitLengths(
   o: { genLength: number; blockLength: number },
   given: { genLength: boolean; blockLength: boolean },
@@ -218,6 +236,13 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
             const maskId = model.config.mask_token_id;
             const given = (k: string) => cmd.getOptionValueSource(k) !== 'default';
             const promptLen = Math.max(...built.ids.map((r) => r.length));
+            const trained = given('genLength') ? undefined : trainedGenLength(ck.dir);
+            if (trained !== undefined && built.mode !== 'infill') {
+              o.genLength = trained;
+              log(
+                `gen-length ${trained}: the longest the checkpoint was trained to generate (dataset.gen_length in its config.toml; --gen-length to choose)`,
+              );
+            }
             const fit =
               built.mode === 'infill'
                 ? o

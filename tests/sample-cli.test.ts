@@ -113,6 +113,12 @@ test('a run folder as --checkpoint: its newest complete checkpoint, said on stde
   const big = run(['--checkpoint', runDir, '--prompt', '1+1=', '--gen-length', '16', '--block-length', '16']);
   assert.is(big.status, 1);
   assert.match(big.stderr, /exceeds the model's max_sequence_length 16/);
+  // a checkpoint trained on gen lengths up to 6 (its saved config.toml) samples 6 tokens by default
+  writeFileSync(join(runDir, 'step-000002', 'config.toml'), '[dataset]\ngen_length = [4, 6]\n');
+  const trained = run(['--checkpoint', runDir, '--prompt', '1+1=', '--json']);
+  assert.is(trained.status, 0, trained.stderr);
+  assert.match(trained.stderr, /gen-length 6: the longest the checkpoint was trained to generate/);
+  assert.is((JSON.parse(trained.stdout.trim()) as SampleJson).output_ids.length, 6);
 });
 
 test('eval takes a run folder too', async () => {
