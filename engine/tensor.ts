@@ -3,6 +3,7 @@
 // view is disposed. Lifetime is explicit (dispose / Runtime.scope), never the garbage collector.
 // Ops are free functions in kernels/, not methods here (no import cycles, small file).
 import { EngineError } from './errors.ts';
+import { sizeClass } from './pool.ts';
 import type { Runtime } from './runtime.ts';
 import type { GradNode } from './autograd.ts';
 
@@ -161,10 +162,12 @@ function toTyped(dtype: DType, data: ArrayLike<number>): Float32Array | Int32Arr
 /** A new uninitialised tensor from the pool. */
 export function empty(rt: Runtime, shape: readonly number[], dtype: DType = 'f32', label = ''): Tensor {
   const bytes = Math.max(4, numel(shape) * 4);
-  const maxBinding = rt.limits.maxStorageBufferBindingSize;
-  if (bytes > maxBinding) {
+  // A tensor may be larger than one binding (ops that meet it bind it in ranges; Runtime.run
+  // refuses any binding over the limit), never larger than a buffer.
+  const maxBuffer = rt.limits.maxBufferSize;
+  if (sizeClass(bytes) > maxBuffer) {
     throw new EngineError(
-      `tensor ${label} ${shapeStr(shape)} needs ${bytes} bytes, over this adapter's maxStorageBufferBindingSize ${maxBinding}`,
+      `tensor ${label} ${shapeStr(shape)} needs ${bytes} bytes, over this adapter's maxBufferSize ${maxBuffer}`,
     );
   }
   const buf = rt.pool.acquire(bytes, label || 'tensor');

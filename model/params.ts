@@ -34,7 +34,7 @@ export class ParamStore {
     readonly rt: Runtime,
     specs: ParamSpec[],
   ) {
-    const align = Math.max(64, rt.gpu.limits.minStorageBufferOffsetAlignment / 4);
+    const align = Math.max(64, rt.limits.minStorageBufferOffsetAlignment / 4);
     const mats = specs.filter((s) => s.shape.length >= 2);
     const vecs = specs.filter((s) => s.shape.length < 2);
     this.order = [...mats, ...vecs];
@@ -52,9 +52,9 @@ export class ParamStore {
     this.totalFloats = off;
     this.count = count;
     const bytes = off * 4;
-    if (bytes > rt.gpu.limits.maxBufferSize) {
+    if (bytes > rt.limits.maxBufferSize) {
       throw new EngineError(
-        `parameters need ${bytes} bytes, over this adapter's maxBufferSize ${rt.gpu.limits.maxBufferSize}`,
+        `parameters need ${bytes} bytes, over this adapter's maxBufferSize ${rt.limits.maxBufferSize}`,
       );
     }
     this.arenas = { param: this.arena('params') };
