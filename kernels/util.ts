@@ -2,7 +2,7 @@
 // WGSL declaration order, 4 bytes each; vec4 fields align to 16), argument checks that name the op
 // and the shapes, and the 1-D grid fold.
 import { EngineError } from '../engine/errors.ts';
-import { shapeStr, type Tensor, type DType } from '../engine/tensor.ts';
+import { Tensor, shapeStr, type DType } from '../engine/tensor.ts';
 export { grid1d } from '../engine/runtime.ts';
 
 export class Uniforms {
@@ -62,3 +62,41 @@ export function fail(op: string, msg: string, ...tensors: Tensor[]): never {
 
 export const sameShape = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * Rows per chunk when a row-major operand of `rowBytes`-byte rows is bound in row ranges: each
+ * range fits in `maxBytes` (default the binding limit) and starts on minStorageBufferOffsetAlignment
+ * (given an aligned tensor), so a chunk is a plain view. Every row when the whole operand fits.
+ */
+export function rowsPerChunk(op: string, t: Tensor, rows: number, rowBytes: number, maxBytes?: number): number {
+  const limit = Math.min(maxBytes ?? Infinity, t.rt.limits.maxStorageBufferBindingSize);
+  if (rows * rowBytes <= limit) return Math.max(rows, 1);
+  const align = t.rt.limits.minStorageBufferOffsetAlignment;
+  const step = align / gcd(rowBytes, align); // rows between two aligned row starts
+  const chunk = Math.floor(limit / rowBytes / step) * step;
+  if (chunk < 1) {
+    throw new EngineError(
+      `${op}: ${t.label || 'tensor'} ${shapeStr(t.shape)} cannot be split under maxStorageBufferBindingSize ${limit}: ` +
+        `${step} row(s) of ${rowBytes} bytes are the smallest aligned range`,
+    );
+  }
+  return chunk;
+}
+
+/** Rows [r0, r1) of a row-major tensor as a view of the same storage (no copy, no autograd). */
+export function rowsView(t: Tensor, r0: number, r1: number): Tensor {
+  const rowFloats = t.size / t.shape[0];
+  return new Tensor(
+    t.rt,
+    t.storage,
+    [r1 - r0, ...t.shape.slice(1)],
+    t.dtype,
+    t.byteOffset + r0 * rowFloats * 4,
+    `${t.label}[${r0}:${r1}]`,
+  );
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
