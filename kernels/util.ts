@@ -69,16 +69,34 @@ export const sameShape = (a: readonly number[], b: readonly number[]) =>
  * (given an aligned tensor), so a chunk is a plain view. Every row when the whole operand fits.
  */
 export function rowsPerChunk(op: string, t: Tensor, rows: number, rowBytes: number, maxBytes?: number): number {
-  const limit = Math.min(maxBytes ?? Infinity, t.rt.limits.maxStorageBufferBindingSize);
-  if (rows * rowBytes <= limit) return Math.max(rows, 1);
-  const align = t.rt.limits.minStorageBufferOffsetAlignment;
-  const step = align / gcd(rowBytes, align); // rows between two aligned row starts
-  const chunk = Math.floor(limit / rowBytes / step) * step;
-  if (chunk < 1) {
-    throw new EngineError(
-      `${op}: ${t.label || 'tensor'} ${shapeStr(t.shape)} cannot be split under maxStorageBufferBindingSize ${limit}: ` +
-        `${step} row(s) of ${rowBytes} bytes are the smallest aligned range`,
-    );
+  return sharedRowsPerChunk(op, rows, [{ t, rowBytes, maxBytes }]);
+}
+
+/** rowsPerChunk for several operands split at the same rows (x and out of a row-split product). */
+export function sharedRowsPerChunk(
+  op: string,
+  rows: number,
+  parts: { t: Tensor; rowBytes: number; maxBytes?: number }[],
+): number {
+  const limitOf = (p: (typeof parts)[number]) =>
+    Math.min(p.maxBytes ?? Infinity, p.t.rt.limits.maxStorageBufferBindingSize);
+  if (parts.every((p) => rows * p.rowBytes <= limitOf(p))) return Math.max(rows, 1);
+  let step = 1; // rows between two row starts that are aligned in every operand
+  for (const p of parts) {
+    const align = p.t.rt.limits.minStorageBufferOffsetAlignment;
+    const s = align / gcd(p.rowBytes, align);
+    step = (step / gcd(step, s)) * s;
+  }
+  let chunk = Infinity;
+  for (const p of parts) {
+    const c = Math.floor(limitOf(p) / p.rowBytes / step) * step;
+    if (c < 1) {
+      throw new EngineError(
+        `${op}: ${p.t.label || 'tensor'} ${shapeStr(p.t.shape)} cannot be split under maxStorageBufferBindingSize ` +
+          `${limitOf(p)}: ${step} row(s) of ${p.rowBytes} bytes are the smallest aligned range`,
+      );
+    }
+    chunk = Math.min(chunk, c);
   }
   return chunk;
 }
