@@ -2,7 +2,7 @@
 // WGSL declaration order, 4 bytes each; vec4 fields align to 16), argument checks that name the op
 // and the shapes, and the 1-D grid fold.
 import { EngineError } from '../engine/errors.ts';
-import { Tensor, shapeStr, type DType } from '../engine/tensor.ts';
+import { Tensor, empty, shapeStr, type DType } from '../engine/tensor.ts';
 export { grid1d } from '../engine/runtime.ts';
 
 export class Uniforms {
@@ -65,8 +65,9 @@ export const sameShape = (a: readonly number[], b: readonly number[]) =>
 
 /**
  * Rows per chunk when a row-major operand of `rowBytes`-byte rows is bound in row ranges: each
- * range fits in `maxBytes` (default the binding limit) and starts on minStorageBufferOffsetAlignment
- * (given an aligned tensor), so a chunk is a plain view. Every row when the whole operand fits.
+ * range fits in `maxBytes` (default the binding limit). Every row when the whole operand fits.
+ * Chunks start on minStorageBufferOffsetAlignment (plain views, no copies: see boundRows) whenever
+ * that keeps at least half the rows a chunk could hold.
  */
 export function rowsPerChunk(op: string, t: Tensor, rows: number, rowBytes: number, maxBytes?: number): number {
   return sharedRowsPerChunk(op, rows, [{ t, rowBytes, maxBytes }]);
@@ -82,23 +83,21 @@ export function sharedRowsPerChunk(
     Math.min(p.maxBytes ?? Infinity, p.t.rt.limits.maxStorageBufferBindingSize);
   if (parts.every((p) => rows * p.rowBytes <= limitOf(p))) return Math.max(rows, 1);
   let step = 1; // rows between two row starts that are aligned in every operand
+  let chunk = Infinity;
   for (const p of parts) {
     const align = p.t.rt.limits.minStorageBufferOffsetAlignment;
     const s = align / gcd(p.rowBytes, align);
     step = (step / gcd(step, s)) * s;
-  }
-  let chunk = Infinity;
-  for (const p of parts) {
-    const c = Math.floor(limitOf(p) / p.rowBytes / step) * step;
-    if (c < 1) {
+    chunk = Math.min(chunk, Math.floor(limitOf(p) / p.rowBytes));
+    if (chunk < 1) {
       throw new EngineError(
-        `${op}: ${p.t.label || 'tensor'} ${shapeStr(p.t.shape)} cannot be split under maxStorageBufferBindingSize ` +
-          `${limitOf(p)}: ${step} row(s) of ${p.rowBytes} bytes are the smallest aligned range`,
+        `${op}: ${p.t.label || 'tensor'} ${shapeStr(p.t.shape)} cannot be split: one row of ${p.rowBytes} bytes is ` +
+          `over maxStorageBufferBindingSize ${limitOf(p)}`,
       );
     }
-    chunk = Math.min(chunk, c);
   }
-  return chunk;
+  const aligned = Math.floor(chunk / step) * step;
+  return aligned >= chunk / 2 ? aligned : chunk;
 }
 
 /** Rows [r0, r1) of a row-major tensor as a view of the same storage (no copy, no autograd). */
@@ -112,6 +111,33 @@ export function rowsView(t: Tensor, r0: number, r1: number): Tensor {
     t.byteOffset + r0 * rowFloats * 4,
     `${t.label}[${r0}:${r1}]`,
   );
+}
+
+/**
+ * Rows [r0, r1) of `t` to bind: a view when they start on minStorageBufferOffsetAlignment, else a
+ * copy in a fresh (aligned) buffer (copies need only 4-byte alignment). `write`: the caller
+ * writes the rows; call done() after encoding that work so a copy goes back into `t`. `init`
+ * (with write): the copy starts with t's values (the kernel accumulates into them).
+ */
+export function boundRows(t: Tensor, r0: number, r1: number, opts: { write?: boolean; init?: boolean } = {}) {
+  if (r0 === 0 && r1 === t.shape[0]) return { t, done: () => {} };
+  const view = rowsView(t, r0, r1);
+  if (view.byteOffset % t.rt.limits.minStorageBufferOffsetAlignment === 0) {
+    return { t: view, done: () => view.dispose() };
+  }
+  const copy = empty(t.rt, view.shape, t.dtype, `${view.label}:aligned`);
+  const bytes = view.byteLength;
+  if (!opts.write || opts.init) {
+    t.rt.commandEncoder().copyBufferToBuffer(t.buffer, view.byteOffset, copy.buffer, 0, bytes);
+  }
+  return {
+    t: copy,
+    done: () => {
+      if (opts.write) t.rt.commandEncoder().copyBufferToBuffer(copy.buffer, 0, t.buffer, view.byteOffset, bytes);
+      copy.dispose();
+      view.dispose();
+    },
+  };
 }
 
 function gcd(a: number, b: number): number {

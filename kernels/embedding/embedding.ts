@@ -14,7 +14,7 @@
 // Not here: sparse gradient output, padding_idx.
 import { empty, fill0, tensor, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
-import { Uniforms, checkDtype, checkRank, fail, grid1d, rowsPerChunk, rowsView } from '../util.ts';
+import { Uniforms, checkDtype, checkRank, fail, grid1d, boundRows, rowsPerChunk } from '../util.ts';
 import { clampId } from './embedding.ref.ts';
 
 import WGSL from './embedding.wgsl.ts';
@@ -85,9 +85,9 @@ export function embedding(ids: Tensor, table: Tensor, opts: EmbeddingOptions = {
   if (n > 0) {
     const k = rt.kernel(WGSL, `embedding_fwd${sfx}`, { WG });
     for (const [r0, r1] of ranges) {
-      const part = ranges.length > 1 ? rowsView(table, r0, r1) : table;
-      rt.run(k, { uniforms: params(0, r0, r1), bindings: [ids, part, out], grid: grid1d(Math.ceil((n * cu) / WG)) });
-      if (part !== table) part.dispose();
+      const part = boundRows(table, r0, r1);
+      rt.run(k, { uniforms: params(0, r0, r1), bindings: [ids, part.t, out], grid: grid1d(Math.ceil((n * cu) / WG)) });
+      part.done();
     }
   }
   // Built at forward time: the caller may reuse its hostIds array before the backward runs.
@@ -103,7 +103,9 @@ export function embedding(ids: Tensor, table: Tensor, opts: EmbeddingOptions = {
     const csrT = csr && tensor(rt, csr.data, [csr.data.length], 'i32', 'embedding_bwd.csr');
     let q0 = 0;
     for (const [r0, r1] of ranges) {
-      const part = ranges.length > 1 ? rowsView(dt, r0, r1) : dt;
+      // init: rows the kernel does not write (csr) or adds to (in place) keep their values.
+      const range = boundRows(dt, r0, r1, { write: true, init: true });
+      const part = range.t;
       if (csr && csrT) {
         // Unique ids ascend: those of this range are the next run of them.
         let q1 = q0;
@@ -123,7 +125,7 @@ export function embedding(ids: Tensor, table: Tensor, opts: EmbeddingOptions = {
           grid: grid1d((r1 - r0) * cblocks),
         });
       }
-      if (part !== dt) part.dispose();
+      range.done();
     }
     csrT?.dispose();
     return [null, inPlace ? null : dt];

@@ -8,13 +8,11 @@
 // Deliberately not here: splitting K (the input features: a row of x or W beyond one binding).
 import { empty, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
-import { rowsPerChunk, rowsView, sharedRowsPerChunk } from '../util.ts';
+import { boundRows, rowsPerChunk, sharedRowsPerChunk } from '../util.ts';
 import type { matmulInto as MatmulInto } from './matmul.ts';
 
-type Range = [number, number];
-
-function ranges(n: number, chunk: number): Range[] {
-  const out: Range[] = [];
+function ranges(n: number, chunk: number): [number, number][] {
+  const out: [number, number][] = [];
   for (let i = 0; i < n; i += chunk) out.push([i, Math.min(n, i + chunk)]);
   return out;
 }
@@ -27,13 +25,13 @@ export function linearFits(x: Tensor, w: Tensor, rowsN: number): boolean {
   return rowsN * inF * 4 + 16 <= max && outF * inF * 4 + 16 <= max && rowsN * outF * 4 <= max;
 }
 
-/** Copy columns [c0, c0 + w) of src (rows, W) into dst (rows, w), or back with `scatter`. */
-function copyColumns(block: Tensor, full: Tensor, c0: number, scatter: boolean): void {
+/** Copy columns [c0, c0 + w) of rows [r0, r0 + rows) of full (R, W) into block (rows, w), or back with `scatter`. */
+function copyColumns(block: Tensor, full: Tensor, r0: number, c0: number, scatter: boolean): void {
   const [rows, w] = block.shape;
   const W = full.shape[full.rank - 1];
   const enc = full.rt.commandEncoder();
   for (let r = 0; r < rows; r++) {
-    const f = full.byteOffset + (r * W + c0) * 4;
+    const f = full.byteOffset + ((r0 + r) * W + c0) * 4;
     const b = block.byteOffset + r * w * 4;
     if (scatter) enc.copyBufferToBuffer(block.buffer, b, full.buffer, f, w * 4);
     else enc.copyBufferToBuffer(full.buffer, f, block.buffer, b, w * 4);
@@ -49,12 +47,8 @@ export function linearSplit(x: Tensor, w: Tensor, matmulInto: typeof MatmulInto)
   const rowsN = x.size / inF;
   const out = empty(rt, [...lead, outF], 'f32', 'linear');
   // Views made here are disposed before returning: a view holds its buffer until disposed.
-  let views: Tensor[] = [];
-  const keep = (t: Tensor) => (views.push(t), t);
-  const sub = (t: Tensor, [a, b]: Range, n: number) => (b - a === n ? t : keep(rowsView(t, a, b)));
-  const done = () => (views.forEach((t) => t.dispose()), (views = []));
-  const x2 = keep(x.view([rowsN, inF]));
-  const out2 = keep(out.view([rowsN, outF]));
+  const x2 = x.view([rowsN, inF]);
+  const out2 = out.view([rowsN, outF]);
   // Row ranges of x / out, feature ranges of W; a (rows, features) block must fit too. 16 bytes
   // spare: the subgroup kernel binds its operands rounded up to 16 bytes.
   const max = rt.limits.maxStorageBufferBindingSize - 16;
@@ -66,45 +60,61 @@ export function linearSplit(x: Tensor, w: Tensor, matmulInto: typeof MatmulInto)
   const rowR = ranges(rowsN, rc);
   const featR = ranges(outF, fc);
   const whole = featR.length === 1;
-  const opts = {};
 
-  for (const rr of rowR) {
-    const xr = sub(x2, rr, rowsN);
-    for (const fr of featR) {
-      const wf = sub(w, fr, outF);
-      if (whole) matmulInto(sub(out2, rr, rowsN), xr, wf, { ...opts, transB: true });
-      else {
-        const blk = empty(rt, [rr[1] - rr[0], fr[1] - fr[0]], 'f32', 'linear.block');
-        matmulInto(blk, xr, wf, { ...opts, transB: true });
-        copyColumns(blk, sub(out2, rr, rowsN), fr[0], true);
+  for (const [r0, r1] of rowR) {
+    const xr = boundRows(x2, r0, r1);
+    for (const [f0, f1] of featR) {
+      const wf = boundRows(w, f0, f1);
+      if (whole) {
+        const o = boundRows(out2, r0, r1, { write: true });
+        matmulInto(o.t, xr.t, wf.t, { transB: true });
+        o.done();
+      } else {
+        const blk = empty(rt, [r1 - r0, f1 - f0], 'f32', 'linear.block');
+        matmulInto(blk, xr.t, wf.t, { transB: true });
+        copyColumns(blk, out2, r0, f0, true);
         blk.dispose();
       }
+      wf.done();
     }
+    xr.done();
   }
-  done();
+  [x2, out2].forEach((t) => t.dispose());
 
   return record(op, out, [x, w], (g) => {
-    const g2 = keep(g.view([rowsN, outF]));
+    const g2 = g.view([rowsN, outF]);
     const gx = x.requiresGrad ? empty(rt, x.shape, 'f32', 'linear_bwd_x') : null;
     const inPlace = w.requiresGrad && !w.node && !!w.grad && !w.grad.disposed;
     const gw = !w.requiresGrad ? null : inPlace ? w.grad! : empty(rt, w.shape, 'f32', 'linear_bwd_w');
-    const gx2 = gx && keep(gx.view([rowsN, inF]));
-    rowR.forEach((rr, i) => {
-      const xr = sub(x2, rr, rowsN);
-      featR.forEach((fr, j) => {
-        let gb = sub(g2, rr, rowsN);
+    const gx2 = gx && gx.view([rowsN, inF]);
+    const xv = x.view([rowsN, inF]);
+    rowR.forEach(([r0, r1], i) => {
+      const xr = boundRows(xv, r0, r1);
+      featR.forEach(([f0, f1], j) => {
+        let gb = boundRows(g2, r0, r1);
         if (!whole) {
-          gb = empty(rt, [rr[1] - rr[0], fr[1] - fr[0]], 'f32', 'linear.gblock');
-          copyColumns(gb, sub(g2, rr, rowsN), fr[0], false);
+          const blk = empty(rt, [r1 - r0, f1 - f0], 'f32', 'linear.gblock');
+          copyColumns(blk, g2, r0, f0, false);
+          gb = { t: blk, done: () => blk.dispose() };
         }
-        const wf = sub(w, fr, outF);
-        // dX rows += gblock W_f; dW_f (+)= gblock^T X rows (first row range overwrites a fresh dW).
-        if (gx2) matmulInto(sub(gx2, rr, rowsN), gb, wf, { ...opts, accumulate: j > 0 });
-        if (gw) matmulInto(sub(gw, fr, outF), gb, xr, { ...opts, transA: true, accumulate: inPlace || i > 0 });
-        if (!whole) gb.dispose();
+        const wf = boundRows(w, f0, f1);
+        // dX rows (+)= gblock W_f; dW_f (+)= gblock^T X rows (a fresh dW: the first row range overwrites).
+        if (gx2) {
+          const d = boundRows(gx2, r0, r1, { write: true, init: j > 0 });
+          matmulInto(d.t, gb.t, wf.t, { accumulate: j > 0 });
+          d.done();
+        }
+        if (gw) {
+          const acc = inPlace || i > 0;
+          const d = boundRows(gw, f0, f1, { write: true, init: acc });
+          matmulInto(d.t, gb.t, xr.t, { transA: true, accumulate: acc });
+          d.done();
+        }
+        [gb, wf].forEach((b) => b.done());
       });
+      xr.done();
     });
-    done();
+    [g2, xv, gx2].forEach((t) => t?.dispose());
     return [gx, inPlace ? null : gw];
   });
 }

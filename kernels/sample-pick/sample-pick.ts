@@ -4,7 +4,7 @@
 import { empty, tensor, type Tensor } from '../../engine/tensor.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { seedKey, STREAM_TAG } from '../rng/philox.ts';
-import { Uniforms, checkDtype, checkRank, fail, rowsView } from '../util.ts';
+import { Uniforms, boundRows, checkDtype, checkRank, fail } from '../util.ts';
 import { matmulInto } from '../matmul/matmul.ts';
 import { vocabChunk } from '../softmax-xent/lm-head-xent.ts';
 import type { Runtime } from '../../engine/runtime.ts';
@@ -113,10 +113,10 @@ export function pickTokensFused(x: Tensor, head: Tensor, opts: PickOptions & { m
   const state = empty(rt, [L.rows, 8], 'f32', 'pick.state');
   for (let v0 = 0; v0 < V; v0 += vc) {
     const v1 = Math.min(V, v0 + vc);
-    const w = vc < V ? rowsView(head, v0, v1) : head;
+    const w = boundRows(head, v0, v1);
     const logits = empty(rt, [R, v1 - v0], 'f32', 'pick.logits');
-    matmulInto(logits, x, w, { transB: true });
-    if (w !== head) w.dispose();
+    matmulInto(logits, x, w.t, { transB: true });
+    w.done();
     const phase = (v0 === 0 ? 1 : 0) | (v1 === V ? 2 : 0);
     rt.run(rt.kernel(WGSL, 'pick_chunk', { WG }), {
       uniforms: L.uniforms(v1 - v0, v0, phase),

@@ -12,7 +12,7 @@ import type { Runtime } from '../../engine/runtime.ts';
 import { empty, zeros, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { matmulInto } from '../matmul/matmul.ts';
-import { checkDtype, checkRank, fail, rowsPerChunk, rowsView } from '../util.ts';
+import { checkDtype, checkRank, fail, boundRows, rowsPerChunk } from '../util.ts';
 import { plan, xentGrid, xentSum, xentUniforms, type XentOptions } from './softmax-xent.ts';
 import WGSL from './softmax-xent.wgsl.ts';
 
@@ -23,18 +23,30 @@ export interface LmHeadXentOptions extends XentOptions {
   perRow?: boolean;
 }
 
-/** Head rows per chunk: W_c and logits_c (N, Vc) each fit one binding (and maxChunkBytes). */
+/**
+ * Head rows per chunk: W_c and logits_c (N, Vc) each fit one binding (and maxChunkBytes), and W_c
+ * starts on the binding offset alignment.
+ */
 export function vocabChunk(op: string, x: Tensor, w: Tensor, maxChunkBytes?: number): number {
   const [V, C] = w.shape;
   const N = x.shape[0];
-  const byW = rowsPerChunk(op, w, V, C * 4);
   const limit = Math.min(maxChunkBytes ?? Infinity, x.rt.limits.maxStorageBufferBindingSize);
+  const byW = rowsPerChunk(op, w, V, C * 4);
   const byLogits = Math.floor(limit / Math.max(1, N * 4));
-  if (byLogits < 1) fail(op, `one logits column of ${N} rows is over the ${limit}-byte binding limit`, x);
   if (byW >= V && byLogits >= V) return V;
-  // Whole vec4 groups where possible (the chunk kernels read vec4s when the width allows).
-  const step = Math.max(1, byW % 4 === 0 && byLogits >= 4 ? 4 : 1);
-  return Math.max(1, Math.floor(Math.min(byW, byLogits) / step) * step);
+  // Prefer chunk starts aligned in W (plain views, no copies) and whole vec4 groups (the chunk
+  // kernels read vec4s when the width allows), where that keeps at least half the chunk.
+  const most = Math.min(byW, byLogits);
+  const align = x.rt.limits.minStorageBufferOffsetAlignment;
+  let step = align / gcd(C * 4, align);
+  step *= 4 / gcd(step, 4);
+  const aligned = Math.floor(most / step) * step;
+  return aligned >= most / 2 ? aligned : most;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
 }
 
 /**
@@ -64,12 +76,11 @@ export function lmHeadCrossEntropy(
   const probe = empty(rt, [N, Math.min(vc, V)], 'f32', 'lm_head.logits');
   const L = plan(op, probe, targets, weights, opts);
   probe.dispose();
-  const headPart = (v0: number, v1: number) => (chunks.length > 1 ? rowsView(head, v0, v1) : head);
   const logitsOf = (v0: number, v1: number): Tensor => {
     const out = empty(rt, [N, v1 - v0], 'f32', 'lm_head.logits');
-    const w = headPart(v0, v1);
-    matmulInto(out, x, w, { transB: true });
-    if (w !== head) w.dispose();
+    const w = boundRows(head, v0, v1);
+    matmulInto(out, x, w.t, { transB: true });
+    w.done();
     return out;
   };
 
@@ -113,14 +124,14 @@ export function lmHeadCrossEntropy(
         grid: xentGrid(L, N, rt),
       });
       logits.dispose();
-      const w = headPart(v0, v1);
-      if (dx) matmulInto(dx, dl, w, { accumulate: true }); // (N, Vc) (Vc, C)
+      const w = boundRows(head, v0, v1);
+      if (dx) matmulInto(dx, dl, w.t, { accumulate: true }); // (N, Vc) (Vc, C)
       if (dw) {
-        const part = chunks.length > 1 ? rowsView(dw, v0, v1) : dw;
-        matmulInto(part, dl, x, { transA: true, accumulate: true }); // (Vc, N) (N, C)
-        if (part !== dw) part.dispose();
+        const part = boundRows(dw, v0, v1, { write: true, init: true });
+        matmulInto(part.t, dl, x, { transA: true, accumulate: true }); // (Vc, N) (N, C)
+        part.done();
       }
-      if (w !== head) w.dispose();
+      w.done();
       dl.dispose();
       flushBetweenChunks(rt, chunks.length);
     }

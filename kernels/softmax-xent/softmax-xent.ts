@@ -7,7 +7,7 @@ import { empty, zeros, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { variantOf } from '../variants.ts';
 import type { Runtime } from '../../engine/runtime.ts';
-import { Uniforms, checkDtype, checkRank, fail, grid1d, rowsPerChunk, rowsView } from '../util.ts';
+import { Uniforms, checkDtype, checkRank, fail, grid1d, boundRows, rowsPerChunk } from '../util.ts';
 
 import WGSL from './softmax-xent.wgsl.ts';
 const SUM_WG = 64;
@@ -79,24 +79,19 @@ export function xentGrid(L: Launch, rows: number, rt: Runtime): [number, number]
   return grid1d(Math.ceil(rows / (L.over.WG / L.over.LANES)), rt.limits.maxComputeWorkgroupsPerDimension);
 }
 
-/** Rows [r0, r1) of `t` (the whole tensor when there is one range). */
-function part(L: Launch, t: Tensor, r0: number, r1: number): Tensor {
-  return L.ranges.length > 1 ? rowsView(t, r0, r1) : t;
-}
-
 /** Forward pass: per-row weighted losses (N) and per-row (max, log sum exp) (N, 2). */
 function forward(L: Launch, logits: Tensor, targets: Tensor, weights: Tensor): { rows: Tensor; stats: Tensor } {
   const rt = logits.rt;
   const rows = empty(rt, [L.n], 'f32', 'xent.rows');
   const stats = empty(rt, [L.n, 2], 'f32', 'xent.stats');
   for (const [r0, r1] of L.ranges) {
-    const x = part(L, logits, r0, r1);
+    const x = boundRows(logits, r0, r1);
     rt.run(rt.kernel(WGSL, L.vec4 ? 'xent_fwd4' : 'xent_fwd', L.over), {
       uniforms: xentUniforms(r1 - r0, L.v, L.v, 0, 0, r0),
-      bindings: [x, targets, weights, rows, stats],
+      bindings: [x.t, targets, weights, rows, stats],
       grid: xentGrid(L, r1 - r0, rt),
     });
-    if (x !== logits) x.dispose();
+    x.done();
   }
   return { rows, stats };
 }
@@ -113,14 +108,15 @@ function backwardLogits(
   const rt = logits.rt;
   const dl = empty(rt, logits.shape, 'f32', 'xent.dlogits');
   for (const [r0, r1] of L.ranges) {
-    const x = part(L, logits, r0, r1);
-    const d = part(L, dl, r0, r1);
+    const x = boundRows(logits, r0, r1);
+    const d = boundRows(dl, r0, r1, { write: true });
     rt.run(rt.kernel(WGSL, L.vec4 ? 'xent_bwd4' : 'xent_bwd', { ...L.over, PER_ROW: perRow }), {
       uniforms: xentUniforms(r1 - r0, L.v, L.v, 0, 0, r0),
-      bindings: [x, targets, weights, stats, g, d],
+      bindings: [x.t, targets, weights, stats, g, d.t],
       grid: xentGrid(L, r1 - r0, rt),
     });
-    if (x !== logits) [x, d].forEach((t) => t.dispose());
+    x.done();
+    d.done();
   }
   return dl;
 }
