@@ -68,7 +68,7 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
           import('../train/likelihood.ts'),
         ]);
         await withDevice(deviceOpts(), async (dev) => {
-          const model = await loadModel(ck.dir, { device: dev, onTensor: loadProgress(ck.dir) });
+          const model = await loadModel(ck.dir, { device: dev, onProgress: loadProgress(ck.dir) });
           try {
             const tok = model.tokenizer;
             if (!tok) throw new UserError(`${ck.dir} has no tokenizer.json; eval needs it to encode --data`);

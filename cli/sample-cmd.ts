@@ -192,7 +192,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
             import('../sample/live.ts'),
           ]);
         await withDevice(deviceOpts(), async (dev) => {
-          const model = await loadModel(ck.dir, { device: dev, onTensor: loadProgress(ck.dir) });
+          const model = await loadModel(ck.dir, { device: dev, onProgress: loadProgress(ck.dir) });
           try {
             const tok = model.tokenizer;
             const built = buildPrompts({

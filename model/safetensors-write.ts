@@ -1,5 +1,5 @@
 // safetensors writer: the header is computed from names and shapes first, then tensor data is
-// streamed one tensor at a time (F32 as is, or BF16 rounded to nearest even) into a temporary file
+// streamed one tensor (or one 64 MiB range of a tensor) at a time (F32 as is, or BF16 rounded to nearest even) into a temporary file
 // that is renamed into place only when complete.
 // Deliberately not here: reading (safetensors.ts), sharding (weights-dir.ts), other dtypes.
 // Layout as huggingface/safetensors writes it: header JSON padded with spaces to a multiple of
@@ -20,7 +20,12 @@ export type SaveDtype = 'F32' | 'BF16';
 export interface TensorSource {
   name: string;
   shape: readonly number[];
-  data: Float32Array | (() => Float32Array | Promise<Float32Array>);
+  data?: Float32Array | (() => Float32Array | Promise<Float32Array>);
+  /**
+   * Instead of `data`: elements [start, start + count) on demand, so a tensor of any size streams
+   * through chunks of at most 64 MiB (e.g. read back from the GPU range by range).
+   */
+  read?(start: number, count: number): Promise<Float32Array>;
 }
 
 /** Eager data in an iterator is held until written, since the header needs every shape first. */
@@ -113,7 +118,17 @@ export async function writeSafetensors(path: string, tensors: TensorSources, opt
     sink.write(bytes);
     for (let i = 0; i < list.length; i++) {
       const t = list[i];
-      writeTensor(sink, await materialize(t), dtype, scratch);
+      if (t.read) {
+        const numel = numelOf(t.shape);
+        for (let start = 0; start < numel; start += WRITE_CHUNK / 4) {
+          const count = Math.min(WRITE_CHUNK / 4, numel - start);
+          const part = await t.read(start, count);
+          if (part.length !== count) {
+            throw new EngineError(`safetensors: tensor "${t.name}" read ${part.length} of ${count} values`);
+          }
+          writeTensor(sink, part, dtype, scratch);
+        }
+      } else writeTensor(sink, await materialize(t), dtype, scratch);
       if (sink.position !== bytes.length + ranges[i][1]) {
         throw new EngineError(`safetensors: tensor "${t.name}" wrote to the wrong offset`);
       }

@@ -32,6 +32,8 @@ export interface CheckpointWeights {
   info(name: string): WeightInfo;
   /** One tensor as f32 (into `out` when given). */
   readTensor(name: string, out?: Float32Array): Float32Array;
+  /** Elements [start, start + count) of one tensor as f32, into `out` (at least count long). */
+  readRange(name: string, start: number, count: number, out: Float32Array): Float32Array;
   close(): void;
 }
 
@@ -88,6 +90,10 @@ class Weights implements CheckpointWeights {
 
   readTensor(name: string, out?: Float32Array): Float32Array {
     return this.fileOf(name).readTensor(name, out);
+  }
+
+  readRange(name: string, start: number, count: number, out: Float32Array): Float32Array {
+    return this.fileOf(name).readRange(name, start, count, out);
   }
 
   close(): void {
