@@ -220,7 +220,13 @@ test('the LM head fused with the sampling pick over vocabulary chunks equals lin
       const R = cfg > 0 ? 2 * n : n;
       const x = seededFloats(R * c, R + c, 3);
       const wh = seededFloats(v * c, v + 1, 1);
-      const opts = { temperature, cfgScale: cfg, seed: 11, stream: [4, 0] as [number, number] };
+      const noise = {
+        block: 1,
+        rowsPerSeq: 3,
+        start: 2,
+        seqs: Array.from({ length: n }, (_, b) => ({ seed: 11 + b, origin: 0, step: 4 })),
+      };
+      const opts = { temperature, cfgScale: cfg, noise };
       const sup = suppress ? [0, v - 1] : [];
       const run = (rt: Device, fused: boolean) =>
         rt.scope(async () => {
