@@ -27,7 +27,7 @@ import { checkProperty, closeDevice, gpuDevice, seededFloats } from './gpu.ts';
 const LIMIT = 65536;
 let small: Device | null = null;
 async function devices(): Promise<[Device, Device] | null> {
-  const rt = (await gpuDevice()) as Device | null;
+  const rt = await gpuDevice();
   if (!rt) return null;
   if (!small) {
     small = await openDevice({ limits: { maxStorageBufferBindingSize: LIMIT } });
