@@ -143,7 +143,7 @@ export async function benchXent(
   N = 2048,
   V = 32000,
 ): Promise<BenchResult[]> {
-  const maxRows = Math.floor(dev.gpu.limits.maxStorageBufferBindingSize / (V * 4));
+  const maxRows = Math.floor(dev.limits.maxStorageBufferBindingSize / (V * 4));
   const chunks = Math.ceil(N / Math.min(N, maxRows));
   const R = Math.ceil(N / chunks);
   const ld = rand(R * V, 7, 4);

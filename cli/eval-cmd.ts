@@ -74,7 +74,7 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
           const model = await loadModel(ck.dir, {
             device: dev,
             dtype: o.dtype === 'auto' ? undefined : o.dtype,
-            onTensor: loadProgress(ck.dir),
+            onProgress: loadProgress(ck.dir),
           });
           try {
             const tok = model.tokenizer;

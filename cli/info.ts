@@ -27,11 +27,17 @@ export async function infoReport(dev: Device): Promise<Record<string, unknown>> 
   if (got.join() !== '11,22,33,44') throw new EngineError(`smoke dispatch returned ${got} instead of 11,22,33,44`);
   const f = dev.facts;
   const limits: Record<string, number> = {};
-  for (const k of LIMITS) limits[k] = f.limits[k];
+  const lowered: Record<string, number> = {};
+  for (const k of LIMITS) {
+    limits[k] = f.limits[k];
+    if (f.limits[k] !== dev.gpu.limits[k]) lowered[k] = dev.gpu.limits[k];
+  }
   return {
     adapter: Object.fromEntries(Object.entries(f).filter(([k]) => k !== 'features' && k !== 'limits')),
     features: [...f.features].sort(),
     limits,
+    /** The adapter's own value of each limit lowered by DLLM_WGPU_LIMITS. */
+    adapterLimits: lowered,
     kernels: kernelPlan(dev),
     smoke: 'ok',
   };
@@ -51,7 +57,9 @@ export function printInfo(r: Record<string, any>): void {
     `software     ${a.software ? 'yes (a CPU implementation)' : 'no'}`,
     `subgroups    ${a.subgroups ? `${a.subgroupMinSize}-${a.subgroupMaxSize} lanes` : 'no'}`,
     `features     ${r.features.join(', ')}`,
-    ...Object.entries(r.limits).map(([k, v]) => `${k.padEnd(34)} ${v}`),
+    ...Object.entries(r.limits).map(
+      ([k, v]) => `${k.padEnd(34)} ${v}${k in r.adapterLimits ? ` (lowered; adapter ${r.adapterLimits[k]})` : ''}`,
+    ),
     `kernels      (force with --kernels or DLLM_WGPU_KERNELS, e.g. matmul:tiled,attention:portable)`,
     ...kernels.map((k) => `  ${k}`),
     `smoke test   ${r.smoke} (add on the GPU, read back)`,

@@ -2,6 +2,7 @@
 // for user errors), open the device once per command and always destroy it so the process exits.
 // Commands import what they run inside their action (`await import`), so `--help` loads only
 // commander and these files: start-up stays fast.
+import type { LoadProgress } from '../model/io.ts';
 import { InvalidArgumentError } from 'commander';
 import { DeviceError, EngineError, EXIT, UserError } from '../engine/errors.ts';
 import type { Device, DeviceOptions } from '../engine/device.ts';
@@ -90,13 +91,20 @@ export function parseDtypeOpt(v: string): ParamDType | 'auto' {
 export const DTYPE_HELP = "storage of the weight matrices: bfloat16 | float16 | float32 | auto (the checkpoint's own)";
 
 /** Progress while a checkpoint loads: a line every 10% of its tensors (large models take a while). */
-export function loadProgress(dir: string): (name: string, i: number, n: number) => void {
-  let shown = 0;
-  return (_name, i, n) => {
-    const pct = Math.floor(((i + 1) * 10) / n) * 10;
-    if (n >= 20 && pct > shown) {
-      shown = pct;
-      log(`loading ${dir}: ${pct}% of ${n} tensors`);
-    }
+/** Checkpoint loading progress on stderr: bytes, rate and ETA, at most every 10% and every 2 s. */
+export function loadProgress(dir: string): (p: LoadProgress) => void {
+  let shownPct = 0,
+    shownAt = 0;
+  return (p) => {
+    const pct = Math.floor((p.bytes * 10) / p.total) * 10;
+    if (p.total < 64 << 20 || (pct <= shownPct && p.seconds - shownAt < 2 && p.bytes < p.total)) return;
+    shownPct = pct;
+    shownAt = p.seconds;
+    const rate = p.bytes / Math.max(p.seconds, 1e-3);
+    const eta = (p.total - p.bytes) / rate;
+    const gb = (b: number) => (b / 1e9).toFixed(2);
+    log(
+      `loading ${dir}: ${gb(p.bytes)}/${gb(p.total)} GB (${pct}%), ${(rate / 1e6).toFixed(0)} MB/s, ETA ${eta.toFixed(0)} s`,
+    );
   };
 }

@@ -216,7 +216,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
           const model = await loadModel(ck.dir, {
             device: dev,
             dtype: o.dtype === 'auto' ? undefined : o.dtype,
-            onTensor: loadProgress(ck.dir),
+            onProgress: loadProgress(ck.dir),
           });
           try {
             const tok = model.tokenizer;

@@ -4,6 +4,7 @@
 // the adapter themselves. Also the parser for kernel-variant overrides (`DLLM_WGPU_KERNELS`,
 // `openDevice({ kernels })`); which ops and variants exist is the kernels' business, not this file's.
 import { UserError } from './errors.ts';
+import type { Limits } from './limits.ts';
 
 /** The adapter as Dawn describes it (GPUAdapterInfo plus the backend we asked for). */
 export interface AdapterDescription {
@@ -31,7 +32,7 @@ export interface AdapterFacts extends AdapterDescription {
   /** Features the device was created with. */
   features: ReadonlySet<string>;
   /** The limits the engine works under (the runtime's effective limits, which may be lower than the adapter's). */
-  limits: GPUSupportedLimits;
+  limits: Limits;
 }
 
 /** An adapter nothing is known about (a runtime made directly over a GPUDevice). */
@@ -50,11 +51,7 @@ export const UNKNOWN_ADAPTER: AdapterDescription = {
 // cover implementations or versions that say neither.
 const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|\bwarp\b|microsoft basic render/i;
 
-export function adapterFacts(
-  a: AdapterDescription,
-  features: ReadonlySet<string>,
-  limits: GPUSupportedLimits,
-): AdapterFacts {
+export function adapterFacts(a: AdapterDescription, features: ReadonlySet<string>, limits: Limits): AdapterFacts {
   const subgroups = features.has('subgroups');
   const fixed = subgroups && a.subgroupMinSize > 0 && a.subgroupMinSize === a.subgroupMaxSize;
   return {

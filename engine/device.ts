@@ -8,6 +8,7 @@
 import { create, globals } from 'webgpu';
 import { DeviceError } from './errors.ts';
 import { Runtime } from './runtime.ts';
+import { LIMITS_ENV, effectiveLimits, parseLimits, type LimitKey, type Limits } from './limits.ts';
 import { kernelChoices, type AdapterDescription, type KernelChoices } from './adapter.ts';
 
 export interface DeviceOptions {
@@ -24,6 +25,11 @@ export interface DeviceOptions {
    * lists the ops and variants.
    */
   kernels?: string | KernelChoices;
+  /**
+   * Lower some of the adapter's limits for everything the engine plans (tests force split paths
+   * with it). Env DLLM_WGPU_LIMITS="maxStorageBufferBindingSize:65536,maxBufferSize:1048576".
+   */
+  limits?: Partial<Record<LimitKey, number>>;
 }
 
 let installedGlobals = false;
@@ -36,8 +42,8 @@ export class Device extends Runtime {
   private lostReason: string | null = null;
   private destroyed = false;
 
-  constructor(gpu: GPUDevice, adapter: AdapterDescription, kernels: KernelChoices) {
-    super(gpu, adapter, kernels);
+  constructor(gpu: GPUDevice, adapter: AdapterDescription, kernels: KernelChoices, limits?: Limits) {
+    super(gpu, adapter, kernels, limits);
     gpu.addEventListener('uncapturederror', (ev) => {
       // Wrong numbers are worse than a crash: remember the first error and fail the next sync.
       const err = ev.error;
@@ -77,6 +83,9 @@ export async function openDevice(options: DeviceOptions = {}): Promise<Device> {
   const adapterName = options.adapter ?? process.env.DLLM_WGPU_ADAPTER;
   // Bad override syntax fails here, before any GPU work.
   const kernels = kernelChoices(options.kernels, process.env.DLLM_WGPU_KERNELS);
+  const lower = options.limits
+    ? { what: 'openDevice limits', values: options.limits }
+    : { what: LIMITS_ENV, values: parseLimits(process.env[LIMITS_ENV] ?? '') };
   if (backend) flags.push(`backend=${backend}`);
   if (adapterName) flags.push(`adapter=${adapterName}`);
   let adapter: GPUAdapter | null;
@@ -130,5 +139,12 @@ export async function openDevice(options: DeviceOptions = {}): Promise<Device> {
     subgroupMaxSize: info.subgroupMaxSize ?? 0,
     isFallbackAdapter: info.isFallbackAdapter ?? false,
   };
-  return new Device(device, desc, kernels);
+  let limits: Limits;
+  try {
+    limits = effectiveLimits(device.limits, lower.values, lower.what);
+  } catch (e) {
+    device.destroy();
+    throw e;
+  }
+  return new Device(device, desc, kernels, limits);
 }

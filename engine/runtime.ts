@@ -9,7 +9,8 @@
 //   with travel here, so kernels read them from the runtime they launch on.
 // It knows nothing about particular ops; kernels/ launch through `run()`.
 import { BufferPool } from './pool.ts';
-import { DeviceError } from './errors.ts';
+import { DeviceError, EngineError } from './errors.ts';
+import { effectiveLimits, type Limits } from './limits.ts';
 import { waitGpu } from './wait.ts';
 import {
   UNKNOWN_ADAPTER,
@@ -93,6 +94,7 @@ export class Runtime {
   add: ((a: Tensor, b: Tensor) => Tensor) | null = null;
 
   private factsCache: AdapterFacts | null = null;
+  readonly limits: Limits;
 
   constructor(
     readonly gpu: GPUDevice,
@@ -100,7 +102,10 @@ export class Runtime {
     readonly adapter: AdapterDescription = UNKNOWN_ADAPTER,
     /** Kernel-variant overrides (op -> variant) the device was opened with; kernels/variants.ts applies them. */
     readonly kernelChoices: KernelChoices = {},
+    /** The limits ops plan with: the adapter's, or lower ones (engine/limits.ts). */
+    limits?: Limits,
   ) {
+    this.limits = limits ?? effectiveLimits(gpu.limits);
     this.pool = new BufferPool(gpu, (bytes, label, check) => {
       void check.then((err) => {
         if (err) {
@@ -120,10 +125,6 @@ export class Runtime {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
       label: 'uniforms',
     });
-  }
-
-  get limits(): GPUSupportedLimits {
-    return this.gpu.limits;
   }
 
   /** The adapter's facts, computed once (on first use, so the effective limits are settled). */
@@ -210,8 +211,18 @@ export class Runtime {
       entries.push({ binding: 0, resource: { buffer: this.uniformGpu, offset: this.uniformOffset, size: slot } });
       this.uniformOffset += slot;
     }
+    const maxBinding = this.limits.maxStorageBufferBindingSize;
     args.bindings.forEach((b, i) => {
-      entries.push({ binding: i + 1, resource: bindingResource(b) });
+      const resource = bindingResource(b);
+      const size = resource.size ?? resource.buffer.size - (resource.offset ?? 0);
+      if (size > maxBinding) {
+        // Ours to catch, never Dawn's: an op that can meet big operands splits them before this.
+        const what = 'storage' in b ? `${b}` : `a buffer range of ${size} bytes`;
+        throw new EngineError(
+          `${k.label}: binding ${i + 1} (${what}, ${size} bytes) is over maxStorageBufferBindingSize ${maxBinding}`,
+        );
+      }
+      entries.push({ binding: i + 1, resource });
     });
     const group = this.gpu.createBindGroup({ layout: k.layout, entries, label: k.label });
     const profiled = !!this.profiler && this.profiler.labels.length < this.profiler.capacity;
@@ -219,7 +230,7 @@ export class Runtime {
     pass.setPipeline(k.pipeline);
     pass.setBindGroup(0, group);
     const [x, y = 1, z = 1] = args.grid;
-    const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+    const maxDim = this.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxDim || y > maxDim || z > maxDim) {
       throw new DeviceError(`${k.label}: grid ${x}x${y}x${z} exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
     }

@@ -6,6 +6,7 @@
 // weights use (2 bytes, raw bit patterns on the host as Uint16Array; a buffer's byte length is
 // rounded up to a multiple of 4, as WebGPU needs). No kernel computes in 16 bits: they decode to f32.
 import { EngineError } from './errors.ts';
+import { sizeClass } from './pool.ts';
 import type { Runtime } from './runtime.ts';
 import type { GradNode } from './autograd.ts';
 
@@ -190,10 +191,12 @@ function padTo4(a: HostArray): HostArray {
 /** A new uninitialised tensor from the pool. */
 export function empty(rt: Runtime, shape: readonly number[], dtype: DType = 'f32', label = ''): Tensor {
   const bytes = Math.max(4, bytesFor(dtype, numel(shape)));
-  const maxBinding = rt.limits.maxStorageBufferBindingSize;
-  if (bytes > maxBinding) {
+  // A tensor may be larger than one binding (ops that meet it bind it in ranges; Runtime.run
+  // refuses any binding over the limit), never larger than a buffer.
+  const maxBuffer = rt.limits.maxBufferSize;
+  if (sizeClass(bytes) > maxBuffer) {
     throw new EngineError(
-      `tensor ${label} ${shapeStr(shape)} needs ${bytes} bytes, over this adapter's maxStorageBufferBindingSize ${maxBinding}`,
+      `tensor ${label} ${shapeStr(shape)} needs ${bytes} bytes, over this adapter's maxBufferSize ${maxBuffer}`,
     );
   }
   const buf = rt.pool.acquire(bytes, label || 'tensor');

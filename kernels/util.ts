@@ -2,7 +2,7 @@
 // WGSL declaration order, 4 bytes each; vec4 fields align to 16), argument checks that name the op
 // and the shapes, and the 1-D grid fold.
 import { EngineError } from '../engine/errors.ts';
-import { shapeStr, type Tensor, type DType } from '../engine/tensor.ts';
+import { Tensor, empty, isHalf, shapeStr, type DType } from '../engine/tensor.ts';
 export { grid1d } from '../engine/runtime.ts';
 
 export class Uniforms {
@@ -62,3 +62,86 @@ export function fail(op: string, msg: string, ...tensors: Tensor[]): never {
 
 export const sameShape = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * Rows per chunk when a row-major operand of `rowBytes`-byte rows is bound in row ranges: each
+ * range fits in `maxBytes` (default the binding limit). Every row when the whole operand fits.
+ * Chunks start on minStorageBufferOffsetAlignment (plain views, no copies: see boundRows) whenever
+ * that keeps at least half the rows a chunk could hold.
+ */
+export function rowsPerChunk(op: string, t: Tensor, rows: number, rowBytes: number, maxBytes?: number): number {
+  return sharedRowsPerChunk(op, rows, [{ t, rowBytes, maxBytes }]);
+}
+
+/** rowsPerChunk for several operands split at the same rows (x and out of a row-split product). */
+export function sharedRowsPerChunk(
+  op: string,
+  rows: number,
+  parts: { t: Tensor; rowBytes: number; maxBytes?: number }[],
+): number {
+  const limitOf = (p: (typeof parts)[number]) =>
+    Math.min(p.maxBytes ?? Infinity, p.t.rt.limits.maxStorageBufferBindingSize);
+  if (parts.every((p) => rows * p.rowBytes <= limitOf(p))) return Math.max(rows, 1);
+  let step = 1; // rows between two row starts that are aligned in every operand
+  let chunk = Infinity;
+  for (const p of parts) {
+    const align = p.t.rt.limits.minStorageBufferOffsetAlignment;
+    const s = align / gcd(p.rowBytes, align);
+    step = (step / gcd(step, s)) * s;
+    chunk = Math.min(chunk, Math.floor(limitOf(p) / p.rowBytes));
+    if (chunk < 1) {
+      throw new EngineError(
+        `${op}: ${p.t.label || 'tensor'} ${shapeStr(p.t.shape)} cannot be split: one row of ${p.rowBytes} bytes is ` +
+          `over maxStorageBufferBindingSize ${limitOf(p)}`,
+      );
+    }
+  }
+  const aligned = Math.floor(chunk / step) * step;
+  return aligned >= chunk / 2 ? aligned : chunk;
+}
+
+/** Rows [r0, r1) of a row-major tensor as a view of the same storage (no copy, no autograd). */
+export function rowsView(t: Tensor, r0: number, r1: number): Tensor {
+  const rowElems = t.size / t.shape[0];
+  const elemBytes = isHalf(t.dtype) ? 2 : 4; // a 16-bit range must start on a 4-byte boundary (callers keep r0 * rowElems even)
+  return new Tensor(
+    t.rt,
+    t.storage,
+    [r1 - r0, ...t.shape.slice(1)],
+    t.dtype,
+    t.byteOffset + r0 * rowElems * elemBytes,
+    `${t.label}[${r0}:${r1}]`,
+  );
+}
+
+/**
+ * Rows [r0, r1) of `t` to bind: a view when they start on minStorageBufferOffsetAlignment, else a
+ * copy in a fresh (aligned) buffer (copies need only 4-byte alignment). `write`: the caller
+ * writes the rows; call done() after encoding that work so a copy goes back into `t`. `init`
+ * (with write): the copy starts with t's values (the kernel accumulates into them).
+ */
+export function boundRows(t: Tensor, r0: number, r1: number, opts: { write?: boolean; init?: boolean } = {}) {
+  if (r0 === 0 && r1 === t.shape[0]) return { t, done: () => {} };
+  const view = rowsView(t, r0, r1);
+  if (view.byteOffset % t.rt.limits.minStorageBufferOffsetAlignment === 0) {
+    return { t: view, done: () => view.dispose() };
+  }
+  const copy = empty(t.rt, view.shape, t.dtype, `${view.label}:aligned`);
+  const bytes = view.byteLength;
+  if (!opts.write || opts.init) {
+    t.rt.commandEncoder().copyBufferToBuffer(t.buffer, view.byteOffset, copy.buffer, 0, bytes);
+  }
+  return {
+    t: copy,
+    done: () => {
+      if (opts.write) t.rt.commandEncoder().copyBufferToBuffer(copy.buffer, 0, t.buffer, view.byteOffset, bytes);
+      copy.dispose();
+      view.dispose();
+    },
+  };
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}

@@ -150,5 +150,23 @@ test('saving writes each tensor in its own dtype; a bf16 model round-trips bit f
   back.dispose();
 });
 
+test('chunked loading: raw 16-bit ranges and per-chunk conversion equal a one-chunk load', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  const m = createModel(tinyConfig(), { device: rt, seed: 4, dtype: 'bf16' });
+  const dir = join(tmp, 'bf16-chunks');
+  await saveModel(m, dir);
+  m.dispose();
+  // 100 bytes: 25 f32 values or 24 16-bit ones per chunk, so every tensor spans several chunks.
+  for (const dtype of ['bf16', 'f16', 'f32'] as const) {
+    const whole = await loadModel(dir, { device: rt, dtype });
+    const parts = await loadModel(dir, { device: rt, dtype, chunkBytes: 100 });
+    const [a, b] = [await valuesOf(whole), await valuesOf(parts)];
+    for (const [k, v] of a) assert.equal(Array.from(b.get(k)!), Array.from(v), `${dtype} ${k}`);
+    whole.dispose();
+    parts.dispose();
+  }
+});
+
 test.after(closeDevice);
 test.run();

@@ -1,26 +1,28 @@
 // Model checkpoints in the Hugging Face layout LLaDA publishes: config.json, model.safetensors (or
-// shards + model.safetensors.index.json), tokenizer.json / tokenizer_config.json. Loading streams
-// tensor by tensor (peak host memory ~ the largest tensor) and uploads each into its parameter.
+// shards + model.safetensors.index.json), tokenizer.json / tokenizer_config.json. Loading first
+// checks the tensors against config.json and the model's size against the adapter, then streams
+// every tensor in chunks of at most 64 MiB through reusable host buffers into its parameter.
 // Weight matrices are stored in the dtype asked for (default: the checkpoint's own): a BF16 file
-// loaded as bf16 uploads its bytes untouched; any other pairing converts on the host (widening is
-// exact, narrowing rounds to nearest even as PyTorch does). Saving writes each tensor in its own
-// dtype unless told otherwise, reading it back from the GPU only when its turn comes. Also
-// createModel: a seeded random from-scratch model.
+// loaded as bf16 uploads its bytes untouched; any other pairing converts on the host chunk by chunk
+// (widening is exact, narrowing rounds to nearest even as PyTorch does). Saving writes each tensor
+// in its own dtype unless told otherwise, reading the parameters back in 64 MiB ranges as they are
+// written: host memory stays flat at any model size. Also createModel: a seeded random model.
 // Deliberately not here: optimizer state and trainer state (train/state.ts).
 import { existsSync, mkdirSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { join } from 'node:path';
 import type { Runtime } from '../engine/runtime.ts';
 import { UserError } from '../engine/errors.ts';
 import { loadConfig, saveConfig, type ModelConfig } from './config.ts';
 import { LLaDAModel } from './llada.ts';
-import { checkWeightsMatch } from './names.ts';
+import { checkWeightsMatch, parameterTable } from './names.ts';
 import { openCheckpointWeights, saveShardedWeights, type CheckpointWeights } from './weights-dir.ts';
 import { loadTokenizer, saveTokenizer, type Tokenizer } from './tokenizer.ts';
 import { initValues } from './init.ts';
 import type { ParamDType } from './params.ts';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './float-convert.ts';
 import type { SaveDtype, TensorData } from './safetensors-write.ts';
-import type { Tensor } from '../engine/tensor.ts';
+import { bytesFor, type Tensor } from '../engine/tensor.ts';
 
 export const TORCH_DTYPES = { float32: 'f32', bfloat16: 'bf16', float16: 'f16' } as const;
 export type TorchDtypeName = keyof typeof TORCH_DTYPES;
@@ -46,16 +48,59 @@ export function checkpointDtype(w: CheckpointWeights): ParamDType {
   return 'f32';
 }
 
+export interface LoadProgress {
+  /** Bytes of parameters (each in its dtype) uploaded so far, and in all. */
+  bytes: number;
+  total: number;
+  seconds: number;
+}
+
 export interface LoadOptions {
   device: Runtime;
   /** Storage of the weight matrices; default the checkpoint's own (checkpointDtype). */
   dtype?: ParamDType;
   /** Called after each tensor is uploaded (progress display; memory measurements in tests). */
   onTensor?(name: string, index: number, count: number): void;
+  /** Called after each chunk is uploaded. */
+  onProgress?(p: LoadProgress): void;
+  /** Host bytes read, converted and uploaded at a time (default 64 MiB; lower in tests). */
+  chunkBytes?: number;
 }
 
-/** Bytes uploaded between syncs while loading: bounds the staging memory in flight. */
-const SYNC_EVERY_BYTES = 64 << 20;
+const CHUNK_BYTES = 64 << 20;
+/** Chunks uploaded between waits on the queue: bounds Dawn's upload staging in flight. */
+const CHUNKS_PER_SYNC = 2;
+
+/**
+ * Refuse, before anything is allocated, a model whose parameters cannot fit the adapter: its
+ * largest buffer (a weight matrix, or the f32 arena chunk holding it, model/params.ts) over
+ * maxBufferSize, or, on a CPU adapter (whose "GPU memory" is host memory), more than the host's
+ * free memory. Weight matrices take `dtype`'s size, vectors f32 (as LLaDAModel stores them).
+ */
+export function checkModelFits(rt: Runtime, cfg: ModelConfig, source: string, dtype: ParamDType = 'f32'): void {
+  const table = parameterTable(cfg);
+  const numel = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1);
+  const sizes = table.map((p) => bytesFor(p.shape.length >= 2 ? dtype : 'f32', numel(p.shape)));
+  const count = table.reduce((s, p) => s + numel(p.shape), 0);
+  const bytes = sizes.reduce((a, b) => a + b, 0);
+  const largest = Math.max(...sizes);
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+  const max = rt.limits.maxBufferSize;
+  if (largest > max) {
+    throw new UserError(
+      `${source}: the model's largest parameter needs ${gib(largest)} in ${dtype} in one buffer; this adapter allows ` +
+        `${gib(max)} per buffer (maxBufferSize): use a device with more memory or a smaller model`,
+    );
+  }
+  const info = (rt as { adapterInfo?: { architecture?: string; description?: string } }).adapterInfo;
+  const cpu = info?.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|warp/i.test(info?.description ?? '');
+  if (cpu && bytes > freemem()) {
+    throw new UserError(
+      `${source}: the model's ${count} parameters need ${gib(bytes)} in ${dtype}; this CPU adapter computes in host ` +
+        `memory and ${gib(freemem())} of it is free: free memory or use a smaller model`,
+    );
+  }
+}
 
 export async function loadModel(dir: string, opts: LoadOptions): Promise<LLaDAModel> {
   if (!existsSync(dir)) throw new UserError(`checkpoint folder not found: ${dir}`);
@@ -64,35 +109,11 @@ export async function loadModel(dir: string, opts: LoadOptions): Promise<LLaDAMo
   try {
     const shapes = new Map(w.names().map((n) => [n, w.info(n).shape]));
     checkWeightsMatch(cfg, shapes, dir);
-    const model = new LLaDAModel(opts.device, cfg, opts.dtype ?? checkpointDtype(w));
+    const dtype = opts.dtype ?? checkpointDtype(w);
+    checkModelFits(opts.device, cfg, dir, dtype);
+    const model = new LLaDAModel(opts.device, cfg, dtype);
     try {
-      let scratch = new Float32Array(0);
-      let pending = 0;
-      for (const [index, p] of model.params.order.entries()) {
-        const t = model.params.get(p.name);
-        const n = t.size;
-        const fileDtype = w.info(p.name).dtype;
-        if (fileDtype === FILE_DTYPE[t.dtype as ParamDType] && t.dtype !== 'f32') {
-          const raw = w.readRaw(p.name); // the checkpoint's own 16-bit bits, uploaded as they are
-          t.write(new Uint16Array(raw.buffer, raw.byteOffset, n));
-        } else {
-          if (scratch.length < n) scratch = new Float32Array(n);
-          const data = w.readTensor(p.name, scratch.subarray(0, n));
-          if (t.dtype === 'f32') t.write(data);
-          else {
-            const bits = new Uint16Array(n);
-            (t.dtype === 'bf16' ? f32ToBf16Bits : f32ToF16Bits)(data, bits);
-            t.write(bits);
-          }
-        }
-        pending += t.byteLength;
-        opts.onTensor?.(p.name, index, model.params.order.length);
-        if (pending >= SYNC_EVERY_BYTES) {
-          await opts.device.sync(); // staging buffers of the uploads so far are released
-          pending = 0;
-        }
-      }
-      await opts.device.sync();
+      await upload(model, w, opts);
     } catch (e) {
       model.dispose();
       throw e;
@@ -104,6 +125,62 @@ export async function loadModel(dir: string, opts: LoadOptions): Promise<LLaDAMo
   }
 }
 
+/**
+ * Every tensor read, converted and uploaded in chunks of at most chunkBytes through reusable host
+ * buffers, waiting for the queue every CHUNKS_PER_SYNC chunks so Dawn's upload staging drains:
+ * host memory stays flat whatever the size of the largest tensor. A 16-bit parameter whose file
+ * has the same dtype gets the file's bits as they are; any other pairing converts per chunk.
+ */
+async function upload(model: LLaDAModel, w: CheckpointWeights, opts: LoadOptions): Promise<void> {
+  const rt = opts.device;
+  const f32Chunk = Math.max(1, Math.floor((opts.chunkBytes ?? CHUNK_BYTES) / 4));
+  // 16-bit chunks start on even elements: GPU copies need 4-byte aligned offsets.
+  const halfChunk = Math.max(2, f32Chunk - (f32Chunk % 2));
+  const order = model.params.order;
+  const sizes = order.map((p) => p.shape.reduce((a, d) => a * d, 1));
+  const largest = Math.max(...sizes);
+  const scratch = new Float32Array(Math.min(Math.max(f32Chunk, halfChunk), largest));
+  let bits = new Uint16Array(0);
+  const tensors = order.map((p) => model.params.get(p.name));
+  const total = tensors.reduce((a, t) => a + t.size * (t.dtype === 'f32' ? 4 : 2), 0);
+  const t0 = performance.now();
+  let done = 0,
+    sinceSync = 0;
+  for (const [index, p] of order.entries()) {
+    const t = tensors[index];
+    const dtype = t.dtype as ParamDType;
+    const half = dtype !== 'f32';
+    const raw = half && w.info(p.name).dtype === FILE_DTYPE[dtype];
+    const chunk = half ? halfChunk : f32Chunk;
+    const elemBytes = half ? 2 : 4;
+    for (let start = 0; start < sizes[index]; start += chunk) {
+      const n = Math.min(chunk, sizes[index] - start);
+      let data: ArrayBufferView;
+      if (raw)
+        data = w.readRawRange(p.name, start, n); // the checkpoint's own 16-bit bits
+      else {
+        const f = w.readRange(p.name, start, n, scratch);
+        if (!half) data = f;
+        else {
+          if (bits.length < n) bits = new Uint16Array(scratch.length);
+          const out = bits.subarray(0, n);
+          (dtype === 'bf16' ? f32ToBf16Bits : f32ToF16Bits)(f, out);
+          data = out;
+        }
+      }
+      rt.writeBytes(t.buffer, t.byteOffset + start * elemBytes, data);
+      done += n * elemBytes;
+      if (++sinceSync >= CHUNKS_PER_SYNC) {
+        await rt.sync(); // the staging buffers of the uploads so far are released
+        sinceSync = 0;
+      }
+      opts.onProgress?.({ bytes: done, total, seconds: (performance.now() - t0) / 1000 });
+    }
+    opts.onTensor?.(p.name, index, order.length);
+  }
+  await rt.sync();
+}
+
 export interface SaveOptions {
   /** Dtype of every saved weight; default each tensor's own (a bf16 model saves BF16). */
   dtype?: SaveDtype;
@@ -113,12 +190,18 @@ export interface SaveOptions {
 }
 
 /** A parameter read back for saving: its bits when the file wants its own 16-bit type, else f32 values. */
-async function savedData(t: Tensor, dtype: SaveDtype): Promise<TensorData> {
-  const host = await t.read();
-  if (t.dtype === 'f32') return host as Float32Array;
-  if (FILE_DTYPE[t.dtype as ParamDType] === dtype) return host as Uint16Array;
-  const f = new Float32Array(t.size);
-  (t.dtype === 'bf16' ? bf16BitsToF32 : f16BitsToF32)(host as Uint16Array, f);
+/**
+ * Elements [start, start + count) of a parameter read back from the GPU for saving as `dtype`: f32
+ * values, or the tensor's 16-bit bits when the file keeps its dtype. Ranges of a 16-bit tensor
+ * start on even elements (the writer's chunks) and are read in whole 4-byte words.
+ */
+async function readSaved(t: Tensor, dtype: SaveDtype, start: number, count: number): Promise<TensorData> {
+  if (t.dtype === 'f32') return new Float32Array(await t.rt.readBytes(t.buffer, t.byteOffset + start * 4, count * 4));
+  const words = await t.rt.readBytes(t.buffer, t.byteOffset + start * 2, Math.ceil(count / 2) * 4);
+  const host = new Uint16Array(words, 0, count);
+  if (FILE_DTYPE[t.dtype as ParamDType] === dtype) return host;
+  const f = new Float32Array(count);
+  (t.dtype === 'bf16' ? bf16BitsToF32 : f16BitsToF32)(host, f);
   return f;
 }
 
@@ -135,12 +218,15 @@ export async function saveModel(model: LLaDAModel, dir: string, opts: SaveOption
   saveConfig(dir, model.config, { torchDtype });
   await saveShardedWeights(
     dir,
-    P.order.map((p, i) => ({
-      name: p.name,
-      shape: p.shape,
-      dtype: dtypes[i],
-      data: () => savedData(P.get(p.name), dtypes[i]),
-    })),
+    P.order.map((p, i) => {
+      const t = P.get(p.name);
+      return {
+        name: p.name,
+        shape: p.shape,
+        dtype: dtypes[i],
+        read: (start: number, count: number) => readSaved(t, dtypes[i], start, count),
+      };
+    }),
     { maxShardBytes: opts.maxShardBytes },
   );
   const tok = opts.tokenizer ?? model.tokenizer;

@@ -15,6 +15,8 @@ import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
 import { rope } from '../kernels/rope/rope.ts';
 import { swiglu } from '../kernels/swiglu/swiglu.ts';
 import { embedding } from '../kernels/embedding/embedding.ts';
+import { softmaxCrossEntropy, softmaxCrossEntropyRows } from '../kernels/softmax-xent/softmax-xent.ts';
+import { lmHeadCrossEntropy } from '../kernels/softmax-xent/lm-head-xent.ts';
 import { type ModelConfig, embeddingRows, headDim, kvHeads } from './config.ts';
 import { parameterTable } from './names.ts';
 import { ParamStore, type ParamDType } from './params.ts';
@@ -96,7 +98,7 @@ export class LLaDAModel {
 
   /** Logits [B*T, embedding_size] for a batch (records autograd when parameters require grad). */
   forward(inp: ForwardInput): Tensor {
-    return this.run(inp.ids, inp.B, inp.T, 0, inp.T, inp.keyMask, null);
+    return this.logitsOf(this.run(inp.ids, inp.B, inp.T, 0, inp.T, inp.keyMask, null));
   }
 
   /**
@@ -107,7 +109,20 @@ export class LLaDAModel {
    * the block and the suffix; dual cache: the block only). Logits come for the Tq tokens.
    */
   forwardCached(ids: Int32Array, B: number, Tq: number, start: number, cache: KVCache, keyMask?: Float32Array): Tensor {
-    return this.run(ids, B, Tq, start, cache.L, keyMask, cache);
+    return this.logitsOf(this.run(ids, B, Tq, start, cache.L, keyMask, cache));
+  }
+
+  /** forwardCached's final hidden states (B*Tq, C) and the head (see hidden()). */
+  hiddenCached(
+    ids: Int32Array,
+    B: number,
+    Tq: number,
+    start: number,
+    cache: KVCache,
+    keyMask?: Float32Array,
+  ): { x: Tensor; head: Tensor } {
+    const x = this.run(ids, B, Tq, start, cache.L, keyMask, cache);
+    return { x: this.config.scale_logits ? scale(x, 1 / Math.sqrt(this.config.d_model)) : x, head: this.head };
   }
 
   /** An empty cache for [B, L] sequences (filled by the first forwardCached with start 0, Tq = L). */
@@ -138,6 +153,7 @@ export class LLaDAModel {
     keyMaskHost: Float32Array | undefined,
     cache: KVCache | null,
   ): Tensor {
+    // (B*T, C): the final hidden states after ln_f; logitsOf() or a fused head consumes them.
     const cfg = this.config;
     if (idsHost.length !== B * T) throw new UserError(`forward: ${idsHost.length} ids for a [${B}, ${T}] batch`);
     if (L > cfg.max_sequence_length) {
@@ -171,10 +187,49 @@ export class LLaDAModel {
       const h2 = rmsnorm(x, blk('ff_norm'), cfg.rms_norm_eps);
       x = add(x, linear(swiglu(linear(h2, blk('ff_proj')), linear(h2, blk('up_proj'))), blk('ff_out')));
     }
-    x = rmsnorm(x, this.p('ln_f.weight'), cfg.rms_norm_eps);
-    const head = cfg.weight_tying ? this.p('wte.weight') : this.p('ff_out.weight');
-    const logits = linear(reshape(x, [B * T, C]), head); // (B*T, V)
-    return cfg.scale_logits ? scale(logits, 1 / Math.sqrt(C)) : logits;
+    return reshape(rmsnorm(x, this.p('ln_f.weight'), cfg.rms_norm_eps), [B * T, C]);
+  }
+
+  /** The LM head weight (E, C): ff_out, or wte when weight_tying. */
+  get head(): Tensor {
+    return this.config.weight_tying ? this.p('wte.weight') : this.p('ff_out.weight');
+  }
+
+  /** Logits (N, E) of final hidden states (N, C), as LLaDA's LM head computes them. */
+  private logitsOf(x: Tensor): Tensor {
+    const logits = linear(x, this.head); // (N, V)
+    return this.config.scale_logits ? scale(logits, 1 / Math.sqrt(this.config.d_model)) : logits;
+  }
+
+  /**
+   * The final hidden states (B*T, C) the LM head reads, with the head itself: for ops that fuse
+   * the head with what consumes the logits, so that (B*T, V) logits never exist whole (LLaDA's
+   * vocabulary is 126464). `x` already carries scale_logits.
+   */
+  hidden(inp: ForwardInput): { x: Tensor; head: Tensor } {
+    const x = this.run(inp.ids, inp.B, inp.T, 0, inp.T, inp.keyMask, null);
+    return { x: this.config.scale_logits ? scale(x, 1 / Math.sqrt(this.config.d_model)) : x, head: this.head };
+  }
+
+  /** Whether (N, E) logits and the head each fit one binding (else the head is fused, in chunks). */
+  logitsFit(n: number): boolean {
+    const max = this.rt.limits.maxStorageBufferBindingSize;
+    return this.vocabRows * this.config.d_model * 4 <= max && n * this.vocabRows * 4 <= max;
+  }
+
+  /**
+   * MDLM loss sum_i w_i CE_i of a batch ((1), or per row (B*T) with perRow): the LM head fused with
+   * the cross-entropy over vocabulary chunks when the logits or the head exceed one binding.
+   */
+  loss(inp: ForwardInput, targets: Tensor, weights: Tensor, opts: { perRow?: boolean } = {}): Tensor {
+    if (this.logitsFit(inp.B * inp.T)) {
+      const logits = this.forward(inp);
+      return opts.perRow
+        ? softmaxCrossEntropyRows(logits, targets, weights)
+        : softmaxCrossEntropy(logits, targets, weights);
+    }
+    const { x, head } = this.hidden(inp);
+    return lmHeadCrossEntropy(x, head, targets, weights, { perRow: opts.perRow });
   }
 
   /** Public API: logits for token id rows as a Float32Array [B, T, vocab_size] (row-major). */

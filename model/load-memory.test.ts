@@ -1,66 +1,144 @@
-// Loading streams: while a ~200 MB checkpoint loads, the host ArrayBuffers in use
-// (process.memoryUsage().arrayBuffers) stay under 3x its largest tensor. The checkpoint is written
-// with lazily produced tensors, so writing it never holds it whole either.
+// Checkpoints stream: while a ~200 MB checkpoint loads in 2 MiB chunks, the host ArrayBuffers in
+// use (process.memoryUsage().arrayBuffers) grow by a few chunks, far less than its largest tensor
+// (24 MB); a checkpoint that cannot fit the adapter (maxBufferSize lowered through
+// openDevice({ limits })) is refused before anything is allocated, with what it needs and what
+// there is; tensors that disagree with config.json and a truncated shard are one-line UserErrors
+// that name the tensor or the file. The checkpoint is written with lazily produced tensors, so
+// writing it never holds it whole either; saving reads parameters back in ranges.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeDevice, gpuDevice } from '../tests/gpu.ts';
+import { openDevice } from '../engine/device.ts';
+import { UserError } from '../engine/errors.ts';
 import { createConfig, saveConfig } from './config.ts';
 import { parameterTable } from './names.ts';
-import { saveShardedWeights } from './weights-dir.ts';
-import { loadModel } from './io.ts';
+import { saveShardedWeights, shardFileName } from './weights-dir.ts';
+import { loadModel, saveModel } from './io.ts';
 
-test('a 200 MB checkpoint loads with host ArrayBuffers under 3x its largest tensor', async () => {
+const dir = mkdtempSync(join(tmpdir(), 'load-mem-'));
+const cfg = createConfig({
+  d_model: 1024,
+  n_heads: 8,
+  n_kv_heads: 8,
+  n_layers: 4,
+  mlp_hidden_size: 2816,
+  vocab_size: 6000,
+  embedding_size: 6000,
+});
+const table = parameterTable(cfg);
+const numel = (s: number[]) => s.reduce((a, d) => a * d, 1);
+const largest = Math.max(...table.map((p) => numel(p.shape))) * 4;
+const total = table.reduce((s, p) => s + numel(p.shape) * 4, 0);
+
+test.before(async () => {
+  saveConfig(dir, cfg);
+  await saveShardedWeights(
+    dir,
+    table.map((p, i) => ({ name: p.name, shape: p.shape, data: () => new Float32Array(numel(p.shape)).fill(i / 100) })),
+    { dtype: 'F32', maxShardBytes: 64 << 20 },
+  );
+});
+
+/** Assert that `p` rejects with a one-line UserError matching every pattern. */
+async function rejectsUser(p: Promise<unknown>, ...patterns: RegExp[]): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.instance(e, UserError, `${(e as Error).message} should be a UserError`);
+    const msg = (e as Error).message;
+    assert.not.match(msg, /\n/, 'one line');
+    for (const re of patterns) assert.match(msg, re);
+    return;
+  }
+  assert.unreachable('expected a UserError');
+}
+
+test('a 200 MB checkpoint loads in 2 MiB chunks with host memory growing by a few chunks', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
-  const dir = mkdtempSync(join(tmpdir(), 'load-mem-'));
+  assert.ok(total > 190e6, `checkpoint is ${(total / 1e6).toFixed(0)} MB`);
+  const chunk = 2 << 20;
+  (globalThis as { gc?: () => void }).gc?.();
+  const base = process.memoryUsage().arrayBuffers;
+  let peak = 0,
+    last = { bytes: 0, total: 0 };
+  const model = await loadModel(dir, {
+    device: rt,
+    chunkBytes: chunk,
+    onProgress: (p) => {
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
+      last = p;
+    },
+  });
   try {
-    const cfg = createConfig({
-      d_model: 1024,
-      n_heads: 8,
-      n_kv_heads: 8,
-      n_layers: 4,
-      mlp_hidden_size: 2816,
-      vocab_size: 6000,
-      embedding_size: 6000,
-    });
-    const table = parameterTable(cfg);
-    const largest = Math.max(...table.map((p) => p.shape.reduce((a, d) => a * d, 1))) * 4;
-    saveConfig(dir, cfg);
-    await saveShardedWeights(
-      dir,
-      table.map((p, i) => ({
-        name: p.name,
-        shape: p.shape,
-        data: () => new Float32Array(p.shape.reduce((a, d) => a * d, 1)).fill(i / 100),
-      })),
-      { dtype: 'F32', maxShardBytes: 64 << 20 },
-    );
-    const total = table.reduce((s, p) => s + p.shape.reduce((a, d) => a * d, 1) * 4, 0);
-    assert.ok(total > 190e6, `checkpoint is ${(total / 1e6).toFixed(0)} MB`);
-    (globalThis as { gc?: () => void }).gc?.();
-    let peak = 0;
-    const model = await loadModel(dir, {
-      device: rt,
-      onTensor: () => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)),
-    });
-    const w = (await model.params.get('model.transformer.blocks.3.up_proj.weight').read()) as Float32Array;
-    assert.is(
-      w[0],
-      Math.fround(table.findIndex((p) => p.name === 'model.transformer.blocks.3.up_proj.weight') / 100),
-      'values arrived',
-    );
-    model.dispose();
+    assert.equal([last.bytes, last.total], [total, total], 'progress counts every byte');
+    const name = 'model.transformer.blocks.3.up_proj.weight';
+    const w = (await model.params.get(name).read()) as Float32Array;
+    const want = Math.fround(table.findIndex((p) => p.name === name) / 100);
+    assert.ok(w[0] === want && w[w.length - 1] === want, 'values arrived, first and last chunk');
     console.log(
-      `load memory: peak arrayBuffers ${(peak / 2 ** 20).toFixed(1)} MiB, largest tensor ${(largest / 2 ** 20).toFixed(1)} MiB, checkpoint ${(total / 2 ** 20).toFixed(0)} MiB, 64 MiB shards`,
+      `load memory: arrayBuffers grew ${(peak / 2 ** 20).toFixed(1)} MiB (2 MiB chunks), largest tensor ` +
+        `${(largest / 2 ** 20).toFixed(1)} MiB, checkpoint ${(total / 2 ** 20).toFixed(0)} MiB`,
     );
-    assert.ok(peak < 3 * largest, `peak arrayBuffers ${peak} >= 3 x largest tensor ${largest}`);
+    assert.ok(peak < 6 * chunk, `arrayBuffers grew ${peak} bytes, over 6 chunks of ${chunk}`);
+
+    // Saving streams the parameters back in ranges and round-trips them.
+    const out = join(dir, 'saved');
+    await saveModel(model, out, { maxShardBytes: 64 << 20 });
+    const again = await loadModel(out, { device: rt });
+    assert.equal(Array.from((await again.params.get(name).read()).subarray(0, 4)), Array.from(w.subarray(0, 4)));
+    again.dispose();
+    rmSync(out, { recursive: true, force: true });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    model.dispose();
   }
 });
 
-test.after(closeDevice);
+test('a checkpoint that cannot fit the adapter is refused before allocating, with the sizes', async () => {
+  if (!(await gpuDevice())) return;
+  // f32 parameters live in arena chunks and each weight matrix fits one, so the buffer limit
+  // refuses only a model whose largest parameter (23.4 MiB here) is over it.
+  const small = await openDevice({ limits: { maxBufferSize: 16 << 20 } });
+  try {
+    await rejectsUser(loadModel(dir, { device: small }), /needs 0\.\d+ GiB in f32/, /allows 0\.02 GiB per buffer/);
+    assert.is(small.stats.dispatches, 0);
+  } finally {
+    await small.destroy();
+  }
+});
+
+test('tensors that disagree with config.json, and a truncated shard, are one-line user errors', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  const bad = mkdtempSync(join(tmpdir(), 'load-bad-'));
+  try {
+    // config.json says a wider MLP than the weights have
+    const conf = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...conf, mlp_hidden_size: 3000 }));
+    for (const f of ['model.safetensors.index.json', shardFileName(0, 4), shardFileName(1, 4), shardFileName(2, 4)]) {
+      writeFileSync(join(bad, f), readFileSync(join(dir, f)));
+    }
+    writeFileSync(join(bad, shardFileName(3, 4)), readFileSync(join(dir, shardFileName(3, 4))));
+    await rejectsUser(
+      loadModel(bad, { device: rt }),
+      /weights do not match config\.json/,
+      /blocks\.0\.ff_proj\.weight has shape \[2816, 1024\], the config needs \[3000, 1024\]/,
+    );
+    // the right config, a shard cut short
+    writeFileSync(join(bad, 'config.json'), JSON.stringify(conf));
+    const shard = join(bad, shardFileName(2, 4));
+    truncateSync(shard, statSync(shard).size - 1000);
+    await rejectsUser(loadModel(bad, { device: rt }), new RegExp(shardFileName(2, 4)), /run past the data section/);
+  } finally {
+    rmSync(bad, { recursive: true, force: true });
+  }
+});
+
+test.after(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await closeDevice();
+});
 test.run();

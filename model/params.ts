@@ -66,7 +66,7 @@ export class ParamStore {
     specs: ParamSpec[],
     opts: { maxChunkBytes?: number } = {},
   ) {
-    const lim = rt.gpu.limits;
+    const lim = rt.limits; // effective limits (DLLM_WGPU_LIMITS may lower them)
     const align = Math.max(64, lim.minStorageBufferOffsetAlignment / 4);
     const maxBytes = Math.min(lim.maxBufferSize, lim.maxStorageBufferBindingSize, opts.maxChunkBytes ?? Infinity);
     const maxChunkFloats = Math.floor(maxBytes / 4 / align) * align;
@@ -123,7 +123,7 @@ export class ParamStore {
   }
 
   private createBuffer(bytes: number, label: string): GPUBuffer {
-    const max = this.rt.gpu.limits.maxBufferSize;
+    const max = this.rt.limits.maxBufferSize;
     if (bytes > max) {
       throw new EngineError(`${label} needs ${bytes} bytes, over this adapter's maxBufferSize ${max}`);
     }

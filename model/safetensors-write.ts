@@ -1,7 +1,8 @@
 // safetensors writer: the header is computed from names and shapes first, then tensor data is
-// streamed one tensor at a time (F32 as is, BF16 / F16 rounded to nearest even from f32 values, or
-// 16-bit bit patterns written as they are) into a temporary file that is renamed into place only
-// when complete. Each tensor may have its own dtype (a checkpoint saves each in its own).
+// streamed one tensor (or one 64 MiB range of a tensor) at a time (F32 as is, BF16 / F16 rounded
+// to nearest even from f32 values, or 16-bit bit patterns written as they are) into a temporary
+// file that is renamed into place only when complete. Each tensor may have its own dtype (a
+// checkpoint saves each in its own).
 // Deliberately not here: reading (safetensors.ts), sharding (weights-dir.ts), integer dtypes.
 // Layout as huggingface/safetensors writes it: header JSON padded with spaces to a multiple of
 // 8 bytes, tensors contiguous in header order with no gaps.
@@ -26,7 +27,13 @@ export interface TensorSource {
   shape: readonly number[];
   /** This tensor's dtype in the file (default: the file's WriteOptions.dtype). */
   dtype?: SaveDtype;
-  data: TensorData | (() => TensorData | Promise<TensorData>);
+  data?: TensorData | (() => TensorData | Promise<TensorData>);
+  /**
+   * Instead of `data`: elements [start, start + count) on demand (f32 values, or bit patterns of
+   * the tensor's 16-bit dtype), so a tensor of any size streams through chunks of at most 64 MiB
+   * (e.g. read back from the GPU range by range).
+   */
+  read?(start: number, count: number): Promise<TensorData>;
 }
 
 /** Eager data in an iterator is held until written, since the header needs every shape first. */
@@ -129,7 +136,18 @@ export async function writeSafetensors(path: string, tensors: TensorSources, opt
     for (let i = 0; i < list.length; i++) {
       const t = list[i];
       const d = t.dtype ?? dtype;
-      writeTensor(sink, await materialize(t, d), d, scratch);
+      if (t.read) {
+        const numel = numelOf(t.shape);
+        for (let start = 0; start < numel; start += WRITE_CHUNK / 4) {
+          const count = Math.min(WRITE_CHUNK / 4, numel - start);
+          const part = await t.read(start, count);
+          const ok = part instanceof Float32Array || (part instanceof Uint16Array && d !== 'F32');
+          if (!ok || part.length !== count) {
+            throw new EngineError(`safetensors: tensor "${t.name}" read ${part.length} of ${count} ${d} values`);
+          }
+          writeTensor(sink, part, d, scratch);
+        }
+      } else writeTensor(sink, await materialize(t, d), d, scratch);
       if (sink.position !== bytes.length + ranges[i][1]) {
         throw new EngineError(`safetensors: tensor "${t.name}" wrote to the wrong offset`);
       }

@@ -1,6 +1,6 @@
 // safetensors reader: header parsing with strict validation, then tensors read one at a time from
-// an open file descriptor and converted to Float32Array (F32, F64, F16, BF16), so host memory
-// peaks near the largest tensor, never the whole file.
+// an open file descriptor (whole, or in element ranges) and converted to Float32Array (F32, F64,
+// F16, BF16), so host memory holds one range at a time, never the whole file.
 // Deliberately not here: writing (safetensors-write.ts), sharded directories (weights-dir.ts),
 // integer tensors as numbers (their raw bytes are available through readRaw).
 // Format: huggingface/safetensors README ("Format"): u64 little-endian header length N, N bytes of
@@ -220,8 +220,33 @@ export class SafetensorsFile {
     return out;
   }
 
+  /** Bytes of elements [start, start + count) of one tensor as stored (no conversion). */
+  readRawRange(name: string, start: number, count: number): Uint8Array {
+    const t = this.info(name);
+    const size = DTYPE_BYTES[t.dtype];
+    const numel = numelOf(t.shape);
+    if (start < 0 || count < 0 || start + count > numel) {
+      throw new EngineError(`readRawRange("${name}"): [${start}, ${start + count}) of ${numel}`);
+    }
+    const out = new Uint8Array(count * size);
+    readFully(this.openFd(), out, this.dataStart + t.begin + start * size, `${this.path} (tensor "${name}")`);
+    return out;
+  }
+
   /** One floating-point tensor as f32, into `out` when given (its length must match). */
   readTensor(name: string, out?: Float32Array): Float32Array {
+    const numel = numelOf(this.info(name).shape);
+    if (out && out.length !== numel) {
+      throw new EngineError(`readTensor("${name}"): output has ${out.length} elements, tensor has ${numel}`);
+    }
+    return this.readRange(name, 0, numel, out ?? new Float32Array(numel));
+  }
+
+  /**
+   * Elements [start, start + out.length) of a floating-point tensor (flat, row-major) as f32 into
+   * `out`: a big tensor streams through a buffer of the caller's size.
+   */
+  readRange(name: string, start: number, count: number, out: Float32Array): Float32Array {
     const t = this.info(name);
     if (!FLOAT_DTYPES.includes(t.dtype)) {
       throw new UserError(
@@ -229,22 +254,23 @@ export class SafetensorsFile {
       );
     }
     const numel = numelOf(t.shape);
-    if (out && out.length !== numel) {
-      throw new EngineError(`readTensor("${name}"): output has ${out.length} elements, tensor has ${numel}`);
+    if (start < 0 || count < 0 || start + count > numel || out.length < count) {
+      throw new EngineError(`readRange("${name}"): [${start}, ${start + count}) of ${numel} into ${out.length}`);
     }
-    const dst = out ?? new Float32Array(numel);
+    const dst = out.subarray(0, count);
     const fd = this.openFd();
     const where = `${this.path} (tensor "${name}")`;
     const size = DTYPE_BYTES[t.dtype];
+    const at = this.dataStart + t.begin + start * size;
     if (t.dtype === 'F32') {
-      readFully(fd, new Uint8Array(dst.buffer, dst.byteOffset, numel * 4), this.dataStart + t.begin, where);
+      readFully(fd, new Uint8Array(dst.buffer, dst.byteOffset, count * 4), at, where);
       return dst;
     }
-    const chunk = new Uint8Array(Math.min(CHUNK_BYTES, numel * size));
-    for (let i = 0; i < numel;) {
-      const n = Math.min(numel - i, CHUNK_BYTES / size);
+    const chunk = new Uint8Array(Math.min(CHUNK_BYTES, count * size));
+    for (let i = 0; i < count;) {
+      const n = Math.min(count - i, CHUNK_BYTES / size);
       const bytes = chunk.subarray(0, n * size);
-      readFully(fd, bytes, this.dataStart + t.begin + i * size, where);
+      readFully(fd, bytes, at + i * size, where);
       const part = dst.subarray(i, i + n);
       if (t.dtype === 'F64') part.set(new Float64Array(chunk.buffer, 0, n));
       else if (t.dtype === 'BF16') bf16BitsToF32(new Uint16Array(chunk.buffer, 0, n), part);

@@ -34,6 +34,10 @@ export interface CheckpointWeights {
   readTensor(name: string, out?: Float32Array): Float32Array;
   /** One tensor's bytes as stored (e.g. BF16 bits to upload as they are). */
   readRaw(name: string): Uint8Array;
+  /** Elements [start, start + count) of one tensor as f32, into `out` (at least count long). */
+  readRange(name: string, start: number, count: number, out: Float32Array): Float32Array;
+  /** Bytes of elements [start, start + count) of one tensor as stored (16-bit ranges uploaded as they are). */
+  readRawRange(name: string, start: number, count: number): Uint8Array;
   close(): void;
 }
 
@@ -94,6 +98,14 @@ class Weights implements CheckpointWeights {
 
   readRaw(name: string): Uint8Array {
     return this.fileOf(name).readRaw(name);
+  }
+
+  readRange(name: string, start: number, count: number, out: Float32Array): Float32Array {
+    return this.fileOf(name).readRange(name, start, count, out);
+  }
+
+  readRawRange(name: string, start: number, count: number): Uint8Array {
+    return this.fileOf(name).readRawRange(name, start, count);
   }
 
   close(): void {

@@ -1,12 +1,13 @@
 // The GPU side of a denoising step: a no-grad forward (conditional and, with CFG, unconditional
 // rows in one batch), then the pick kernel, and a readback of (token, confidence) per position:
-// 8 bytes per position, never the logits.
+// 8 bytes per position, never the logits. With a vocabulary whose logits or head exceed one binding
+// the LM head is fused with the pick over vocabulary chunks (pickTokensFused).
 // With a Fast-dLLM block cache (Wu et al. 2025, "Fast-dLLM", sec. 3.1): the first step of a block
 // runs the whole sequence and stores every layer's keys/values; later steps of the block run only
 // the block and the suffix (prefix cache) or only the block (dual cache), attending over the cache.
 // Deliberately not here: the schedule of what to commit (generate.ts).
 import { noGradAsync } from '../engine/autograd.ts';
-import { pickTokens } from '../kernels/sample-pick/sample-pick.ts';
+import { pickTokens, pickTokensFused } from '../kernels/sample-pick/sample-pick.ts';
 import type { KVCache, LLaDAModel } from '../model/llada.ts';
 import type { Denoiser } from './generate.ts';
 
@@ -76,10 +77,7 @@ export function modelDenoiser(model: LLaDAModel, opts: { cache?: CacheMode } = {
       den.attnPairs += B2 * Tq * L;
       const packed = await noGradAsync(() =>
         rt.scope(async () => {
-          const logits = cache
-            ? model.forwardCached(ids, B2, Tq, start, cache, keyMask)
-            : model.forward({ ids, B: B2, T: L, keyMask });
-          const pick = pickTokens(logits, {
+          const pickOpts = {
             cfgScale: cfg ? a.cfgScale : 0,
             temperature: a.temperature,
             noise: {
@@ -89,7 +87,20 @@ export function modelDenoiser(model: LLaDAModel, opts: { cache?: CacheMode } = {
               seqs: a.seeds.map((seed, b) => ({ seed, origin: a.origins[b], step: a.blockStep })),
             },
             suppress: a.suppressIds,
-          });
+          };
+          let pick;
+          if (model.logitsFit(B2 * Tq)) {
+            const logits = cache
+              ? model.forwardCached(ids, B2, Tq, start, cache, keyMask)
+              : model.forward({ ids, B: B2, T: L, keyMask });
+            pick = pickTokens(logits, pickOpts);
+          } else {
+            // A vocabulary too large for one binding: the head runs fused with the pick, in chunks.
+            const { x, head } = cache
+              ? model.hiddenCached(ids, B2, Tq, start, cache, keyMask)
+              : model.hidden({ ids, B: B2, T: L, keyMask });
+            pick = pickTokensFused(x, head, pickOpts);
+          }
           return (await pick.read()) as Float32Array;
         }),
       );

@@ -9,7 +9,6 @@
 import { noGradAsync } from '../engine/autograd.ts';
 import { tensor } from '../engine/tensor.ts';
 import { UserError } from '../engine/errors.ts';
-import { softmaxCrossEntropyRows } from '../kernels/softmax-xent/softmax-xent.ts';
 import { philoxU32, streamOf, u32Below, STREAM_TAG } from '../kernels/rng/philox.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 
@@ -64,14 +63,14 @@ export async function logLikelihood(
     }
     const rows = await noGradAsync(() =>
       rt.scope(async () => {
-        const logits = model.forward({ ids, B: b, T: L });
         const targets = tensor(
           rt,
           Int32Array.from({ length: b * L }, (_, j) => seq[j % L]),
           [b * L],
           'i32',
         );
-        return (await softmaxCrossEntropyRows(logits, targets, tensor(rt, weights, [b * L])).read()) as Float32Array;
+        const rows = model.loss({ ids, B: b, T: L }, targets, tensor(rt, weights, [b * L]), { perRow: true });
+        return (await rows.read()) as Float32Array;
       }),
     );
     let s = 0;

@@ -12,7 +12,6 @@ import { tensor, zeros, type Tensor } from '../engine/tensor.ts';
 import { backward, noGradAsync } from '../engine/autograd.ts';
 import { UserError } from '../engine/errors.ts';
 import { axpyInPlace } from '../kernels/elementwise/elementwise.ts';
-import { softmaxCrossEntropy } from '../kernels/softmax-xent/softmax-xent.ts';
 import { adamwStep, clipScale, gradNormSquared } from '../kernels/adamw/adamw.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 import type { TrainConfig } from './config.ts';
@@ -53,10 +52,9 @@ export function totalSteps(cfg: TrainConfig, train: TokenizedDataset): number {
  */
 export function batchLoss(model: LLaDAModel, batch: Batch, noisy: Int32Array, weights: Float32Array): Tensor {
   const rt = model.rt;
-  const logits = model.forward({ ids: noisy, B: batch.B, T: batch.T, keyMask: batch.keyMask });
   const targets = tensor(rt, batch.inputIds, [batch.B * batch.T], 'i32', 'targets');
   const w = tensor(rt, weights, [batch.B * batch.T], 'f32', 'loss_weights');
-  return softmaxCrossEntropy(logits, targets, w);
+  return model.loss({ ids: noisy, B: batch.B, T: batch.T, keyMask: batch.keyMask }, targets, w);
 }
 
 /** The step's loss on the GPU: sum over micro-batches of sum_i w_i CE_i (weights pre-normalised). */

@@ -5,7 +5,7 @@ import type { Runtime } from '../../engine/runtime.ts';
 import { empty, shapeStr, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { EngineError } from '../../engine/errors.ts';
-import { Uniforms, checkDtype, grid1d, sameShape } from '../util.ts';
+import { Uniforms, checkDtype, grid1d, rowsPerChunk, rowsView, sameShape } from '../util.ts';
 import { sumToShape } from '../reduce/reduce.ts';
 import { kernelPlan } from '../variants.ts';
 import { broadcastShape, broadcastStrides, type BinaryOp, type UnaryOp } from './elementwise.ref.ts';
@@ -114,12 +114,28 @@ export function axpyInPlace(y: Tensor, x: Tensor, alpha = 1): void {
   checkDtype('axpy', x, 'f32');
   if (x.size !== y.size) throw new EngineError(`axpy: ${x} and ${y} differ in size`);
   const rt = y.rt;
-  const u = new Uniforms().u32(y.size).f32(alpha).f32(0).u32(0);
-  rt.run(rt.kernel(WGSL, 'axpy', { WG }), {
-    uniforms: u.bytes(),
-    bindings: [x, y],
-    grid: grid1d(Math.ceil(y.size / WG)),
-  });
+  // Flat ranges that fit one binding (a gradient of a big embedding is larger than one).
+  const chunk = rowsPerChunk('axpy', y, y.size, 4);
+  const flat = (t: Tensor) => (chunk >= y.size ? t : t.view([t.size]));
+  const xf = flat(x),
+    yf = flat(y);
+  for (let i0 = 0; i0 < y.size; i0 += chunk) {
+    const i1 = Math.min(y.size, i0 + chunk);
+    const xs = chunk >= y.size ? xf : rowsView(xf, i0, i1);
+    const ys = chunk >= y.size ? yf : rowsView(yf, i0, i1);
+    const u = new Uniforms()
+      .u32(i1 - i0)
+      .f32(alpha)
+      .f32(0)
+      .u32(0);
+    rt.run(rt.kernel(WGSL, 'axpy', { WG }), {
+      uniforms: u.bytes(),
+      bindings: [xs, ys],
+      grid: grid1d(Math.ceil((i1 - i0) / WG)),
+    });
+    if (xs !== xf) [xs, ys].forEach((t) => t.dispose());
+  }
+  if (xf !== x) [xf, yf].forEach((t) => t.dispose());
 }
 
 /**

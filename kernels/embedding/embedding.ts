@@ -9,10 +9,13 @@
 // Kernels move vec4s of channels when C % 4 == 0.
 // Both sum a row's tokens in increasing token order in f32, so they agree bit for bit.
 // The table may be bf16 or f16 (a frozen checkpoint weight): gathered and widened to f32, no backward.
+// A table (f32 or 16-bit) larger than maxStorageBufferBindingSize is bound in row ranges, one dispatch per range
+// (the forward and both backward kernels only touch rows of their range). A table that is a
+// parameter with a gradient buffer gets its gradient added in place.
 // Not here: sparse gradient output, padding_idx.
 import { empty, fill0, isHalf, tensor, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
-import { Uniforms, checkDtype, checkRank, fail, grid1d } from '../util.ts';
+import { Uniforms, checkDtype, checkRank, fail, grid1d, boundRows, rowsPerChunk } from '../util.ts';
 import { clampId } from './embedding.ref.ts';
 
 import WGSL from './embedding.wgsl.ts';
@@ -65,32 +68,79 @@ export function embedding(ids: Tensor, table: Tensor, opts: EmbeddingOptions = {
   const sfx = vec4 ? '4' : '';
   const cu = vec4 ? c / 4 : c;
   const cblocks = Math.ceil(cu / WG);
-  const params = (units: number) => new Uniforms().u32(n).u32(cu).u32(v).u32(units).u32(cblocks).bytes();
+  // Row ranges of the table that each fit one binding (one range when the table does).
+  // A 16-bit table with an odd C needs an even row count per range, so every range starts on a
+  // 4-byte boundary (bindings and buffer copies need it).
+  let chunk = rowsPerChunk(op, table, v, c * (half ? 2 : 4));
+  if (half && c % 2 === 1 && chunk < v) {
+    if (chunk < 2) fail(op, `a ${table.dtype} table with odd C = ${c} needs two rows per binding`, table);
+    chunk -= chunk % 2;
+  }
+  const ranges: [number, number][] = [];
+  for (let r0 = 0; r0 < v; r0 += chunk) ranges.push([r0, Math.min(v, r0 + chunk)]);
+  const params = (units: number, r0: number, r1: number, q0 = 0, unique = 0) =>
+    new Uniforms()
+      .u32(n)
+      .u32(cu)
+      .u32(v)
+      .u32(units)
+      .u32(cblocks)
+      .u32(r0)
+      .u32(r1 - r0)
+      .u32(q0)
+      .u32(unique)
+      .bytes();
   const out = empty(rt, [...ids.shape, c], 'f32', op);
   if (n > 0) {
     const k = half
       ? rt.kernel(WGSL, `embedding_fwd_h${sfx}`, { WG, TABLE_DTYPE: table.dtype === 'bf16' ? 1 : 2 })
       : rt.kernel(WGSL, `embedding_fwd${sfx}`, { WG });
-    rt.run(k, { uniforms: params(0), bindings: [ids, table, out], grid: grid1d(Math.ceil((n * cu) / WG)) });
+    for (const [r0, r1] of ranges) {
+      const part = boundRows(table, r0, r1);
+      rt.run(k, { uniforms: params(0, r0, r1), bindings: [ids, part.t, out], grid: grid1d(Math.ceil((n * cu) / WG)) });
+      part.done();
+    }
   }
   if (half) return out;
   // Built at forward time: the caller may reuse its hostIds array before the backward runs.
   let csr: { data: Int32Array; unique: number } | null = null;
   record(op, out, [ids, table], (dy) => {
-    const dt = empty(rt, table.shape, 'f32', 'embedding_bwd.table');
-    if (csr) {
-      fill0(dt);
-      const csrT = tensor(rt, csr.data, [csr.data.length], 'i32', 'embedding_bwd.csr');
-      const k = rt.kernel(WGSL, `embedding_bwd_csr${sfx}`, { WG });
-      rt.run(k, { uniforms: params(csr.unique), bindings: [csrT, dy, dt], grid: grid1d(csr.unique * cblocks) });
-      csrT.dispose();
-    } else if (n === 0) {
-      fill0(dt);
-    } else {
-      const k = rt.kernel(WGSL, `embedding_bwd_scan${sfx}`, { WG });
-      rt.run(k, { uniforms: params(v), bindings: [ids, dy, dt], grid: grid1d(v * cblocks) });
+    // A parameter with a gradient buffer (an arena view) gets its gradient added in place: no
+    // (V, C) temporary, and no `grad += d_table` pass over a table that may exceed one binding.
+    const inPlace = !table.node && !!table.grad && !table.grad.disposed;
+    const dt = inPlace ? table.grad! : empty(rt, table.shape, 'f32', 'embedding_bwd.table');
+    if (!inPlace && (csr || n === 0)) fill0(dt);
+    if (n === 0) return [null, inPlace ? null : dt];
+    const over = { WG, ACCUMULATE: inPlace };
+    const csrT = csr && tensor(rt, csr.data, [csr.data.length], 'i32', 'embedding_bwd.csr');
+    let q0 = 0;
+    for (const [r0, r1] of ranges) {
+      // init: rows the kernel does not write (csr) or adds to (in place) keep their values.
+      const range = boundRows(dt, r0, r1, { write: true, init: true });
+      const part = range.t;
+      if (csr && csrT) {
+        // Unique ids ascend: those of this range are the next run of them.
+        let q1 = q0;
+        while (q1 < csr.unique && csr.data[q1] < r1) q1++;
+        if (q1 > q0) {
+          rt.run(rt.kernel(WGSL, `embedding_bwd_csr${sfx}`, over), {
+            uniforms: params(q1 - q0, r0, r1, q0, csr.unique),
+            bindings: [csrT, dy, part],
+            grid: grid1d((q1 - q0) * cblocks),
+          });
+        }
+        q0 = q1;
+      } else {
+        rt.run(rt.kernel(WGSL, `embedding_bwd_scan${sfx}`, over), {
+          uniforms: params(r1 - r0, r0, r1),
+          bindings: [ids, dy, part],
+          grid: grid1d((r1 - r0) * cblocks),
+        });
+      }
+      range.done();
     }
-    return [null, dt];
+    csrT?.dispose();
+    return [null, inPlace ? null : dt];
   });
   if (out.node && hostIds && n > 0) csr = embeddingCsr(hostIds, v);
   return out;

@@ -15,23 +15,42 @@
 // when C % 4 == 0 (on llvmpipe the forward ran ~5x faster that way); `cu` is the number of
 // channel units per row, C or C / 4. Not here: sparse gradients, padding_idx, max_norm.
 // A 16-bit table (bf16 or f16, TABLE_DTYPE 1 or 2: LLaDA ships bf16) is gathered by
-// embedding_fwd_h / embedding_fwd_h4, decoded to f32 exactly; such a table is frozen (no backward).
+// embedding_fwd_h / embedding_fwd_h4, decoded to f32 exactly; such a table is frozen (no backward),
+// also bound in row ranges (a range starts on a 4-byte boundary: the launcher keeps row0 * C even).
+// A table larger than one storage binding is bound in row ranges [row0, row0 + rows): each entry
+// point touches only the rows of its range (indices into the bound range are row - row0), and the
+// launcher dispatches once per range. ACCUMULATE: the backward adds into d_table (a parameter's
+// gradient buffer) instead of overwriting it.
 
 override WG: u32 = 64u;
 override TABLE_DTYPE: u32 = 1u; // the *_h entries: 1 bf16, 2 f16
+override ACCUMULATE: bool = false;
 
 struct Params {
   n: u32,       // tokens N
   cu: u32,      // channel units per row: C (scalar entries) or C / 4 (vec4 entries)
   v: u32,       // table rows V
-  units: u32,   // rows the backward grid covers: U unique ids (csr) or V (scan)
+  units: u32,   // rows the backward grid covers: unique ids (csr) or table rows (scan) of the range
   cblocks: u32, // ceil(cu / WG)
+  row0: u32,    // first table row of the bound range
+  rows: u32,    // rows in the bound range
+  q0: u32,      // csr: first unique id of the range
+  n_unique: u32, // csr: unique ids U in all
 }
 
 @group(0) @binding(0) var<uniform> u: Params;
 
 fn row_of(id: i32) -> u32 {
   return u32(clamp(id, 0, i32(u.v) - 1));
+}
+
+// Index of the chunk-local row of id, or rows when the id's row lies outside the bound range.
+fn local_row(id: i32) -> u32 {
+  let r = row_of(id);
+  if (r < u.row0 || r >= u.row0 + u.rows) {
+    return u.rows;
+  }
+  return r - u.row0;
 }
 
 fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
@@ -58,7 +77,10 @@ fn embedding_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     return;
   }
   let t = k / u.cu;
-  out[k] = table[row_of(ids[t]) * u.cu + (k - t * u.cu)];
+  let r = local_row(ids[t]);
+  if (r < u.rows) {
+    out[k] = table[r * u.cu + (k - t * u.cu)];
+  }
 }
 
 @group(0) @binding(2) var<storage, read> table4: array<vec4<f32>>;     // (V, C/4)
@@ -71,7 +93,10 @@ fn embedding_fwd4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     return;
   }
   let t = k / u.cu;
-  out4[k] = table4[row_of(ids[t]) * u.cu + (k - t * u.cu)];
+  let r = local_row(ids[t]);
+  if (r < u.rows) {
+    out4[k] = table4[r * u.cu + (k - t * u.cu)];
+  }
 }
 
 // ---- forward from a 16-bit table: two values per u32 word, the lower-addressed in the low half.
@@ -94,9 +119,12 @@ fn embedding_fwd_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     return;
   }
   let t = k / u.cu;
-  let e = row_of(ids[t]) * u.cu + (k - t * u.cu);
-  let v = unpack_t2(tableh[e / 2u]);
-  out[k] = select(v.x, v.y, (e & 1u) == 1u);
+  let r = local_row(ids[t]);
+  if (r < u.rows) {
+    let e = r * u.cu + (k - t * u.cu);
+    let v = unpack_t2(tableh[e / 2u]);
+    out[k] = select(v.x, v.y, (e & 1u) == 1u);
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -106,8 +134,11 @@ fn embedding_fwd_h4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     return;
   }
   let t = k / u.cu;
-  let w = tableh4[row_of(ids[t]) * u.cu + (k - t * u.cu)];
-  out4[k] = vec4<f32>(unpack_t2(w.x), unpack_t2(w.y));
+  let r = local_row(ids[t]);
+  if (r < u.rows) {
+    let w = tableh4[r * u.cu + (k - t * u.cu)];
+    out4[k] = vec4<f32>(unpack_t2(w.x), unpack_t2(w.y));
+  }
 }
 
 // ---- backward with the host CSR = [uniq (U) | start (U + 1) | pos (N)]: the tokens of uniq[q]
@@ -120,17 +151,22 @@ fn embedding_fwd_h4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 @compute @workgroup_size(WG)
 fn embedding_bwd_csr(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
                      @builtin(num_workgroups) nwg: vec3<u32>) {
-  let qj = unit_and_channel(lid, wid, nwg);
+  var qj = unit_and_channel(lid, wid, nwg);
   if (qj.x >= u.units || qj.y >= u.cu) {
     return;
   }
-  let p0 = 2u * u.units + 1u;
+  qj.x += u.q0;
+  let p0 = 2u * u.n_unique + 1u;
   var acc = 0.0;
-  let k1 = u32(csr[u.units + qj.x + 1u]);
-  for (var k = u32(csr[u.units + qj.x]); k < k1; k++) {
+  let k1 = u32(csr[u.n_unique + qj.x + 1u]);
+  for (var k = u32(csr[u.n_unique + qj.x]); k < k1; k++) {
     acc += cdy[u32(csr[p0 + k]) * u.cu + qj.y];
   }
-  cdt[u32(csr[qj.x]) * u.cu + qj.y] = acc;
+  let at = (u32(csr[qj.x]) - u.row0) * u.cu + qj.y;
+  if (ACCUMULATE) {
+    acc += cdt[at];
+  }
+  cdt[at] = acc;
 }
 
 @group(0) @binding(2) var<storage, read> cdy4: array<vec4<f32>>;       // (N, C/4)
@@ -139,17 +175,22 @@ fn embedding_bwd_csr(@builtin(local_invocation_index) lid: u32, @builtin(workgro
 @compute @workgroup_size(WG)
 fn embedding_bwd_csr4(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
                       @builtin(num_workgroups) nwg: vec3<u32>) {
-  let qj = unit_and_channel(lid, wid, nwg);
+  var qj = unit_and_channel(lid, wid, nwg);
   if (qj.x >= u.units || qj.y >= u.cu) {
     return;
   }
-  let p0 = 2u * u.units + 1u;
+  qj.x += u.q0;
+  let p0 = 2u * u.n_unique + 1u;
   var acc = vec4<f32>(0.0);
-  let k1 = u32(csr[u.units + qj.x + 1u]);
-  for (var k = u32(csr[u.units + qj.x]); k < k1; k++) {
+  let k1 = u32(csr[u.n_unique + qj.x + 1u]);
+  for (var k = u32(csr[u.n_unique + qj.x]); k < k1; k++) {
     acc += cdy4[u32(csr[p0 + k]) * u.cu + qj.y];
   }
-  cdt4[u32(csr[qj.x]) * u.cu + qj.y] = acc;
+  let at = (u32(csr[qj.x]) - u.row0) * u.cu + qj.y;
+  if (ACCUMULATE) {
+    acc += cdt4[at];
+  }
+  cdt4[at] = acc;
 }
 
 // ---- backward without the host copy: every table row v scans all N ids.
@@ -163,11 +204,15 @@ fn embedding_bwd_scan(@builtin(local_invocation_index) lid: u32, @builtin(workgr
   }
   var acc = 0.0;
   for (var t = 0u; t < u.n; t++) {
-    if (row_of(ids[t]) == vj.x) {
+    if (row_of(ids[t]) == u.row0 + vj.x) {
       acc += cdy[t * u.cu + vj.y];
     }
   }
-  cdt[vj.x * u.cu + vj.y] = acc;
+  let at = vj.x * u.cu + vj.y;
+  if (ACCUMULATE) {
+    acc += cdt[at];
+  }
+  cdt[at] = acc;
 }
 
 @compute @workgroup_size(WG)
@@ -179,9 +224,13 @@ fn embedding_bwd_scan4(@builtin(local_invocation_index) lid: u32, @builtin(workg
   }
   var acc = vec4<f32>(0.0);
   for (var t = 0u; t < u.n; t++) {
-    if (row_of(ids[t]) == vj.x) {
+    if (row_of(ids[t]) == u.row0 + vj.x) {
       acc += cdy4[t * u.cu + vj.y];
     }
   }
-  cdt4[vj.x * u.cu + vj.y] = acc;
+  let at = vj.x * u.cu + vj.y;
+  if (ACCUMULATE) {
+    acc += cdt4[at];
+  }
+  cdt4[at] = acc;
 }

@@ -9,6 +9,7 @@
 //   portable  matmul.wgsl           anywhere else: no subgroups, no workgroup memory
 // The subgroup kernel binds A and B rounded up to 16 bytes (vec4 reads); a view ending exactly at
 // the end of its buffer (never a pool buffer) falls back to the portable kernel.
+// linear() over operands larger than one storage binding splits them (linear-split.ts).
 // Gradient formulas: dA = dC op(B)^T, dB = op(A)^T dC, expressed in each operand's stored layout.
 // Weight dtypes: B (the weight in x W^T and dY W) may be bf16 or f16; every kernel decodes it to f32
 // as it loads (B_DTYPE) and accumulates in f32. Such a B is a frozen weight: it gets no gradient.
@@ -24,6 +25,7 @@ import { matmulDims, type MatmulDims } from './matmul.ref.ts';
 import MATMUL_WGSL from './matmul.wgsl.ts';
 import MATMUL_SUBGROUP_WGSL from './matmul-subgroup.wgsl.ts';
 import MATMUL_TILED_WGSL from './matmul-tiled.wgsl.ts';
+import { linearFits, linearSplit } from './linear-split.ts';
 
 export type MatmulVariant = VariantOf<'matmul'>;
 
@@ -261,6 +263,7 @@ export function linear(x: Tensor, w: Tensor): Tensor {
   const lead = x.shape.slice(0, -1);
   const rowsN = lead.reduce((p, d) => p * d, 1); // (..., in) viewed as (rowsN, in)
   const variant = variantOf(x.rt, 'matmul');
+  if (!linearFits(x, w, rowsN)) return linearSplit(x, w, matmulInto);
   const out = empty(x.rt, [...lead, outF], 'f32', 'linear');
   const X: Operand = { t: x, trans: false, batched: true };
   gemm('linear', out, true, X, { t: w, trans: true, batched: true }, 1, rowsN, outF, inF, false, variant);

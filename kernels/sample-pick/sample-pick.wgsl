@@ -13,6 +13,11 @@
 // so g is a pure function of (seed, block, step, position, v): never of the batch row, the padding
 // or a forward count, and any vocabulary slice can be noised on its own. g = gumbel_of(n) from the
 // 53-bit draw (noise.wgsl: float64 fidelity).
+// pick_chunk: the same over a vocabulary too large for one binding (the LM head fused with the
+// pick): the bound logits are columns [col0, col0 + V) (col0 even, so noise pairs stay whole) of a
+// v_total-wide row; each chunk's (best score, id, its logit, max, sum-exp) merges into a per-row
+// state in vocabulary order (a tie keeps the earlier, lower id) and the last chunk writes (token,
+// confidence). Noise and suppression use vocabulary ids: the result does not depend on chunking.
 
 override WG: u32 = 64u;
 
@@ -28,6 +33,9 @@ struct Params {
   start: u32, // sequence position of each prompt's first logits row
   tag_block: u32, // (STREAM_TAG.sampling << 24) | block
   suppress: vec4<u32>,
+  col0: u32, // vocabulary id of logits column 0 (even)
+  v_total: u32, // the whole vocabulary
+  phase: u32, // pick_chunk: bit 0 = first chunk, bit 1 = last chunk
 }
 
 @group(0) @binding(0) var<uniform> u: Params;
@@ -41,6 +49,7 @@ var<workgroup> sm: array<f32, WG>; // running max of l
 var<workgroup> ss: array<f32, WG>; // sum exp(l - max)
 var<workgroup> sl: array<f32, WG>; // l at best id
 
+// Column v of the bound logits (vocabulary id col0 + v).
 fn logit(row: u32, v: u32) -> f32 {
   var l = logits[row * u.V + v];
   if (u.uncond_off > 0u) {
@@ -48,7 +57,7 @@ fn logit(row: u32, v: u32) -> f32 {
     l = un + (u.cfg + 1.0) * (l - un);
   }
   for (var k = 0u; k < u.n_suppress; k++) {
-    if (v == u.suppress[k]) { l = -3.4e38; }
+    if (u.col0 + v == u.suppress[k]) { l = -3.4e38; }
   }
   return l;
 }
@@ -65,25 +74,24 @@ fn visit(v: u32, l: f32, score: f32) {
   if (l > m) { s = s * exp(m - l) + 1.0; m = l; } else { s += exp(l - m); }
 }
 
-@compute @workgroup_size(WG)
-fn pick(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = wid.x + wid.y * nwg.x;
-  let t = lid.x;
+// The workgroup's (best score, id, logit at id, max, sum-exp) of one row, in sb/si/sl/sm/ss[0].
+fn scan_row(row: u32, t: u32) {
+  let c0 = u.col0;
   if (row < u.rows && u.noise == 0u) {
     for (var v = t; v < u.V; v += WG) {
       let l = logit(row, v);
-      visit(v, l, l);
+      visit(c0 + v, l, l);
     }
   } else if (row < u.rows) {
     let key = keys[row / u.tq];
     let position = u.start + row % u.tq - key.z; // wraps for prompt positions: never committed
     for (var j = t; 2u * j < u.V; j += WG) {
-      let w = noise_words(key.xy, u.tag_block, key.w, position, j);
+      let w = noise_words(key.xy, u.tag_block, key.w, position, c0 / 2u + j);
       let l0 = logit(row, 2u * j);
-      visit(2u * j, l0, l0 * u.inv_temp + gumbel_of(noise_n(w, 0u)));
+      visit(c0 + 2u * j, l0, l0 * u.inv_temp + gumbel_of(noise_n(w, 0u)));
       if (2u * j + 1u < u.V) {
         let l1 = logit(row, 2u * j + 1u);
-        visit(2u * j + 1u, l1, l1 * u.inv_temp + gumbel_of(noise_n(w, 1u)));
+        visit(c0 + 2u * j + 1u, l1, l1 * u.inv_temp + gumbel_of(noise_n(w, 1u)));
       }
     }
   }
@@ -101,9 +109,48 @@ fn pick(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     workgroupBarrier();
   }
-  if (t == 0u && row < u.rows) {
+}
+
+@compute @workgroup_size(WG)
+fn pick(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = wid.x + wid.y * nwg.x;
+  scan_row(row, lid.x);
+  if (lid.x == 0u && row < u.rows) {
     out[row * 2u] = f32(si[0]);
     out[row * 2u + 1u] = exp(sl[0] - sm[0]) / ss[0];
+  }
+}
+
+// (rows, 2) x vec4: (best score, bitcast id, logit at id, max), (sum-exp, -, -, -).
+@group(0) @binding(4) var<storage, read_write> state: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn pick_chunk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = wid.x + wid.y * nwg.x;
+  scan_row(row, lid.x);
+  if (lid.x != 0u || row >= u.rows) {
+    return;
+  }
+  var b = sb[0];
+  var id = si[0];
+  var bl = sl[0];
+  var mx = sm[0];
+  var se = ss[0];
+  if ((u.phase & 1u) == 0u) {
+    let a = state[2u * row];
+    let a2 = state[2u * row + 1u];
+    // Earlier chunks hold lower ids: they keep a tie.
+    if (!(b > a.x)) { b = a.x; id = bitcast<u32>(a.y); bl = a.z; }
+    let mm = max(a.w, mx);
+    se = a2.x * exp(a.w - mm) + se * exp(mx - mm);
+    mx = mm;
+  }
+  if ((u.phase & 2u) != 0u) {
+    out[row * 2u] = f32(id);
+    out[row * 2u + 1u] = exp(bl - mx) / se;
+  } else {
+    state[2u * row] = vec4<f32>(b, bitcast<f32>(id), bl, mx);
+    state[2u * row + 1u] = vec4<f32>(se, 0.0, 0.0, 0.0);
   }
 }
 

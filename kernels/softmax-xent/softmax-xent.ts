@@ -6,7 +6,8 @@
 import { empty, zeros, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { variantOf } from '../variants.ts';
-import { Uniforms, checkDtype, checkRank, fail, grid1d } from '../util.ts';
+import type { Runtime } from '../../engine/runtime.ts';
+import { Uniforms, checkDtype, checkRank, fail, grid1d, boundRows, rowsPerChunk } from '../util.ts';
 
 import WGSL from './softmax-xent.wgsl.ts';
 const SUM_WG = 64;
@@ -22,16 +23,16 @@ export interface XentOptions {
   lanes?: number;
 }
 
-interface Launch {
+export interface Launch {
   n: number;
   v: number;
   vec4: boolean;
   over: { WG: number; LANES: number };
-  grid: [number, number];
-  uniforms: Uint8Array;
+  /** Row ranges of logits bound one at a time (one range when the logits fit one binding). */
+  ranges: [number, number][];
 }
 
-function plan(op: string, logits: Tensor, targets: Tensor, weights: Tensor, opts: XentOptions): Launch {
+export function plan(op: string, logits: Tensor, targets: Tensor, weights: Tensor, opts: XentOptions): Launch {
   checkDtype(op, logits, 'f32');
   checkDtype(op, targets, 'i32');
   checkDtype(op, weights, 'f32');
@@ -54,20 +55,28 @@ function plan(op: string, logits: Tensor, targets: Tensor, weights: Tensor, opts
   if (!(Number.isInteger(lanes) && lanes >= 1 && lanes <= 256 && (lanes & (lanes - 1)) === 0)) {
     fail(op, `lanes must be a power of two <= 256, got ${lanes}`, logits);
   }
-  const wg = Math.max(64, lanes);
-  return {
-    n,
-    v,
-    vec4,
-    over: { WG: wg, LANES: lanes },
-    grid: grid1d(Math.ceil(n / (wg / lanes)), logits.rt.limits.maxComputeWorkgroupsPerDimension),
-    uniforms: new Uniforms()
-      .u32(n)
-      .u32(v)
-      .u32(v >> 2)
-      .u32(NAN_BITS)
-      .bytes(),
-  };
+  const chunk = rowsPerChunk(op, logits, n, v * 4);
+  const ranges: [number, number][] = [];
+  for (let r0 = 0; r0 < n; r0 += chunk) ranges.push([r0, Math.min(n, r0 + chunk)]);
+  return { n, v, vec4, over: { WG: Math.max(64, lanes), LANES: lanes }, ranges };
+}
+
+/** Uniforms of one dispatch over `rows` rows of `cols` logits columns starting at vocabulary id col0. */
+export function xentUniforms(rows: number, cols: number, vTotal: number, col0 = 0, phase = 0, row0 = 0): Uint8Array {
+  return new Uniforms()
+    .u32(rows)
+    .u32(cols)
+    .u32(cols >> 2)
+    .u32(NAN_BITS)
+    .u32(col0)
+    .u32(vTotal)
+    .u32(phase)
+    .u32(row0)
+    .bytes();
+}
+
+export function xentGrid(L: Launch, rows: number, rt: Runtime): [number, number] {
+  return grid1d(Math.ceil(rows / (L.over.WG / L.over.LANES)), rt.limits.maxComputeWorkgroupsPerDimension);
 }
 
 /** Forward pass: per-row weighted losses (N) and per-row (max, log sum exp) (N, 2). */
@@ -75,12 +84,14 @@ function forward(L: Launch, logits: Tensor, targets: Tensor, weights: Tensor): {
   const rt = logits.rt;
   const rows = empty(rt, [L.n], 'f32', 'xent.rows');
   const stats = empty(rt, [L.n, 2], 'f32', 'xent.stats');
-  if (L.n > 0) {
+  for (const [r0, r1] of L.ranges) {
+    const x = boundRows(logits, r0, r1);
     rt.run(rt.kernel(WGSL, L.vec4 ? 'xent_fwd4' : 'xent_fwd', L.over), {
-      uniforms: L.uniforms,
-      bindings: [logits, targets, weights, rows, stats],
-      grid: L.grid,
+      uniforms: xentUniforms(r1 - r0, L.v, L.v, 0, 0, r0),
+      bindings: [x.t, targets, weights, rows, stats],
+      grid: xentGrid(L, r1 - r0, rt),
     });
+    x.done();
   }
   return { rows, stats };
 }
@@ -96,12 +107,16 @@ function backwardLogits(
 ): Tensor {
   const rt = logits.rt;
   const dl = empty(rt, logits.shape, 'f32', 'xent.dlogits');
-  if (L.n > 0) {
+  for (const [r0, r1] of L.ranges) {
+    const x = boundRows(logits, r0, r1);
+    const d = boundRows(dl, r0, r1, { write: true });
     rt.run(rt.kernel(WGSL, L.vec4 ? 'xent_bwd4' : 'xent_bwd', { ...L.over, PER_ROW: perRow }), {
-      uniforms: L.uniforms,
-      bindings: [logits, targets, weights, stats, g, dl],
-      grid: L.grid,
+      uniforms: xentUniforms(r1 - r0, L.v, L.v, 0, 0, r0),
+      bindings: [x.t, targets, weights, stats, g, d.t],
+      grid: xentGrid(L, r1 - r0, rt),
     });
+    x.done();
+    d.done();
   }
   return dl;
 }
@@ -140,7 +155,7 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Tensor, weights: Te
   if (L.n === 0) out = zeros(rt, [1], 'f32', 'xent.loss');
   else {
     out = empty(rt, [1], 'f32', 'xent.loss');
-    rt.run(rt.kernel(WGSL, 'xent_sum', { WG: SUM_WG }), { uniforms: L.uniforms, bindings: [rows, out], grid: [1] });
+    xentSum(rows, out);
   }
   rows.dispose();
   record(op, out, [logits, targets, weights], (g) => [
@@ -150,4 +165,14 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Tensor, weights: Te
   ]);
   if (!out.requiresGrad) stats.dispose();
   return out;
+}
+
+/** out (1) = the sum of rows (N) in a fixed order (one workgroup): deterministic. */
+export function xentSum(rows: Tensor, out: Tensor): void {
+  const rt = rows.rt;
+  rt.run(rt.kernel(WGSL, 'xent_sum', { WG: SUM_WG }), {
+    uniforms: xentUniforms(rows.size, 1, 1),
+    bindings: [rows, out],
+    grid: [1],
+  });
 }
