@@ -8,6 +8,8 @@
 // quick check that fits any adapter.
 // Deliberately not here: writing (scale-checkpoint.ts), measuring (scale.ts).
 
+import { LLADA_8B_BASE_CONFIG } from '../model/llada-8b-config.ts';
+
 export type ScalePresetName = 'llada-8b' | 'llada-1b' | 'tiny';
 
 export interface ScalePreset {
@@ -18,59 +20,7 @@ export interface ScalePreset {
   source: string;
 }
 
-const LLADA_8B_BASE: Record<string, unknown> = {
-  activation_type: 'silu',
-  alibi: false,
-  alibi_bias_max: 8.0,
-  architectures: ['LLaDAModelLM'],
-  attention_dropout: 0.0,
-  attention_layer_norm: false,
-  attention_layer_norm_with_affine: true,
-  auto_map: {
-    AutoConfig: 'configuration_llada.LLaDAConfig',
-    AutoModelForCausalLM: 'modeling_llada.LLaDAModelLM',
-    AutoModel: 'modeling_llada.LLaDAModelLM',
-  },
-  bias_for_layer_norm: false,
-  block_group_size: 1,
-  block_type: 'llama',
-  d_model: 4096,
-  embedding_dropout: 0.0,
-  embedding_size: 126464,
-  eos_token_id: 126081,
-  flash_attention: false,
-  include_bias: false,
-  include_qkv_bias: false,
-  init_cutoff_factor: null,
-  init_device: 'meta',
-  init_fn: 'mitchell',
-  init_std: 0.02,
-  input_emb_norm: false,
-  layer_norm_type: 'rms',
-  layer_norm_with_affine: true,
-  mask_token_id: 126336,
-  max_sequence_length: 4096,
-  mlp_hidden_size: 12288,
-  mlp_ratio: 4,
-  model_type: 'llada',
-  multi_query_attention: null,
-  n_heads: 32,
-  n_kv_heads: 32,
-  n_layers: 32,
-  pad_token_id: 126081,
-  precision: 'amp_bf16',
-  residual_dropout: 0.0,
-  rms_norm_eps: 1e-5,
-  rope: true,
-  rope_full_precision: true,
-  rope_theta: 500000.0,
-  scale_logits: false,
-  torch_dtype: 'bfloat16',
-  transformers_version: '4.46.3',
-  use_cache: false,
-  vocab_size: 126464,
-  weight_tying: false,
-};
+const LLADA_8B_BASE: Record<string, unknown> = LLADA_8B_BASE_CONFIG;
 
 export const SCALE_PRESETS: Record<ScalePresetName, ScalePreset> = {
   'llada-8b': {
