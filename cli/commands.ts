@@ -12,6 +12,7 @@ import type { TrainConfig } from '../train/config.ts';
 import { registerSample } from './sample-cmd.ts';
 import { registerEval } from './eval-cmd.ts';
 import { registerBench } from './bench-cmd.ts';
+import { registerExportRecipe } from './export-recipe-cmd.ts';
 
 export async function loadConfigFile(
   path: string | undefined,
@@ -137,6 +138,7 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
         },
       ),
     );
+  registerExportRecipe(program);
   registerSample(program, deviceOpts);
   registerEval(program, deviceOpts);
   registerBench(program, deviceOpts);

@@ -67,7 +67,7 @@ export function checkTrainConfig(cfg: TrainConfig, explicit: ReadonlySet<string>
     bad(
       'dataset',
       undefined,
-      `[dataset] needs exactly one of path (a JSONL file) or task ("addition" | "sort")${both}`,
+      `[dataset] needs exactly one of path (a JSONL file) or task ("addition" | "sort" | "reverse")${both}`,
     );
   }
   if (val.path !== undefined && val.task !== undefined) {
@@ -90,9 +90,10 @@ export function checkTrainConfig(cfg: TrainConfig, explicit: ReadonlySet<string>
     }
   }
 
-  if (ds.balance_strata && ds.task !== 'addition') {
+  if (ds.balance_strata && ds.task !== 'addition' && ds.task !== 'reverse') {
     const what = ds.task === undefined ? 'a JSONL dataset' : `task "${ds.task}"`;
-    bad('dataset', 'balance_strata', `dataset.balance_strata balances the addition task's strata; ${what} has none`);
+    const msg = `dataset.balance_strata balances the addition and reverse tasks' strata; ${what} has none`;
+    bad('dataset', 'balance_strata', msg);
   }
 
   const [gMin, gMax] = ds.gen_length;

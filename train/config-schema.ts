@@ -66,7 +66,7 @@ function datasetFields(role: 'training' | 'validation') {
     n_heldout: int(
       500,
       'builtin tasks: size of the held-out split (same value in both dataset sections); addition spreads it ' +
-        'evenly over the operand-digit strata 1+1, 1+2, 2+1, 2+2',
+        'evenly over the operand-digit strata 1+1, 1+2, 2+1, 2+2, reverse over 2, 3 and 4 digits',
       { min: 1 },
     ),
     format: oneOf(
@@ -132,10 +132,13 @@ export const SCHEMA = {
   },
   dataset: {
     ...datasetFields('training'),
-    n_examples: int(0, 'builtin tasks: training examples, 0 = all addition prompts / 20000 sort lists', { min: 0 }),
+    n_examples: int(0, 'builtin tasks: training examples, 0 = all addition / reverse prompts, 20000 sort lists', {
+      min: 0,
+    }),
     balance_strata: bool(
       false,
-      'builtin addition: repeat the rarer operand-digit strata (1+1, 1+2, 2+1) to about as many rows as 2+2',
+      'builtin addition and reverse: repeat the rarer strata (addition 1+1, 1+2, 2+1; reverse 2 and 3 digits) ' +
+        'to about as many rows as the largest',
     ),
     gen_length: {
       kind: 'numbers',

@@ -149,7 +149,8 @@ export async function buildRun(rt: Runtime, cfg: TrainConfig, configPath: string
   const configDir = configPath ? dirname(resolve(configPath)) : process.cwd();
   const tokenizer = makeTokenizer(cfg);
   const train = loadSplit(cfg.dataset, cfg, tokenizer, 'train', configDir);
-  if (!train) throw new UserError('[dataset] needs either path (a JSONL file) or task ("addition" or "sort")');
+  if (!train)
+    throw new UserError('[dataset] needs either path (a JSONL file) or task ("addition", "sort" or "reverse")');
   const val = loadSplit(cfg.validation_dataset, cfg, tokenizer, 'heldout', configDir);
   checkGenLength(cfg, train);
   if (val) checkGenLength(cfg, val);

@@ -1,6 +1,6 @@
 // Tests for the builtin tasks: the held-out split never overlaps training, is stratified by operand
-// digits for addition, splits are deterministic in their seed, formats fit a char tokenizer, and the
-// answer checker is exact.
+// digits for addition and by digit count for reverse, splits are deterministic in their seed,
+// formats fit a char tokenizer (reverse: the default model's charset), and the answer checker is exact.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
@@ -9,13 +9,17 @@ import {
   additionHeldoutCounts,
   checkTaskAnswer,
   oneDigitAdditionPrompts,
+  REVERSE_MAX_LEN,
+  REVERSE_MIN_LEN,
   spreadEvenly,
+  stratifiedHeldoutCounts,
   taskExamples,
   taskStratum,
   type TaskOptions,
 } from './tasks.ts';
 import { tokenizeExamples } from './data.ts';
 import { fakeTokenizer } from './fake-tokenizer.test-util.ts';
+import { DEFAULT_CONFIG_TOML, loadTrainConfig } from './config.ts';
 
 const FC = { seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined, numRuns: 10 };
 const base = (o: Partial<TaskOptions>): TaskOptions => ({
@@ -131,17 +135,18 @@ test('strata and the one-digit probe', () => {
     ['1+1', '1+2', '2+1', '2+2', '1+2'],
   );
   assert.is(taskStratum('sort', '53917='), '5 digits');
+  assert.is(taskStratum('reverse', '053='), '3 digits');
   const one = oneDigitAdditionPrompts();
   assert.is(new Set(one).size, 100);
   assert.ok(one.every((p) => taskStratum('addition', p) === '1+1'));
 });
 
-test('held-out split is disjoint from training for any seed and size (addition and sort)', () => {
+test('held-out split is disjoint from training for any seed and size (every task)', () => {
   fc.assert(
     fc.property(
       fc.nat(),
       fc.integer({ min: 1, max: 3000 }),
-      fc.constantFrom('addition' as const, 'sort' as const),
+      fc.constantFrom('addition' as const, 'sort' as const, 'reverse' as const),
       (seed, nHeldout, task) => {
         const o = base({ task, splitSeed: seed, nHeldout, nExamples: task === 'sort' ? 2000 : 0 });
         const held = new Set(taskExamples({ ...o, split: 'heldout' }).map((e) => e.prompt));
@@ -172,6 +177,63 @@ test('sort: 3-8 single digits, compact format, correct answers', () => {
   assert.equal([...lengths].sort(), [3, 4, 5, 6, 7, 8]);
 });
 
+const REVERSE_STRATA = ['2 digits', '3 digits', '4 digits'];
+const countReverse = (prompts: string[]) =>
+  REVERSE_STRATA.map((k) => prompts.filter((p) => taskStratum('reverse', p) === k).length);
+
+test('reverse: 10,600 training + 500 held-out of the 11,100 strings of 2-4 digits, disjoint, exact answers', () => {
+  const o = base({ task: 'reverse' });
+  const train = taskExamples(o);
+  const held = taskExamples({ ...o, split: 'heldout' });
+  assert.equal([train.length, held.length], [10_600, 500]);
+  const all = [...train, ...held];
+  assert.is(new Set(all.map((e) => e.prompt)).size, 11_100, 'every string of 2-4 digits exactly once');
+  for (const e of all) {
+    assert.match(e.prompt, /^\d{2,4}=$/);
+    assert.is(e.response, [...e.prompt.slice(0, -1)].reverse().join(''));
+    assert.ok(checkTaskAnswer('reverse', e.prompt, e.response));
+  }
+  assert.ok(
+    all.some((e) => e.prompt === '0012='),
+    'leading zeros are prompts too',
+  );
+  // stratified as addition: a fifth of the two-digit strings, the rest spread evenly
+  assert.equal(countReverse(held.map((e) => e.prompt)), [20, 200, 280]);
+  assert.equal(countReverse(held.map((e) => e.prompt)), stratifiedHeldoutCounts(500, [100, 1000, 10_000]));
+  assert.ok(
+    countReverse(held.slice(0, 50).map((e) => e.prompt)).filter((n) => n > 0).length >= 2,
+    'prefixes mix strata',
+  );
+  assert.equal([REVERSE_MIN_LEN, REVERSE_MAX_LEN], [2, 4]);
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 3000 }), fc.nat(), (n, seed) => {
+      const h = taskExamples({ ...o, split: 'heldout', nHeldout: n, splitSeed: seed }).map((e) => e.prompt);
+      assert.equal(countReverse(h), stratifiedHeldoutCounts(n, [100, 1000, 10_000]));
+    }),
+    FC,
+  );
+});
+
+test("reverse is written in the default model's characters and fits its rows", () => {
+  const cfg = loadTrainConfig(DEFAULT_CONFIG_TOML, '<default>');
+  const charset = new Set(cfg.model.charset);
+  const ex = taskExamples(base({ task: 'reverse' }));
+  const outside = ex.flatMap((e) => [...e.prompt, ...e.response]).filter((c) => !charset.has(c));
+  assert.equal([...new Set(outside)], [], 'a frozen embedding has no row for a new character');
+  // the default rows: prompt + the longest gen length (16) within seq_length, as for addition
+  const longestPrompt = Math.max(...ex.map((e) => e.prompt.length));
+  assert.ok(longestPrompt + cfg.dataset.gen_length[1] <= cfg.dataset.seq_length);
+  assert.ok(Math.max(...ex.map((e) => e.response.length)) <= 4, 'fits gen length 4 (the headline layout)');
+});
+
+test('balance_strata repeats the rarer reverse strata; held-out prompts never appear', () => {
+  const train = taskExamples(base({ task: 'reverse' })).map((e) => e.prompt);
+  const balanced = taskExamples(base({ task: 'reverse', balanceStrata: true })).map((e) => e.prompt);
+  // 80 x round(9720 / 80) = 122, 800 x 12, 9720 x 1
+  assert.equal(countReverse(balanced), [9760, 9600, 9720]);
+  assert.equal(new Set(balanced), new Set(train));
+});
+
 test('checkTaskAnswer is exact', () => {
   assert.ok(checkTaskAnswer('addition', '37+48=', '85'));
   assert.ok(checkTaskAnswer('addition', '37+48=', ' 85 '));
@@ -179,6 +241,11 @@ test('checkTaskAnswer is exact', () => {
   assert.not.ok(checkTaskAnswer('addition', '37+48=', '085'));
   assert.ok(checkTaskAnswer('sort', '5391=', '1359'));
   assert.not.ok(checkTaskAnswer('sort', '5391=', '135'));
+  assert.ok(checkTaskAnswer('reverse', '1234=', '4321'));
+  assert.ok(checkTaskAnswer('reverse', '0120=', '0210'));
+  assert.not.ok(checkTaskAnswer('reverse', '0120=', '210'));
+  assert.not.ok(checkTaskAnswer('reverse', '1234=', '1234'));
+  assert.throws(() => checkTaskAnswer('reverse', '12+34=', '43'), /not a reverse prompt/);
   assert.throws(() => checkTaskAnswer('addition', '123+4=', '127'), /not an addition prompt/);
 });
 

@@ -1,10 +1,14 @@
-// Builtin, exactly checkable tasks for tiny from-scratch runs: addition of two numbers of 1-2 digits
-// ("37+48=" -> "85") and sorting 3-8 single digits ("5391=" -> "1359"). Compact formats without
-// spaces so a character tokenizer sees one token per digit. Every generator is a pure function of
-// its options (draws come from the Philox reference, stream tag taskSplit), and the held-out split
-// never overlaps the training split: addition holds out a seeded subset of the 10,000 possible
-// prompts, stratified by operand digits (1+1, 1+2, 2+1, 2+2) so each stratum is measured; sort draws its held-out prompts first and rejects them when generating training ones.
-// The addition training split can repeat its rarer strata so each is seen about as often (balanceStrata).
+// Builtin, exactly checkable tasks for tiny runs: addition of two numbers of 1-2 digits
+// ("37+48=" -> "85"), sorting 3-8 single digits ("5391=" -> "1359") and reversing 2-4 digits
+// ("1234=" -> "4321"). Compact formats without spaces so a character tokenizer sees one token per
+// digit. Reverse is written only in the default addition model's characters (0-9, =): a LoRA adapter
+// on that model's frozen embedding can learn it, where a new symbol would need a new embedding row.
+// Every generator is a pure function of its options (draws come from the Philox reference, stream
+// tag taskSplit), and the held-out split never overlaps the training split: addition and reverse
+// enumerate their whole prompt space and hold out a seeded subset stratified by digit counts
+// (addition: operands 1+1, 1+2, 2+1, 2+2; reverse: 2, 3, 4 digits) so each stratum is measured;
+// sort draws its held-out prompts first and rejects them when generating training ones. Their
+// training splits can repeat the rarer strata so each is seen about as often (balanceStrata).
 // Deliberately no tokenisation here (train/data.ts does that) and no sampling (sample/ scores).
 import { UserError } from '../engine/errors.ts';
 import { STREAM_TAG, philoxPermutation, philoxU32, streamOf, u32Below } from '../kernels/rng/philox.ts';
@@ -14,34 +18,41 @@ export interface Example {
   response: string;
 }
 
-export type TaskName = 'addition' | 'sort';
+export type TaskName = 'addition' | 'sort' | 'reverse';
 export type TaskSplit = 'train' | 'heldout';
-export const TASK_NAMES: readonly TaskName[] = ['addition', 'sort'];
+export const TASK_NAMES: readonly TaskName[] = ['addition', 'sort', 'reverse'];
 
 export interface TaskOptions {
   task: TaskName;
   split: TaskSplit;
   /** Seeds the held-out selection; train and held-out must use the same value to stay disjoint. */
   splitSeed: number;
-  /** Held-out prompts (addition: taken out of the 10,000; sort: drawn first). */
+  /** Held-out prompts (addition: taken out of the 10,000, reverse: of the 11,100; sort: drawn first). */
   nHeldout: number;
-  /** Training examples; 0 = every non-held-out prompt for addition, 20,000 for sort. */
+  /** Training examples; 0 = every non-held-out prompt for addition and reverse, 20,000 for sort. */
   nExamples: number;
-  /** Addition training split: repeat the rarer operand-digit strata (see balanceStrata). */
+  /** Addition and reverse training splits: repeat the rarer strata (see balanceStrata). */
   balanceStrata?: boolean;
 }
 
 /**
  * Generation lengths a task's held-out accuracy is measured at when training varies the gen length
  * (dataset.gen_length). Addition: 4 = the README's `sample --gen-length 4 --block-length 4
- * --steps 4` (the headline figure), 8 and 16; sort: 9 = the longest answer + EOS, and 16.
+ * --steps 4` (the headline figure), 8 and 16; sort: 9 = the longest answer + EOS, and 16; reverse:
+ * as addition (its longest answer, 4 digits, fills gen length 4 exactly).
  */
-export const TASK_EVAL_GEN_LENGTHS: Record<TaskName, readonly number[]> = { addition: [4, 8, 16], sort: [9, 16] };
+export const TASK_EVAL_GEN_LENGTHS: Record<TaskName, readonly number[]> = {
+  addition: [4, 8, 16],
+  sort: [9, 16],
+  reverse: [4, 8, 16],
+};
 
 export const ADDITION_MAX_OPERAND = 99;
 export const SORT_MIN_LEN = 3;
 export const SORT_MAX_LEN = 8;
-const ADDITION_SPACE = (ADDITION_MAX_OPERAND + 1) ** 2;
+/** Reverse prompts have 2-4 digits: the longest prompt (5) and answer fit the default rows (seq_length 22). */
+export const REVERSE_MIN_LEN = 2;
+export const REVERSE_MAX_LEN = 4;
 const SORT_DEFAULT_TRAIN = 20_000;
 
 export function additionExample(a: number, b: number): Example {
@@ -89,8 +100,7 @@ export function spreadEvenly(n: number, capacity: readonly number[]): number[] {
  * too few to measure, and an accuracy over all prompts would hide them); past that, the rest spread
  * the same way over what the strata have left.
  */
-export function additionHeldoutCounts(nHeldout: number): number[] {
-  const sizes = ADDITION_STRATA.map((s) => (s[0] === '1' ? 10 : 90) * (s[2] === '1' ? 10 : 90));
+export function stratifiedHeldoutCounts(nHeldout: number, sizes: readonly number[]): number[] {
   const first = spreadEvenly(
     nHeldout,
     sizes.map((n) => Math.floor(n * HELDOUT_STRATUM_SHARE)),
@@ -103,19 +113,70 @@ export function additionHeldoutCounts(nHeldout: number): number[] {
   return first.map((k, i) => k + second[i]);
 }
 
-function additionSplit(o: TaskOptions): Example[] {
-  if (o.nHeldout >= ADDITION_SPACE) {
-    throw new UserError(`addition: n_heldout ${o.nHeldout} leaves no training prompts (there are ${ADDITION_SPACE})`);
+const ADDITION_STRATUM_SIZES = ADDITION_STRATA.map((s) => (s[0] === '1' ? 10 : 90) * (s[2] === '1' ? 10 : 90));
+
+export function additionHeldoutCounts(nHeldout: number): number[] {
+  return stratifiedHeldoutCounts(nHeldout, ADDITION_STRATUM_SIZES);
+}
+
+/** A task whose every prompt is an integer id in [0, size): the split draws ids, not strings. */
+interface EnumeratedTask {
+  name: TaskName;
+  strataSizes: readonly number[]; // ids of stratum s are contiguous after those of strata < s (sizes sum to the space)
+  stratumOf: (k: number) => number;
+  example: (k: number) => Example;
+  part: number; // Philox stream part of the task's permutation
+}
+
+const ADDITION_TASK: EnumeratedTask = {
+  name: 'addition',
+  strataSizes: ADDITION_STRATUM_SIZES,
+  stratumOf: (k) => (k < 1000 ? 0 : 2) + (k % 100 < 10 ? 0 : 1), // k = 100 a + b; index into ADDITION_STRATA
+  example: (k) => additionExample(Math.floor(k / 100), k % 100),
+  part: 0,
+};
+
+/** Reverse prompts by digit count: 10^2 two-digit strings (leading zeros included), then 10^3, 10^4. */
+const REVERSE_STRATUM_SIZES = Array.from(
+  { length: REVERSE_MAX_LEN - REVERSE_MIN_LEN + 1 },
+  (_, i) => 10 ** (REVERSE_MIN_LEN + i),
+);
+
+export function reverseExample(digits: string): Example {
+  return { prompt: `${digits}=`, response: [...digits].reverse().join('') };
+}
+
+/** Reverse prompt id -> [stratum, index inside it]. */
+function reverseLocate(k: number): [number, number] {
+  let s = 0;
+  while (k >= REVERSE_STRATUM_SIZES[s]) k -= REVERSE_STRATUM_SIZES[s++];
+  return [s, k];
+}
+
+const REVERSE_TASK: EnumeratedTask = {
+  name: 'reverse',
+  strataSizes: REVERSE_STRATUM_SIZES,
+  stratumOf: (k) => reverseLocate(k)[0],
+  example: (k) => {
+    const [s, i] = reverseLocate(k);
+    return reverseExample(String(i).padStart(REVERSE_MIN_LEN + s, '0'));
+  },
+  part: 2,
+};
+
+function enumeratedSplit(t: EnumeratedTask, o: TaskOptions): Example[] {
+  const space = t.strataSizes.reduce((a, b) => a + b, 0);
+  if (o.nHeldout >= space) {
+    throw new UserError(`${t.name}: n_heldout ${o.nHeldout} leaves no training prompts (there are ${space})`);
   }
-  // One seeded permutation of all pairs; each stratum holds out its first prompts in that order,
+  // One seeded permutation of all prompts; each stratum holds out its first prompts in that order,
   // and both splits keep the permutation's order (so any prefix of the held-out list mixes strata).
-  const perm = seededPermutation(ADDITION_SPACE, o.splitSeed, 0);
-  const quota = additionHeldoutCounts(o.nHeldout);
-  const strat = (k: number) => (k < 1000 ? 0 : 2) + (k % 100 < 10 ? 0 : 1); // index into ADDITION_STRATA
+  const perm = seededPermutation(space, o.splitSeed, t.part);
+  const quota = stratifiedHeldoutCounts(o.nHeldout, t.strataSizes);
   const heldout: number[] = [];
   const train: number[] = [];
   for (const k of perm) {
-    const s = strat(k);
+    const s = t.stratumOf(k);
     if (quota[s] > 0) {
       quota[s]--;
       heldout.push(k);
@@ -124,12 +185,12 @@ function additionSplit(o: TaskOptions): Example[] {
   const ids = o.split === 'heldout' ? heldout : train;
   if (o.split === 'train' && o.nExamples > ids.length) {
     throw new UserError(
-      `addition: n_examples ${o.nExamples} exceeds the ${ids.length} prompts outside the held-out set`,
+      `${t.name}: n_examples ${o.nExamples} exceeds the ${ids.length} prompts outside the held-out set`,
     );
   }
   const take = o.split === 'train' && o.nExamples > 0 ? ids.slice(0, o.nExamples) : ids;
-  const rows = o.split === 'train' && o.balanceStrata ? balanceStrata(take, strat) : take;
-  return rows.map((k) => additionExample(Math.floor(k / 100), k % 100));
+  const rows = o.split === 'train' && o.balanceStrata ? balanceStrata(take, t.stratumOf) : take;
+  return rows.map(t.example);
 }
 
 /**
@@ -196,12 +257,13 @@ export function taskExamples(o: TaskOptions): Example[] {
   if (!Number.isSafeInteger(o.splitSeed) || o.splitSeed < 0) throw new UserError(`split_seed must be an integer >= 0`);
   if (!Number.isInteger(o.nHeldout) || o.nHeldout < 1) throw new UserError(`n_heldout must be an integer >= 1`);
   if (!Number.isInteger(o.nExamples) || o.nExamples < 0) throw new UserError(`n_examples must be an integer >= 0`);
-  return o.task === 'addition' ? additionSplit(o) : sortSplit(o);
+  if (o.task === 'sort') return sortSplit(o);
+  return enumeratedSplit(o.task === 'addition' ? ADDITION_TASK : REVERSE_TASK, o);
 }
 
 /**
- * The stratum a prompt is reported under: addition by operand digits ("1+2"), sort by list length
- * ("6 digits"). Accuracy per stratum shows what an overall figure averages away.
+ * The stratum a prompt is reported under: addition by operand digits ("1+2"), sort and reverse by
+ * digit count ("6 digits"). Accuracy per stratum shows what an overall figure averages away.
  */
 export function taskStratum(task: TaskName, prompt: string): string {
   if (task === 'addition') {
@@ -228,6 +290,6 @@ export function checkTaskAnswer(task: TaskName, prompt: string, response: string
     return got === String(Number(m[1]) + Number(m[2]));
   }
   const m = /^(\d+)=$/.exec(prompt);
-  if (!m) throw new UserError(`not a sort prompt: ${JSON.stringify(prompt)}`);
-  return got === sortExample(Array.from(m[1], Number)).response;
+  if (!m) throw new UserError(`not a ${task} prompt: ${JSON.stringify(prompt)}`);
+  return got === (task === 'sort' ? sortExample(Array.from(m[1], Number)) : reverseExample(m[1])).response;
 }
