@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gpuDevice, closeDevice } from '../tests/gpu.ts';
-import { createConfig } from '../model/config.ts';
+import { createConfig, mlpHidden } from '../model/config.ts';
 import { createModel } from '../model/io.ts';
 import * as D from './sample-decode.ts';
 
@@ -45,8 +45,13 @@ test('plain, prefix and dual caches evaluate the hand-counted tokens; FLOPs per 
         run.outputs.every((o) => o.length === D.GEN_LENGTH && !o.includes(cfg.mask_token_id)),
         `${cache}: all decoded`,
       );
-      const perToken = (2 * model.params.count * run.den.tokensEvaluated + 4 * 16 * run.den.attnPairs) / run.generated;
-      assert.ok(Math.abs(D.flopsPerToken(model, run) - perToken) <= 1e-9 * perToken);
+      // the LM head reads only the block's rows: one block of each row per forward
+      assert.is(run.den.headRows, rows.length * D.GEN_LENGTH * D.BLOCK_LENGTH, `${cache}: head rows`);
+      const { d_model: C, n_layers: nl, vocab_size: V } = cfg;
+      const perForwardToken = 2 * nl * (4 * C * C + 3 * mlpHidden(cfg) * C);
+      const flops =
+        perForwardToken * run.den.tokensEvaluated + 2 * V * C * run.den.headRows + 4 * C * nl * run.den.attnPairs;
+      assert.ok(Math.abs(D.flopsPerToken(model, run) * run.generated - flops) <= 1e-9 * flops);
       run.den.dispose();
     }
   } finally {

@@ -7,7 +7,7 @@
 // positions (with it, a short answer's remaining blocks would be skipped and gen 128 measure less).
 import type { LLaDAModel } from '../model/llada.ts';
 import { generate } from '../sample/generate.ts';
-import { modelDenoiser, type CacheMode, type ModelDenoiser } from '../sample/denoiser.ts';
+import { denoiserFlops, modelDenoiser, type CacheMode, type ModelDenoiser } from '../sample/denoiser.ts';
 
 export const GEN_LENGTH = 128;
 export const BLOCK_LENGTH = 32;
@@ -78,8 +78,7 @@ export async function warmUp(model: LLaDAModel, setting: Setting, rows: number[]
 }
 
 export function flopsPerToken(model: LLaDAModel, run: Run): number {
-  const { d_model: C, n_layers: L } = model.config;
-  return (2 * model.params.count * run.den.tokensEvaluated + 4 * C * L * run.den.attnPairs) / run.generated;
+  return denoiserFlops(model.config, run.den) / run.generated;
 }
 
 /** Fraction of generated positions equal to the reference run's. */

@@ -6,8 +6,8 @@
 // pool's high-water), seconds per forward, generated tokens/s, and the model's FLOP/s as a share of
 // the engine's own matmul rate at the same shapes, measured in the same run on the model's own
 // weight tensors (so the share reads bf16 weights where the model stores bf16).
-// Model FLOPs per forward: 2 * (matrix parameters except the embedding) per token, plus attention
-// 4 * C per query-key pair per layer (QK^T and PV), as bench/sample.ts counts them.
+// Model FLOPs (sample/denoiser.ts denoiserFlops): 2 per block weight per token, 2 per LM-head weight
+// per row the head reads (the block's rows only), attention 4 * C per query-key pair per layer.
 import type { Device } from '../engine/device.ts';
 import { tensor, type Tensor } from '../engine/tensor.ts';
 import { UserError } from '../engine/errors.ts';
@@ -18,7 +18,7 @@ import { loadModel } from '../model/io.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 import { blockParamName, PREFIX } from '../model/names.ts';
 import { generate, type Denoiser, type GenerateOptions } from '../sample/generate.ts';
-import { modelDenoiser, type CacheMode } from '../sample/denoiser.ts';
+import { denoiserFlops, modelDenoiser, type CacheMode } from '../sample/denoiser.ts';
 import { median, peakRssBytes, rand, resetPeakRss, timeGpu, type BenchResult } from './harness.ts';
 import { defaultScaleDir, ensureScaleCheckpoint, fmtBytes, fmtCount } from './scale-checkpoint.ts';
 import { SCALE_PRESETS, type ScalePresetName } from './scale-presets.ts';
@@ -100,12 +100,12 @@ async function timeShapes(dev: Device, model: LLaDAModel, M: number, reps: numbe
   return out;
 }
 
-function flopsPerToken(model: LLaDAModel): number {
-  const cfg = model.config;
+/** Matmul FLOPs of a forward: per token through the blocks' linears, per row through the LM head. */
+function matmulFlops(cfg: LLaDAModel['config']): { perToken: number; perHeadRow: number } {
   const C = cfg.d_model,
     F = mlpHidden(cfg),
     KV = kvHeads(cfg) * headDim(cfg);
-  return 2 * (cfg.n_layers * (2 * C * C + 2 * KV * C + 3 * F * C) + embeddingRows(cfg) * C);
+  return { perToken: 2 * cfg.n_layers * (2 * C * C + 2 * KV * C + 3 * F * C), perHeadRow: 2 * embeddingRows(cfg) * C };
 }
 
 function promptIds(vocab: number, avoid: number[], n: number): number[] {
@@ -134,9 +134,14 @@ export async function benchScale(dev: Device, o: ScaleOptions): Promise<BenchRes
   let shown = 0;
   const model = await loadModel(dir, {
     device: dev,
-    onTensor: (_n, i, n) => {
-      const pct = Math.floor(((i + 1) * 10) / n) * 10;
-      if (pct > shown) o.log(`loading ${dir}: ${(shown = pct)}% of ${n} tensors`);
+    onProgress: (p) => {
+      const pct = Math.floor((p.bytes * 10) / p.total) * 10;
+      if (pct <= shown && p.bytes < p.total) return;
+      shown = pct;
+      const rate = p.bytes / Math.max(p.seconds, 1e-3);
+      o.log(
+        `loading ${dir}: ${fmtBytes(p.bytes)} / ${fmtBytes(p.total)} (${pct}%), ${fmtBytes(rate)}/s, ETA ${((p.total - p.bytes) / rate).toFixed(0)} s`,
+      );
     },
   });
   const loadSeconds = (performance.now() - t0) / 1000;
@@ -155,10 +160,9 @@ export async function benchScale(dev: Device, o: ScaleOptions): Promise<BenchRes
       endIds: [cfg.eos_token_id],
       earlyStop: false,
     };
-    const perToken = flopsPerToken(model);
-    const L = cfg.n_layers,
-      C = cfg.d_model;
-    const runs: { name: string; seconds: number; nfe: number; tokens: number[]; flops: number }[] = [];
+    const mm = matmulFlops(cfg);
+    const runs: { name: string; seconds: number; nfe: number; tokens: number[]; headRows: number[]; flops: number }[] =
+      [];
     for (const s of SETTINGS) {
       // warm-up: the first forward of each kind compiles its pipelines
       const warm = modelDenoiser(model, { cache: s.cache });
@@ -166,19 +170,20 @@ export async function benchScale(dev: Device, o: ScaleOptions): Promise<BenchRes
       warm.dispose();
       o.log(`${tag}: sampling (${s.name}), ${gen.steps} steps`);
       const den = modelDenoiser(model, { cache: s.cache });
-      const tokens: number[] = [];
+      const tokens: number[] = [],
+        headRows: number[] = [];
       const counted: Denoiser = {
         predict: async (a) => {
-          const before = den.tokensEvaluated;
+          const [t0, h0] = [den.tokensEvaluated, den.headRows];
           const r = await den.predict(a);
-          tokens.push(den.tokensEvaluated - before);
+          tokens.push(den.tokensEvaluated - t0);
+          headRows.push(den.headRows - h0);
           return r;
         },
       };
       const r = await generate(counted, [prompt], cfg.pad_token_id, cfg.max_sequence_length, gen);
       den.dispose();
-      const flops = perToken * den.tokensEvaluated + 4 * C * L * den.attnPairs;
-      runs.push({ name: s.name, seconds: r.seconds, nfe: r.nfe, tokens, flops });
+      runs.push({ name: s.name, seconds: r.seconds, nfe: r.nfe, tokens, headRows, flops: denoiserFlops(cfg, den) });
       o.log(`${tag}: ${s.name}: ${r.nfe} forwards in ${r.seconds.toFixed(1)} s`);
     }
     const hostPeak = rssReset ? peakRssBytes() : process.memoryUsage().rss;
@@ -188,12 +193,21 @@ export async function benchScale(dev: Device, o: ScaleOptions): Promise<BenchRes
 
     o.log(`${tag}: timing the engine's matmul at the model's shapes`);
     const shapes = matmulShapes(model);
-    const rows = [...new Set(runs.flatMap((r) => r.tokens))].sort((a, b) => b - a);
+    const head = shapes.length - 1; // the LM head runs on the block's rows, the rest on every token
+    const rows = [...new Set(runs.flatMap((r) => [...r.tokens, ...r.headRows]))].sort((a, b) => b - a);
     const secs = new Map<number, number[]>();
     for (const M of rows) secs.set(M, await timeShapes(dev, model, M, o.repeat));
     // what the run's matmuls take at the measured rates: its forwards' shapes, one by one
-    const matmulSeconds = (tokens: number[]) =>
-      tokens.reduce((a, M) => a + shapes.reduce((b, s, i) => b + s.uses * secs.get(M)![i], 0), 0);
+    const matmulSeconds = (r: (typeof runs)[number]) =>
+      r.tokens.reduce(
+        (a, M, f) =>
+          a +
+          secs.get(r.headRows[f])![head] +
+          shapes.reduce((b, s, i) => b + (i === head ? 0 : s.uses * secs.get(M)![i]), 0),
+        0,
+      );
+    const matmulWork = (r: (typeof runs)[number]) =>
+      r.tokens.reduce((a, M, f) => a + M * mm.perToken + r.headRows[f] * mm.perHeadRow, 0);
 
     const memory = {
       host_rss_peak_gib: hostPeak / GiB,
@@ -221,8 +235,7 @@ export async function benchScale(dev: Device, o: ScaleOptions): Promise<BenchRes
     ];
     for (const r of runs) {
       const spf = r.seconds / r.nfe;
-      const mmFlops = r.tokens.reduce((a, M) => a + M * perToken, 0);
-      const mmRate = mmFlops / matmulSeconds(r.tokens);
+      const mmRate = matmulWork(r) / matmulSeconds(r);
       const modelRate = r.flops / r.seconds;
       out.push({
         case: `${tag} sample ${r.name}`,
@@ -263,7 +276,7 @@ export async function benchScale(dev: Device, o: ScaleOptions): Promise<BenchRes
         ms_min: NaN,
         ms_max: NaN,
         compile_ms: 0,
-        gflops: (M * perToken) / total / 1e9,
+        gflops: (M * (mm.perToken + mm.perHeadRow)) / total / 1e9,
         verified: 'matmul checked against the CPU reference by the test suite (kernels/matmul)',
         peer: {},
         extra: { gflops_by_shape: per },

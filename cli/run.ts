@@ -90,7 +90,6 @@ export function parseDtypeOpt(v: string): ParamDType | 'auto' {
 
 export const DTYPE_HELP = "storage of the weight matrices: bfloat16 | float16 | float32 | auto (the checkpoint's own)";
 
-/** Progress while a checkpoint loads: a line every 10% of its tensors (large models take a while). */
 /** Checkpoint loading progress on stderr: bytes, rate and ETA, at most every 10% and every 2 s. */
 export function loadProgress(dir: string): (p: LoadProgress) => void {
   let shownPct = 0,

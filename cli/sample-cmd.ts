@@ -13,6 +13,7 @@ import type { GenerateOptions } from '../sample/generate.ts';
 import type { CacheMode } from '../sample/denoiser.ts';
 import type { ParamDType } from '../model/params.ts';
 import { buildPrompts, parseMessages, type SampleMode } from '../sample/prompt.ts';
+import { peakRssBytes } from '../bench/harness.ts';
 
 interface SampleFlags {
   checkpoint: string;
@@ -192,7 +193,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     .option('--dtype <type>', DTYPE_HELP, parseDtypeOpt, 'auto')
     .option(
       '--json',
-      'one JSON object per prompt: prompt_ids, output_ids, text, mode, nfe, seconds (chat: messages, the conversation with the answer)',
+      "one JSON object per prompt: prompt_ids, output_ids, text, mode, nfe, seconds, peak_gpu_memory_bytes (parameters + the buffer pool's high-water), peak_host_rss_bytes (chat: messages, the conversation with the answer)",
       false,
     )
     .action(
@@ -256,6 +257,13 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
             const masks = Math.max(...built.ids.map((r) => r.filter((t) => t === maskId).length));
             const endIds = tok ? endTokenIds(tok) : [model.config.eos_token_id];
             const den = modelDenoiser(model, { cache: o.cache });
+            // peak memory of this process's sampling: parameters + the pool's high-water (GPU), VmHWM (host)
+            let paramBytes = 0;
+            for (const t of model.params.params.values()) paramBytes += t.byteLength;
+            const memoryFigures = () => ({
+              peak_gpu_memory_bytes: paramBytes + model.rt.pool.stats.highWaterBytes,
+              peak_host_rss_bytes: peakRssBytes() || process.memoryUsage().rss,
+            });
             const gopts: GenerateOptions = {
               steps: o.steps ?? (built.mode === 'infill' ? Math.max(1, masks) : fit.genLength),
               genLength: fit.genLength,
@@ -294,6 +302,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
                   mode: built.mode,
                   nfe: r.nfe,
                   seconds: r.seconds,
+                  ...memoryFigures(),
                   ...(conv ? { messages: [...conv, { role: 'assistant', content: text ?? '' }] } : {}),
                 };
                 process.stdout.write(JSON.stringify(rec) + '\n');

@@ -49,6 +49,13 @@ export function checkDtype(op: string, t: Tensor, dtype: DType): void {
     throw new EngineError(`${op}: expected ${dtype} tensor, got ${t.dtype} ${t.label} ${shapeStr(t.shape)}`);
 }
 
+/** A weight operand: f32, or 16-bit (bf16/f16) storage that the matmul kernels decode as they read. */
+export function checkWeightDtype(op: string, t: Tensor): void {
+  t.assertLive(op);
+  if (t.dtype !== 'f32' && !isHalf(t.dtype))
+    throw new EngineError(`${op}: expected an f32, bf16 or f16 weight, got ${t.dtype} ${t.label} ${shapeStr(t.shape)}`);
+}
+
 export function checkRank(op: string, t: Tensor, rank: number | number[], what = 'input'): void {
   const ok = Array.isArray(rank) ? rank.includes(t.rank) : t.rank === rank;
   if (!ok) throw new EngineError(`${op}: ${what} must have rank ${rank}, got ${shapeStr(t.shape)}`);

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeDevice, gpuDevice } from './gpu.ts';
@@ -26,6 +26,8 @@ interface SampleJson {
   nfe: number;
   mode: string;
   messages: { role: string; content: string }[];
+  peak_gpu_memory_bytes: number;
+  peak_host_rss_bytes: number;
 }
 /** The fields these tests read from `eval --json` output. */
 interface EvalJson {
@@ -105,6 +107,10 @@ test('a run folder as --checkpoint: its newest complete checkpoint, said on stde
   assert.is(o.output_ids.length, 12);
   assert.is(o.nfe, 12);
   assert.is(o.mode, 'raw');
+  // peak memory: the GPU held at least the f32 weights (the safetensors' data), the host more than that
+  const weights = statSync(join(runDir, 'step-000002', 'model.safetensors')).size - 4096;
+  assert.ok(o.peak_gpu_memory_bytes >= weights, `peak GPU memory ${o.peak_gpu_memory_bytes} < weights ${weights}`);
+  assert.ok(o.peak_host_rss_bytes > Math.max(weights, 20 << 20), `peak host RSS ${o.peak_host_rss_bytes}`);
   // a gen length shorter than the default block is one block
   const short = run(['--checkpoint', runDir, '--prompt', '1+1=', '--gen-length', '3', '--json']);
   assert.is(short.status, 0, short.stderr);

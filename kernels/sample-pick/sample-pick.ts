@@ -4,7 +4,7 @@
 import { empty, tensor, type Tensor } from '../../engine/tensor.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { seedKey, STREAM_TAG } from '../rng/philox.ts';
-import { Uniforms, boundRows, checkDtype, checkRank, fail } from '../util.ts';
+import { Uniforms, boundRows, checkDtype, checkRank, checkWeightDtype, fail } from '../util.ts';
 import { matmulInto } from '../matmul/matmul.ts';
 import { vocabChunk } from '../softmax-xent/lm-head-xent.ts';
 import type { Runtime } from '../../engine/runtime.ts';
@@ -99,7 +99,7 @@ export function pickTokens(logits: Tensor, opts: PickOptions = {}): Tensor {
 export function pickTokensFused(x: Tensor, head: Tensor, opts: PickOptions & { maxChunkBytes?: number } = {}): Tensor {
   const op = 'pickTokensFused';
   checkDtype(op, x, 'f32');
-  checkDtype(op, head, 'f32');
+  checkWeightDtype(op, head);
   checkRank(op, x, 2, 'x (R, C)');
   checkRank(op, head, 2, 'head (V, C)');
   const [R, C] = x.shape;

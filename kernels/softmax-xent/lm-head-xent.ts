@@ -9,10 +9,10 @@
 // A head that is a parameter with a gradient buffer gets dW added in place, chunk by chunk.
 // Deliberately not here: logit scaling (scale x first), label smoothing, a z-loss.
 import type { Runtime } from '../../engine/runtime.ts';
-import { empty, zeros, type Tensor } from '../../engine/tensor.ts';
+import { empty, isHalf, zeros, type Tensor } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { matmulInto } from '../matmul/matmul.ts';
-import { checkDtype, checkRank, fail, boundRows, rowsPerChunk } from '../util.ts';
+import { checkDtype, checkRank, checkWeightDtype, fail, boundRows, rowsPerChunk } from '../util.ts';
 import { plan, xentGrid, xentSum, xentUniforms, type XentOptions } from './softmax-xent.ts';
 import WGSL from './softmax-xent.wgsl.ts';
 
@@ -31,17 +31,20 @@ export function vocabChunk(op: string, x: Tensor, w: Tensor, maxChunkBytes?: num
   const [V, C] = w.shape;
   const N = x.shape[0];
   const limit = Math.min(maxChunkBytes ?? Infinity, x.rt.limits.maxStorageBufferBindingSize);
-  const byW = rowsPerChunk(op, w, V, C * 4);
+  const rowBytes = C * (isHalf(w.dtype) ? 2 : 4);
+  const byW = rowsPerChunk(op, w, V, rowBytes, maxChunkBytes);
   const byLogits = Math.floor(limit / Math.max(1, N * 4));
   if (byW >= V && byLogits >= V) return V;
   // Prefer chunk starts aligned in W (plain views, no copies) and whole vec4 groups (the chunk
   // kernels read vec4s when the width allows), where that keeps at least half the chunk.
   const most = Math.min(byW, byLogits);
   const align = x.rt.limits.minStorageBufferOffsetAlignment;
-  let step = align / gcd(C * 4, align);
+  let step = align / gcd(rowBytes, align);
   step *= 4 / gcd(step, 4);
   const aligned = Math.floor(most / step) * step;
-  return aligned >= most / 2 ? aligned : most;
+  if (aligned >= most / 2) return aligned;
+  // an unaligned 16-bit chunk is copied, and copies start on 4 bytes: keep chunk starts on even rows
+  return isHalf(w.dtype) && C % 2 === 1 ? Math.max(2, most - (most % 2)) : most;
 }
 
 function gcd(a: number, b: number): number {
@@ -62,7 +65,7 @@ export function lmHeadCrossEntropy(
 ): Tensor {
   const op = 'lmHeadCrossEntropy';
   checkDtype(op, x, 'f32');
-  checkDtype(op, head, 'f32');
+  checkWeightDtype(op, head);
   checkRank(op, x, 2, 'x (N, C)');
   checkRank(op, head, 2, 'head (V, C)');
   const [N, C] = x.shape;
