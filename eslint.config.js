@@ -9,5 +9,21 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      // Messages interpolate shapes (number arrays print as 2,3,4) and Tensors (toString: name, dtype, shape).
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        {
+          allowNumber: true,
+          allowArray: true,
+          allow: [
+            { from: 'lib', name: ['Error', 'URL', 'URLSearchParams'] },
+            { from: 'file', name: 'Tensor', path: 'engine/tensor.ts' },
+          ],
+        },
+      ],
+      // `const { dropped: _, ...rest } = o` is how the code copies an object without a key.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
+    },
   },
 );

@@ -99,7 +99,7 @@ export async function benchSampleCost(dev: Device, reps: number, log: (s: string
       log(`bench sample (llada-tiny shape): round ${r + 1}/${rounds}`);
     }
     // Seconds of each round are compared as medians: tokens/s from the median round.
-    for (const run of runs) run.seconds = Array(rounds).fill(median(run.seconds));
+    for (const run of runs) run.seconds = Array<number>(rounds).fill(median(run.seconds));
     return rows(model, runs, `llada-tiny shape (random weights), prompt ${PROMPT}, batch 1`, (r) => ({
       token_agreement_with_plain: D.tokenAgreement(r, runs[0]),
     }));

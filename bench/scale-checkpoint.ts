@@ -224,7 +224,7 @@ export async function ensureScaleCheckpoint(o: EnsureOptions): Promise<ScaleChec
   const tables = new Map<string, Uint16Array>();
   let done = 0;
   for (let s = 0; s < groups.length; s++) {
-    await writeFileAtomicStreaming(join(o.dir, names[s]), async (sink) => {
+    await writeFileAtomicStreaming(join(o.dir, names[s]), (sink) => {
       sink.write(headers[s].bytes);
       done += headers[s].bytes.length;
       for (const i of groups[s]) {

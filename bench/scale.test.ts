@@ -41,13 +41,16 @@ test('bench scale --preset tiny --layers 2 runs: load, plain and dual-cache samp
 test('the checkpoint: 6 shards, index, config.json, BF16 headers, LLaDA names and shapes', () => {
   if (!rows.length) return;
   assert.equal(readdirSync(dir).sort(), ['COMPLETE', 'config.json', ...shards, 'model.safetensors.index.json'].sort());
-  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(config, { ...SCALE_PRESETS.tiny.config, n_layers: 2 });
   assert.is(config.torch_dtype, 'bfloat16');
   assert.is(config.rope_theta, 500000);
   assert.is(config.block_type, 'llama');
   const table = parameterTable(parseConfig(config, 'config.json'));
-  const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8'));
+  const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as {
+    metadata: { total_size: number };
+    weight_map: Record<string, string>;
+  };
   // hand count: wte + ff_out 2 * 1024 * 64, per block 2 * 64 (norms) + 4 * 64^2 + 3 * 192 * 64, ln_f 64
   const params = 2 * 1024 * 64 + 2 * (2 * 64 + 4 * 64 * 64 + 3 * 192 * 64) + 64;
   assert.is(index.metadata.total_size, 2 * params);

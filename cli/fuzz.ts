@@ -8,7 +8,7 @@ import type { Device } from '../engine/device.ts';
 import { parseKernelChoices, type KernelChoices } from '../engine/adapter.ts';
 import { unavailable, type KernelOp } from '../kernels/variants.ts';
 import { installHooks } from '../kernels/elementwise/elementwise.ts';
-import type { OpSpec } from '../kernels/spec.ts';
+import type { OpCase, OpSpec } from '../kernels/spec.ts';
 import { UserError } from '../engine/errors.ts';
 import { log } from './run.ts';
 
@@ -38,7 +38,7 @@ export async function fuzz(
       `no kernel spec matches "${o.kernel}"; known: ${[...new Set(ALL_SPECS.map((s) => s.name))].join(', ')}`,
     );
   }
-  const devices = new Map<OpSpec<any>, Device>();
+  const devices = new Map<OpSpec, Device>();
   const opened = new Map<string, Device>(); // by their overrides, shared between specs
   try {
     for (const spec of all) {
@@ -54,7 +54,7 @@ export async function fuzz(
 /** The device `spec` runs on: `dev`, or one opened with the variants it forces (null: cannot run here). */
 async function deviceFor(
   dev: Device,
-  spec: OpSpec<any>,
+  spec: OpSpec,
   open: (kernels: KernelChoices) => Promise<Device>,
   opened: Map<string, Device>,
 ): Promise<Device | null> {
@@ -80,10 +80,10 @@ async function deviceFor(
 }
 
 async function rounds(
-  specs: OpSpec<any>[],
-  devices: Map<OpSpec<any>, Device>,
+  specs: OpSpec[],
+  devices: Map<OpSpec, Device>,
   o: FuzzOptions,
-  checkCase: (d: Device, s: OpSpec<any>, c: any) => Promise<void>,
+  checkCase: (d: Device, s: OpSpec, c: OpCase) => Promise<void>,
 ): Promise<{ cases: number; failures: number }> {
   let seed = o.seed ?? (Date.now() ^ (Math.random() * 2 ** 31)) | 0;
   log(`fuzz: ${specs.length} specs, ${o.seconds} s budget, base seed ${seed}`);

@@ -2,9 +2,10 @@
 // op will run on it (and which were forced), and a tiny smoke dispatch read back (proves the device
 // computes, not only that it exists).
 import type { Device } from '../engine/device.ts';
+import type { AdapterFacts } from '../engine/adapter.ts';
 import { tensor } from '../engine/tensor.ts';
 import { add } from '../kernels/elementwise/elementwise.ts';
-import { kernelPlan } from '../kernels/variants.ts';
+import { kernelPlan, type KernelPlan } from '../kernels/variants.ts';
 import { EngineError } from '../engine/errors.ts';
 
 const LIMITS = [
@@ -18,35 +19,44 @@ const LIMITS = [
   'minStorageBufferOffsetAlignment',
 ] as const;
 
-export async function infoReport(dev: Device): Promise<Record<string, unknown>> {
+export interface InfoReport {
+  adapter: Omit<AdapterFacts, 'features' | 'limits'>;
+  features: string[];
+  limits: Record<string, number>;
+  /** The adapter's own value of each limit lowered by DLLM_WGPU_LIMITS. */
+  adapterLimits: Record<string, number>;
+  kernels: KernelPlan;
+  smoke: 'ok';
+}
+
+export async function infoReport(dev: Device): Promise<InfoReport> {
   const a = tensor(dev, [1, 2, 3, 4], [4]);
   const b = tensor(dev, [10, 20, 30, 40], [4]);
   const c = add(a, b);
   const got = Array.from(await c.read());
   [a, b, c].forEach((t) => t.dispose());
   if (got.join() !== '11,22,33,44') throw new EngineError(`smoke dispatch returned ${got} instead of 11,22,33,44`);
-  const f = dev.facts;
+  const { features, limits: effective, ...adapter } = dev.facts;
   const limits: Record<string, number> = {};
   const lowered: Record<string, number> = {};
   for (const k of LIMITS) {
-    limits[k] = f.limits[k];
-    if (f.limits[k] !== dev.gpu.limits[k]) lowered[k] = dev.gpu.limits[k];
+    limits[k] = effective[k];
+    if (effective[k] !== dev.gpu.limits[k]) lowered[k] = dev.gpu.limits[k];
   }
   return {
-    adapter: Object.fromEntries(Object.entries(f).filter(([k]) => k !== 'features' && k !== 'limits')),
-    features: [...f.features].sort(),
+    adapter,
+    features: [...features].sort(),
     limits,
-    /** The adapter's own value of each limit lowered by DLLM_WGPU_LIMITS. */
     adapterLimits: lowered,
     kernels: kernelPlan(dev),
     smoke: 'ok',
   };
 }
 
-export function printInfo(r: Record<string, any>): void {
+export function printInfo(r: InfoReport): void {
   const a = r.adapter;
-  const kernels = Object.entries(r.kernels as Record<string, any>).map(([op, k]) => {
-    const others = (k.variants as { name: string; unavailable: string | null }[])
+  const kernels = Object.entries(r.kernels).map(([op, k]) => {
+    const others = k.variants
       .filter((v) => v.name !== k.variant)
       .map((v) => (v.unavailable ? `${v.name} (unavailable)` : v.name));
     return `${op.padEnd(13)}${k.variant.padEnd(11)}${k.forced ? 'forced' : 'default'}${others.length ? `; also ${others.join(', ')}` : ''}`;

@@ -17,7 +17,7 @@ import { embeddingSpecs } from './embedding/embedding.spec.ts';
 import { samplePickSpecs } from './sample-pick/sample-pick.spec.ts';
 import { gumbelSpecs } from './sample-pick/noise-probe.ts';
 
-export const ALL_SPECS: OpSpec<any>[] = [
+export const ALL_SPECS: OpSpec[] = [
   ...binarySpecs,
   ...unarySpecs,
   ...reduceSpecs,

@@ -18,7 +18,7 @@ export interface CaseInput {
 export interface OpCase {
   inputs: CaseInput[];
   /** Op options (transposes, op kind, eps, ...), passed to gpu/ref as they are. */
-  params?: any;
+  params?: unknown;
 }
 
 export interface Tolerance {

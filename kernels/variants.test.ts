@@ -131,10 +131,10 @@ test('bad overrides are user errors naming what exists; a variant the adapter ca
 /** The kernel files, entry points and LANES each launch on `rt` asks for while `fn` runs. */
 async function launched(rt: Runtime, fn: () => Promise<unknown>): Promise<string[]> {
   const seen: string[] = [];
-  const kernel = rt.kernel;
+  const kernel = rt.kernel.bind(rt);
   rt.kernel = (src: WgslSource, entry: string, o: Overrides = {}) => {
     seen.push(`${src.file.split('/').pop()}#${entry}${o.LANES !== undefined ? `[LANES=${o.LANES}]` : ''}`);
-    return kernel.call(rt, src, entry, o);
+    return kernel(src, entry, o);
   };
   try {
     await rt.scope(fn);

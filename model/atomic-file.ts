@@ -44,7 +44,10 @@ export interface ByteSink {
  * Stream bytes into `path` through a temporary file; the target appears only once `fill` has
  * resolved and the data is on disk. Any error removes the temporary file and is rethrown.
  */
-export async function writeFileAtomicStreaming(path: string, fill: (sink: ByteSink) => Promise<void>): Promise<void> {
+export async function writeFileAtomicStreaming(
+  path: string,
+  fill: (sink: ByteSink) => Promise<void> | void,
+): Promise<void> {
   const tmp = tempPathFor(path);
   let fd: number;
   try {

@@ -116,7 +116,7 @@ test('tensors that disagree with config.json, and a truncated shard, are one-lin
   const bad = mkdtempSync(join(tmpdir(), 'load-bad-'));
   try {
     // config.json says a wider MLP than the weights have
-    const conf = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    const conf = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...conf, mlp_hidden_size: 3000 }));
     for (const f of ['model.safetensors.index.json', shardFileName(0, 4), shardFileName(1, 4), shardFileName(2, 4)]) {
       writeFileSync(join(bad, f), readFileSync(join(dir, f)));

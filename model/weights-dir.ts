@@ -199,7 +199,7 @@ export async function saveShardedWeights(
     await writeSafetensors(join(dir, SINGLE_FILE), list, { dtype, metadata });
     written.push(SINGLE_FILE);
   } else {
-    const weightMap: Record<string, string> = Object.create(null);
+    const weightMap = Object.create(null) as Record<string, string>;
     let total = 0;
     for (let i = 0; i < shards.length; i++) {
       const name = shardFileName(i, shards.length);

@@ -38,7 +38,7 @@ export function cpuGenerate(cfg: ModelConfig, w: Weights, prompt: number[], o: R
   const V = cfg.vocab_size;
   const P = prompt.length,
     L = P + o.gen;
-  const x = [...prompt, ...new Array(o.gen).fill(maskId)];
+  const x = [...prompt, ...new Array<number>(o.gen).fill(maskId)];
   const states: RefStep[] = [];
   const nb = o.gen / o.block,
     spb = o.steps / nb;
@@ -67,7 +67,7 @@ export function cpuGenerate(cfg: ModelConfig, w: Weights, prompt: number[], o: R
         suppress: [],
       });
       const cand = [...x.keys()].filter((i) => i >= s0 && i < s1 && x[i] === maskId);
-      const conf = new Array(L).fill(-Infinity);
+      const conf = new Array<number>(L).fill(-Infinity);
       let tokenLead = Infinity;
       for (const i of cand) {
         conf[i] = o.remasking === 'random' ? remaskUniform(o.seed, blk, s, i - P) : pick[3 * i + 1];

@@ -27,7 +27,7 @@ type Call = Parameters<Denoiser['predict']>[0];
 function scripted() {
   const calls: { from: number; to: number; x: number[]; uncond?: number[]; keyMask?: number[] }[] = [];
   const den: Denoiser = {
-    async predict(a: Call) {
+    predict(a: Call) {
       calls.push({
         from: a.from,
         to: a.to,
@@ -41,7 +41,7 @@ function scripted() {
         tokens[k] = 100 + (k % a.L);
         conf[k] = 1 - (k % a.L) / 100;
       }
-      return { tokens, conf };
+      return Promise.resolve({ tokens, conf });
     },
   };
   return { den, calls };

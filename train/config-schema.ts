@@ -94,7 +94,7 @@ export const SCHEMA = {
     kind: 'resume',
     default: false,
     doc: '"auto" = newest complete checkpoint in out (if any), false = start fresh, or a checkpoint folder',
-  } as FieldSpec<'auto' | false | string>,
+  } as FieldSpec<'auto' | false | (string & {})>,
   model: {
     path: optStr('checkpoint folder to fine-tune (NeMo model.pretrained_model_name_or_path); unset = from scratch'),
     tokenizer: oneOf(
@@ -232,7 +232,8 @@ export function defaultTrainConfig(): TrainConfig {
   const cfg: Record<string, unknown> = {};
   for (const [section, fields] of schemaSections()) {
     const target: Record<string, unknown> = section ? {} : cfg;
-    for (const [k, f] of Object.entries(fields)) target[k] = Array.isArray(f.default) ? [...f.default] : f.default;
+    for (const [k, f] of Object.entries(fields))
+      target[k] = Array.isArray(f.default) ? [...(f.default as unknown[])] : f.default;
     if (section) cfg[section] = target;
   }
   return cfg as TrainConfig;

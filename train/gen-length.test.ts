@@ -65,7 +65,8 @@ test('a row laid out for gen length G is the row built with seq_length = prompt 
           const tail = (a: number[]) => a.slice(L);
           assert.ok(tail(row(out.lossMask)).every((m) => m === 0));
           assert.ok(tail(row(out.promptMask)).every((m) => m === 1));
-          if (out.keyMask) assert.equal(row(out.keyMask), [...Array(L).fill(1), ...Array(out.T - L).fill(0)]);
+          if (out.keyMask)
+            assert.equal(row(out.keyMask), [...Array<number>(L).fill(1), ...Array<number>(out.T - L).fill(0)]);
         });
       },
     ),

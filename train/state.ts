@@ -69,8 +69,9 @@ export async function loadCheckpoint(dir: string, rt: Runtime): Promise<{ model:
       `${dir}: cannot read trainer_state.json (${(e as Error).message}); is this a training checkpoint?`,
     );
   }
-  if (state.format !== 'dllm-wgpu-trainer-state/1')
-    throw new UserError(`${dir}/trainer_state.json: unknown format ${state.format}`);
+  const format: string = state.format; // read from a file: the type says what it should be, not what it is
+  if (format !== 'dllm-wgpu-trainer-state/1')
+    throw new UserError(`${dir}/trainer_state.json: unknown format ${format}`);
   const model = await loadModel(dir, { device: rt, dtype: 'f32' }); // training keeps f32 master weights
   const P = model.params;
   const opt = SafetensorsFile.open(join(dir, 'optimizer.safetensors'));

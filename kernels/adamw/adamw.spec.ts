@@ -78,7 +78,11 @@ const normCase: fc.Arbitrary<NormCase> = fc
     })),
   );
 
-export const adamwSpecs: OpSpec<any>[] = [
+interface ClipCase extends OpCase {
+  params: { maxNorm: number };
+}
+
+export const adamwSpecs: OpSpec[] = [
   {
     name: 'adamw.step',
     kernel: 'adamw',
@@ -125,12 +129,12 @@ export const adamwSpecs: OpSpec<any>[] = [
     kernel: 'adamw',
     arb: fc
       .tuple(fc.oneof(fc.float({ min: 0, max: 1e4, noNaN: true }), fc.constant(0)), fc.constantFrom(0.5, 1, 10))
-      .map(([ns, maxNorm]): OpCase => ({
+      .map(([ns, maxNorm]): ClipCase => ({
         inputs: [{ name: 'normSq', shape: [1], data: Float32Array.of(ns), grad: false }],
         params: { maxNorm },
       })),
-    gpu: (_rt: Runtime, [ns]: Tensor[], c: OpCase) => clipScale(ns, c.params.maxNorm),
-    ref: (c: OpCase) => clipScaleRef(c.inputs[0].data[0], c.params.maxNorm),
+    gpu: (_rt: Runtime, [ns]: Tensor[], c: ClipCase) => clipScale(ns, c.params.maxNorm),
+    ref: (c: ClipCase) => clipScaleRef(c.inputs[0].data[0], c.params.maxNorm),
     tol: () => ({ atol: 0, rtol: 1e-6 }),
-  },
+  } satisfies OpSpec<ClipCase>,
 ];

@@ -136,4 +136,4 @@ function attnSpec(variant: AttentionVariant): OpSpec<AttnCase> {
 }
 
 /** One spec per kernel variant (the adapter's default is one of them). */
-export const attentionSpecs: OpSpec<any>[] = variantsOf('attention').map(attnSpec);
+export const attentionSpecs: OpSpec[] = variantsOf('attention').map(attnSpec);

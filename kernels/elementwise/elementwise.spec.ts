@@ -74,26 +74,32 @@ const unaryDomain: Partial<Record<UnaryOp, [number, number]>> = {
   rsqrt: [0.1, 8],
   exp: [-8, 8],
 };
-export const unarySpecs: OpSpec[] = (['scale', 'exp', 'log', 'neg', 'sqrt', 'rsqrt', 'square'] as const).map((op) => ({
-  name: `elementwise.${op}`,
-  kernel: 'elementwise',
-  arb: fc.array(dim, { minLength: 1, maxLength: 3 }).chain((shape) =>
-    fc
-      .tuple(
-        vals(
-          shape.reduce((p, d) => p * d, 1),
-          ...(unaryDomain[op] ?? [-4, 4]),
-        ),
-        fc.float({ min: -3, max: 3, noNaN: true }),
-      )
-      .map(([x, alpha]): OpCase => ({
-        inputs: [{ name: 'x', shape, data: x }],
-        params: { alpha: Math.fround(alpha) },
-      })),
-  ),
-  gpu: (_rt, [x], c) => unary(op, x, c.params.alpha, 0.25),
-  ref: (c) => unaryRef(op, c.inputs[0].data, c.params.alpha, 0.25),
-  refBackward: (c, g) => [unaryBackwardRef(op, c.inputs[0].data, g, c.params.alpha)],
-  tol: () => ({ atol: 1e-5, rtol: 2e-5 }),
-  gradTol: () => ({ atol: 1e-4, rtol: 1e-4 }),
-}));
+interface UnaryCase extends OpCase {
+  params: { alpha: number };
+}
+
+export const unarySpecs: OpSpec[] = (['scale', 'exp', 'log', 'neg', 'sqrt', 'rsqrt', 'square'] as const).map(
+  (op): OpSpec<UnaryCase> => ({
+    name: `elementwise.${op}`,
+    kernel: 'elementwise',
+    arb: fc.array(dim, { minLength: 1, maxLength: 3 }).chain((shape) =>
+      fc
+        .tuple(
+          vals(
+            shape.reduce((p, d) => p * d, 1),
+            ...(unaryDomain[op] ?? [-4, 4]),
+          ),
+          fc.float({ min: -3, max: 3, noNaN: true }),
+        )
+        .map(([x, alpha]): UnaryCase => ({
+          inputs: [{ name: 'x', shape, data: x }],
+          params: { alpha: Math.fround(alpha) },
+        })),
+    ),
+    gpu: (_rt, [x], c) => unary(op, x, c.params.alpha, 0.25),
+    ref: (c) => unaryRef(op, c.inputs[0].data, c.params.alpha, 0.25),
+    refBackward: (c, g) => [unaryBackwardRef(op, c.inputs[0].data, g, c.params.alpha)],
+    tol: () => ({ atol: 1e-5, rtol: 2e-5 }),
+    gradTol: () => ({ atol: 1e-4, rtol: 1e-4 }),
+  }),
+);

@@ -26,7 +26,7 @@ const UN: Record<UnaryOp, number> = {
 };
 
 function pad4(v: readonly number[], fillv: number): number[] {
-  return [...new Array(4 - v.length).fill(fillv), ...v];
+  return [...new Array<number>(4 - v.length).fill(fillv), ...v];
 }
 
 export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {

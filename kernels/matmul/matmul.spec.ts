@@ -19,19 +19,27 @@ import {
 
 type BatchMode = 'none' | 'equal' | 'sharedA' | 'sharedB';
 
+/** The sizes every matmul case carries for its tolerance: output (batch, M, N), reduction length K. */
+interface SizeCase extends OpCase {
+  params: { M: number; N: number; K: number; batch: number };
+}
+interface MatmulCase extends SizeCase {
+  params: SizeCase['params'] & { transA: boolean; transB: boolean; kind?: HalfKind };
+}
+
 /** Edge-heavy sizes around a kernel's tile: 1, primes, tile - 1, tile, tile + 1. */
 const sizes = (tile: number) => fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 13, tile - 1, tile, tile + 1);
 
 /** Gradient reduction lengths: dA sums over N, dB over M times the batch for a shared b, C over K. */
-function matmulTol(c: OpCase): { atol: number; rtol: number } {
-  const { M, N, K, batch } = c.params as { M: number; N: number; K: number; batch: number };
+function matmulTol(c: SizeCase): { atol: number; rtol: number } {
+  const { M, N, K, batch } = c.params;
   const L = Math.max(K, N, M * batch, 1);
   // |a|, |b| <= 2 and |g| <= 1: every partial sum is below 4L; f32 rounding error grows ~ eps*sqrt(L)
   // per partial sum in practice; 1e-6*4L leaves a wide margin and still catches any wrong index.
   return { atol: 4e-6 * L, rtol: 1e-5 };
 }
 
-function matmulCase(tile: number): fc.Arbitrary<OpCase> {
+function matmulCase(tile: number): fc.Arbitrary<MatmulCase> {
   return fc
     .record({
       M: sizes(tile),
@@ -56,7 +64,7 @@ function matmulCase(tile: number): fc.Arbitrary<OpCase> {
       const bMat = p.transB ? [p.N, p.K] : [p.K, p.N];
       const aShape = p.mode === 'sharedA' ? aMat : [...lead, ...aMat];
       const bShape = p.mode === 'sharedB' ? bMat : [...lead, ...bMat];
-      return fc.tuple(f32s(prod(aShape), -2, 2), f32s(prod(bShape), -2, 2)).map(([a, b]): OpCase => ({
+      return fc.tuple(f32s(prod(aShape), -2, 2), f32s(prod(bShape), -2, 2)).map(([a, b]): MatmulCase => ({
         inputs: [
           { name: 'a', shape: aShape, data: a },
           { name: 'b', shape: bShape, data: b },
@@ -66,7 +74,7 @@ function matmulCase(tile: number): fc.Arbitrary<OpCase> {
     });
 }
 
-const matmulSpec = (variant: MatmulVariant): OpSpec => ({
+const matmulSpec = (variant: MatmulVariant): OpSpec<MatmulCase> => ({
   name: `matmul.${variant}`,
   kernel: 'matmul',
   kernels: `matmul:${variant}`,
@@ -95,13 +103,13 @@ const matmulSpec = (variant: MatmulVariant): OpSpec => ({
 });
 
 /** linear on the device's default kernel: x (..., in) with 0-2 leading dims. */
-const linearSpec: OpSpec = {
+const linearSpec: OpSpec<SizeCase> = {
   name: 'matmul.linear',
   kernel: 'matmul',
   arb: fc
     .record({ lead: fc.constantFrom([], [5], [2, 3], [1, 33]), inF: sizes(32), outF: sizes(32) })
     .chain(({ lead, inF, outF }) =>
-      fc.tuple(f32s(prod(lead) * inF, -2, 2), f32s(outF * inF, -2, 2)).map(([x, w]): OpCase => ({
+      fc.tuple(f32s(prod(lead) * inF, -2, 2), f32s(outF * inF, -2, 2)).map(([x, w]): SizeCase => ({
         inputs: [
           { name: 'x', shape: [...lead, inF], data: x },
           { name: 'w', shape: [outF, inF], data: w },
@@ -116,12 +124,12 @@ const linearSpec: OpSpec = {
 };
 
 /** matmulInto with accumulate: out = c0 + op(a) op(b) (forward only: matmulInto has no autograd). */
-const intoSpec: OpSpec = {
+const intoSpec: OpSpec<MatmulCase> = {
   name: 'matmul.into',
   kernel: 'matmul',
   arb: matmulCase(32).chain((c) => {
     const { M, N, batch } = c.params;
-    return f32s(batch * M * N, -2, 2).map((c0): OpCase => ({
+    return f32s(batch * M * N, -2, 2).map((c0): MatmulCase => ({
       inputs: [...c.inputs, { name: 'c0', shape: [batch * M * N], data: c0, grad: false }],
       params: c.params,
     }));
@@ -157,17 +165,19 @@ const intoSpec: OpSpec = {
  * A 16-bit weight B (frozen: no gradient), on each kernel; A's gradient is the dX = dY W path
  * (not for a transposed A, which matmul refuses).
  */
-const matmulHalfSpec = (variant: MatmulVariant): OpSpec => ({
+const matmulHalfSpec = (variant: MatmulVariant): OpSpec<MatmulCase> => ({
   name: `matmul.${variant}.half`,
   kernel: 'matmul',
   kernels: `matmul:${variant}`,
-  arb: fc.tuple(matmulCase(matmulTile(variant)), fc.constantFrom<HalfKind>('bf16', 'f16')).map(([c, kind]): OpCase => ({
-    inputs: [
-      { ...c.inputs[0], grad: !c.params.transA },
-      { ...c.inputs[1], data: halfBits(c.inputs[1].data as Float32Array, kind), dtype: kind, grad: false },
-    ],
-    params: { ...c.params, kind },
-  })),
+  arb: fc
+    .tuple(matmulCase(matmulTile(variant)), fc.constantFrom<HalfKind>('bf16', 'f16'))
+    .map(([c, kind]): MatmulCase => ({
+      inputs: [
+        { ...c.inputs[0], grad: !c.params.transA },
+        { ...c.inputs[1], data: halfBits(c.inputs[1].data as Float32Array, kind), dtype: kind, grad: false },
+      ],
+      params: { ...c.params, kind },
+    })),
   gpu: (_rt, [a, b], c) => matmul(a, b, { transA: c.params.transA, transB: c.params.transB }),
   ref: (c) =>
     matmulRef(

@@ -19,7 +19,7 @@ const read = async (t: Tensor) => Array.from(await t.read());
 test('shape, rank, dtype and dispose misuse name the op and the shapes', async () => {
   const rt = await gpuDevice();
   if (!rt) return;
-  await rt.scope(async () => {
+  rt.tidy(() => {
     const a = tensor(rt, new Float32Array(6), [2, 3], 'f32', 'a');
     const b = tensor(rt, new Float32Array(8), [4, 2], 'f32', 'b');
     throwsEngine(() => matmul(a, b), 'matmul', '[2, 3]', '[4, 2]', 'K 3 vs 4');

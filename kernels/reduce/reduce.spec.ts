@@ -5,15 +5,19 @@ import { f32s, prod } from '../arb.ts';
 import { reduceBackwardRef, reduceRef } from './reduce.ref.ts';
 import { reduce } from './reduce.ts';
 
+interface ReduceCase extends OpCase {
+  params: { axis: number };
+}
+
 const caseArb = fc
   .array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 })
   .chain((shape) =>
     fc
       .tuple(f32s(prod(shape), -8, 8), fc.integer({ min: 0, max: shape.length - 1 }))
-      .map(([x, axis]): OpCase => ({ inputs: [{ name: 'x', shape, data: x }], params: { axis } })),
+      .map(([x, axis]): ReduceCase => ({ inputs: [{ name: 'x', shape, data: x }], params: { axis } })),
   );
 
-export const reduceSpecs: OpSpec[] = (['sum', 'mean', 'max'] as const).map((op) => ({
+export const reduceSpecs: OpSpec[] = (['sum', 'mean', 'max'] as const).map((op): OpSpec<ReduceCase> => ({
   name: `reduce.${op}`,
   kernel: 'reduce',
   arb: caseArb,

@@ -17,8 +17,12 @@ const leadArb = fc.oneof(
 // Magnitudes: ordinary, tiny (eps dominates) and large (x^2 near 1e30, still finite in f32).
 const magArb = fc.constantFrom(1, 1, 1e-3, 1e14);
 
+interface RmsnormCase extends OpCase {
+  params: { eps: number };
+}
+
 const caseArb = fc.tuple(cArb, leadArb, magArb, fc.constantFrom(1e-5, 1e-6)).chain(([c, lead, mag, eps]) =>
-  fc.tuple(f32s(prod(lead) * c), f32s(c, -2, 2)).map(([x, w]): OpCase => ({
+  fc.tuple(f32s(prod(lead) * c), f32s(c, -2, 2)).map(([x, w]): RmsnormCase => ({
     inputs: [
       { name: 'x', shape: [...lead, c], data: mag === 1 ? x : x.map((v) => Math.fround(v * mag)) },
       { name: 'weight', shape: [c], data: w },
@@ -28,13 +32,13 @@ const caseArb = fc.tuple(cArb, leadArb, magArb, fc.constantFrom(1e-5, 1e-6)).cha
 );
 
 // y = x r w with |x r| <= sqrt(C): f32 rounding of the sum of squares is relative ~C * 2^-24.
-const tol = (c: OpCase) => {
+const tol = (c: RmsnormCase) => {
   const n = c.inputs[1].shape[0];
   return { atol: 2e-6 * Math.sqrt(n), rtol: 1e-5 + 2e-7 * n };
 };
 // dx carries r = 1/rms per row, up to 1/sqrt(eps) for tiny rows; dw sums up to `rows` terms of
 // size <= sqrt(C). Scale atol by the larger of the two.
-const gradTol = (c: OpCase) => {
+const gradTol = (c: RmsnormCase) => {
   const n = c.inputs[1].shape[0];
   const x = c.inputs[0].data;
   const rows = x.length / n;
@@ -47,7 +51,7 @@ const gradTol = (c: OpCase) => {
   return { atol: 1e-5 * Math.sqrt(n) * Math.max(rmax, rows), rtol: 1e-4 + 1e-6 * n };
 };
 
-const spec = (layout: RmsnormLayout): OpSpec => ({
+const spec = (layout: RmsnormLayout): OpSpec<RmsnormCase> => ({
   name: `rmsnorm.${layout}`,
   kernel: 'rmsnorm',
   kernels: `rmsnorm:${layout}`,

@@ -7,7 +7,6 @@ import { closeDevice, deviceFor, gpuDevice, throwsEngine } from '../../tests/gpu
 import { variantsOf } from '../variants.ts';
 import { tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
-import { EngineError } from '../../engine/errors.ts';
 import { rmsnorm } from './rmsnorm.ts';
 import { rmsnormBackwardRef, rmsnormRef } from './rmsnorm.ref.ts';
 import { allclose } from '../check.ts';

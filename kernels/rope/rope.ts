@@ -35,7 +35,7 @@ const tables = new WeakMap<Runtime, Map<string, CosSinTable>>();
 /** The cached cos/sin table for (D, theta) covering positions [0, needed). */
 function cosSinTable(rt: Runtime, d: number, theta: number, needed: number): Tensor {
   let perRt = tables.get(rt);
-  if (!perRt) tables.set(rt, (perRt = new Map()));
+  if (!perRt) tables.set(rt, (perRt = new Map<string, CosSinTable>()));
   const key = `${d}:${theta}`;
   const hit = perRt.get(key);
   if (hit && hit.positions >= needed && !hit.table.disposed) return hit.table;

@@ -94,8 +94,8 @@ test('chi-square of 10^7 GPU draws against the Gumbel distribution (20 bins, tai
   const Finv = (p: number) => -Math.log(-Math.log(p));
   const p10 = F(10);
   const edges = Array.from({ length: 18 }, (_, i) => Finv((p10 * (i + 1)) / 19));
-  const probs = [...new Array(19).fill(p10 / 19), 1 - p10];
-  const counts = new Array(20).fill(0);
+  const probs = [...new Array<number>(19).fill(p10 / 19), 1 - p10];
+  const counts = new Array<number>(20).fill(0);
   const keys = 5,
     per = 2_000_000;
   let total = 0,

@@ -6,6 +6,11 @@ import type { NoiseKeys } from './noise-key.ts';
 import { pickRef, pickRefWithMargin, type PickParams } from './sample-pick.ref.ts';
 import { pickTokens } from './sample-pick.ts';
 
+interface PickCase extends OpCase {
+  /** T: temperature (absent: 0); noise: the Gumbel keys (absent: no noise). */
+  params: { cfg: number; suppress: number[]; T?: number; noise?: NoiseKeys };
+}
+
 // Spec: logits on a 1/64 grid, distinct per row (so argmax has no near-ties), temperature 0.
 const pickCase = fc
   .record({
@@ -16,17 +21,19 @@ const pickCase = fc
   })
   .chain(({ rows, V, cfg, sup }) => {
     const R = cfg > 0 ? 2 * rows : rows;
-    return fc.array(fc.integer({ min: -400, max: 400 }), { minLength: R * V, maxLength: R * V }).map((ints): OpCase => {
-      const data = new Float32Array(R * V);
-      for (let r = 0; r < R; r++) {
-        // distinct values within a row: a shuffled ramp plus noise-free offsets
-        for (let v = 0; v < V; v++) data[r * V + v] = (ints[r * V + v] + v * 801) / 64 / 8;
-      }
-      return {
-        inputs: [{ name: 'logits', shape: [R, V], data, grad: false }],
-        params: { cfg, suppress: sup && V > 2 ? [0, V - 1] : [] },
-      };
-    });
+    return fc
+      .array(fc.integer({ min: -400, max: 400 }), { minLength: R * V, maxLength: R * V })
+      .map((ints): PickCase => {
+        const data = new Float32Array(R * V);
+        for (let r = 0; r < R; r++) {
+          // distinct values within a row: a shuffled ramp plus noise-free offsets
+          for (let v = 0; v < V; v++) data[r * V + v] = (ints[r * V + v] + v * 801) / 64 / 8;
+        }
+        return {
+          inputs: [{ name: 'logits', shape: [R, V], data, grad: false }],
+          params: { cfg, suppress: sup && V > 2 ? [0, V - 1] : [] },
+        };
+      });
   });
 
 // Spec with noise: logits on a 1/64 grid in [-3, 3] (ties broken by the noise), random keys for
@@ -56,7 +63,7 @@ const noisyCase = fc
     const R = p.cfg > 0 ? 2 * p.rows : p.rows;
     return fc
       .array(fc.integer({ min: -200, max: 200 }), { minLength: R * p.V, maxLength: R * p.V })
-      .map((ints): OpCase => ({
+      .map((ints): PickCase => ({
         inputs: [{ name: 'logits', shape: [R, p.V], data: Float32Array.from(ints, (x) => x / 64), grad: false }],
         params: {
           cfg: p.cfg,
@@ -73,7 +80,7 @@ const noisyCase = fc
     return true;
   });
 
-function refParams(c: OpCase, R: number, V: number): PickParams {
+function refParams(c: PickCase, R: number, V: number): PickParams {
   return {
     V,
     rows: c.params.cfg > 0 ? R / 2 : R,
@@ -84,7 +91,7 @@ function refParams(c: OpCase, R: number, V: number): PickParams {
   };
 }
 
-export const samplePickSpecs: OpSpec[] = [
+export const samplePickSpecs: OpSpec<PickCase>[] = [
   {
     name: 'sample-pick',
     kernel: 'sample-pick',
