@@ -3,7 +3,7 @@
 // softmax-cross-entropy forward+backward over a 2048 x 32000 block, AdamW over 10M parameters.
 // Each case is checked once against the CPU reference, then timed; peers run the same shapes.
 import type { Device } from '../engine/device.ts';
-import { tensor } from '../engine/tensor.ts';
+import { tensor, type Tensor } from '../engine/tensor.ts';
 import { backward } from '../engine/autograd.ts';
 import { matmul } from '../kernels/matmul/matmul.ts';
 import { matmulRef } from '../kernels/matmul/matmul.ref.ts';
