@@ -1,9 +1,9 @@
 // `dllm-wgpu bench kernels`: matmul (square, tall-skinny, the default and llada-tiny model shapes
-// with the transposed variants backward uses), attention forward and forward+backward, fused
+// with the transposed variants backward uses, LLaDA-8B's q_proj with f32 and bf16 weights), attention forward and forward+backward, fused
 // softmax-cross-entropy forward+backward over a 2048 x 32000 block, AdamW over 10M parameters.
 // Each case is checked once against the CPU reference, then timed; peers run the same shapes.
 import type { Device } from '../engine/device.ts';
-import { tensor } from '../engine/tensor.ts';
+import { tensor, type Tensor } from '../engine/tensor.ts';
 import { backward } from '../engine/autograd.ts';
 import { matmul } from '../kernels/matmul/matmul.ts';
 import { matmulRef } from '../kernels/matmul/matmul.ref.ts';
@@ -13,6 +13,7 @@ import { softmaxCrossEntropy } from '../kernels/softmax-xent/softmax-xent.ts';
 import { xentRef } from '../kernels/softmax-xent/softmax-xent.ref.ts';
 import { adamwStep } from '../kernels/adamw/adamw.ts';
 import { adamwRef } from '../kernels/adamw/adamw.ref.ts';
+import { bf16BitsToF32, f32ToBf16Bits } from '../model/float-convert.ts';
 import { oursRep, rand, result, timeGpu, verify, type BenchResult } from './harness.ts';
 import type { Peers } from './peers.ts';
 
@@ -22,6 +23,8 @@ interface MmCase {
   b: number[];
   transA?: boolean;
   transB?: boolean;
+  /** B stored as 16-bit floats (a frozen bf16 weight, decoded as the kernel reads it). */
+  bDtype?: 'bf16';
 }
 
 export const MATMUL_CASES: MmCase[] = [
@@ -37,6 +40,15 @@ export const MATMUL_CASES: MmCase[] = [
   { name: 'llada-tiny: x W^T [1024,256]x[768,256]^T', a: [1024, 256], b: [768, 256], transB: true },
   { name: 'llada-tiny: dX [1024,768]x[768,256]', a: [1024, 768], b: [768, 256] },
   { name: 'llada-tiny: dW [1024,768]^T x [1024,256]', a: [1024, 768], b: [1024, 256], transA: true },
+  // LLaDA-8B's q_proj at a 64-token forward, weights in f32 and in bf16 (what LLaDA ships)
+  { name: 'llada-8b: x W^T [64,4096]x[4096,4096]^T f32', a: [64, 4096], b: [4096, 4096], transB: true },
+  {
+    name: 'llada-8b: x W^T [64,4096]x[4096,4096]^T bf16 W',
+    a: [64, 4096],
+    b: [4096, 4096],
+    transB: true,
+    bDtype: 'bf16',
+  },
 ];
 
 const numel = (s: number[]) => s.reduce((p, d) => p * d, 1);
@@ -50,10 +62,17 @@ function mmFlops(c: MmCase): number {
 export async function benchMatmul(dev: Device, reps: number, peers: Peers | null): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
   for (const c of MATMUL_CASES) {
-    const ad = rand(numel(c.a), 1),
-      bd = rand(numel(c.b), 2);
-    const a = tensor(dev, ad, c.a).keep(),
-      b = tensor(dev, bd, c.b).keep();
+    const ad = rand(numel(c.a), 1);
+    let bd = rand(numel(c.b), 2);
+    const a = tensor(dev, ad, c.a).keep();
+    let b: Tensor;
+    if (c.bDtype) {
+      const bits = new Uint16Array(bd.length);
+      f32ToBf16Bits(bd, bits);
+      bd = new Float32Array(bd.length);
+      bf16BitsToF32(bits, bd); // the reference multiplies the values the kernel decodes
+      b = tensor(dev, bits, c.b, c.bDtype).keep();
+    } else b = tensor(dev, bd, c.b).keep();
     const got = await dev.scope(
       async () => (await matmul(a, b, { transA: c.transA, transB: c.transB }).read()) as Float32Array,
     );
@@ -76,6 +95,8 @@ export async function benchMatmul(dev: Device, reps: number, peers: Peers | null
         oursRep(dev, () => void matmul(a, b, { transA: c.transA, transB: c.transB })),
       );
     }
+    const f32Twin = c.bDtype && out.find((o) => o.case === c.name.replace(/ bf16 W$/, ' f32'));
+    if (f32Twin) r.extra = { rate_vs_f32_weights: f32Twin.ms_median / r.ms_median };
     out.push(r);
     a.dispose();
     b.dispose();
