@@ -9,7 +9,8 @@ import { UserError } from '../engine/errors.ts';
 import { createConfig, loadConfig, paramCount, type ModelConfig } from '../model/config.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 import { buildCharTokenizer, loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
-import { createModel, loadModel } from '../model/io.ts';
+import { createModel, loadModel, parseDtype } from '../model/io.ts';
+import { addLora } from '../model/lora-io.ts';
 import type { TrainConfig } from './config.ts';
 import { loadJsonlDataset, tokenizeExamples, type TokenizedDataset, type TokenizeOptions } from './data.ts';
 import { taskExamples, type TaskName } from './tasks.ts';
@@ -156,7 +157,23 @@ export async function buildRun(rt: Runtime, cfg: TrainConfig, configPath: string
   if (val) checkGenLength(cfg, val);
   const maskId = cfg.dllm.mask_token_id ?? tokenizer.maskId;
   let model: LLaDAModel;
-  if (cfg.model.path) {
+  if (cfg.model.path && cfg.peft) {
+    // LoRA: the base stays frozen in its checkpoint's dtype (or a narrower torch_dtype) and only adapters train.
+    const td = cfg.model.torch_dtype;
+    model = await loadModel(cfg.model.path, { device: rt, dtype: td === 'float32' ? undefined : parseDtype(td, '') });
+    try {
+      const pf = cfg.peft;
+      addLora(model, {
+        ...pf,
+        dropoutPosition: pf.dropout_position,
+        init: pf.lora_A_init,
+        seed: cfg.seed,
+      });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  } else if (cfg.model.path) {
     model = await loadModel(cfg.model.path, { device: rt, dtype: 'f32' }); // f32 master weights
   } else {
     const mc = scratchModelConfig(cfg, tokenizer, maskId);
