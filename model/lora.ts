@@ -89,7 +89,13 @@ export class LoraAdapters {
 
   /** The inverted-dropout mask for one module's input or output (N, F), drawn on the host. */
   private mask(m: LoraModuleSpec, shape: readonly number[]): Tensor {
-    const k = this.dropoutKey!;
+    return tensor(this.rt, this.maskValues(m, shape), shape, 'f32', `lora_dropout:${m.path}`);
+  }
+
+  /** Mask values (0 or 1 / (1 - p)) under the current dropoutKey: a function of (seed, step, micro, layer, module). */
+  maskValues(m: LoraModuleSpec, shape: readonly number[]): Float32Array {
+    const k = this.dropoutKey;
+    if (!k) throw new EngineError('LoRA dropout: no dropout key set');
     const p = this.opts.dropout;
     const sub = (k.micro * 64 + m.layer) * LORA_MODULES.length + LORA_MODULES.indexOf(m.name);
     if (m.layer >= 64 || sub >= 1 << 24) {
@@ -99,7 +105,7 @@ export class LoraAdapters {
     const u = philoxUniform(k.seed, streamOf(STREAM_TAG.loraDropout, k.step, sub), n);
     const keep = 1 / (1 - p);
     for (let i = 0; i < n; i++) u[i] = u[i] >= p ? keep : 0;
-    return tensor(this.rt, u, shape, 'f32', `lora_dropout:${m.path}`);
+    return u;
   }
 
   /** y = base + s * B A x (with dropout in training), for module `path`; base itself when not adapted. */
