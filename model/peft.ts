@@ -7,7 +7,7 @@
 // alpha_pattern, regex or list target_modules) and refuses what this engine does not apply
 // (DoRA, modules_to_save, trained biases, fan_in_fan_out). Deliberately not here: GPU upload
 // (attachAdapter in lora-load.ts), merging (lora-merge.ts).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../engine/errors.ts';
 import type { ModelConfig } from './config.ts';
@@ -92,6 +92,7 @@ export async function writePeftAdapter(
       data: () => t.read(ab),
     })),
   );
+  mkdirSync(dir, { recursive: true });
   await writeSafetensors(join(dir, ADAPTER_WEIGHTS), sources, { dtype: 'F32', metadata: { format: 'pt' } });
   writeFileAtomic(join(dir, ADAPTER_CONFIG), JSON.stringify(config, null, 2) + '\n');
 }
