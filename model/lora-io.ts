@@ -40,8 +40,8 @@ export function attachAdapter(model: LLaDAModel, host: HostAdapter, o?: Partial<
   });
   const flat = new Float32Array(lora.params.totalFloats);
   for (const m of host.modules) {
-    flat.set(m.A, lora.params.offsets.get(loraAName(m.path))!);
-    flat.set(m.B, lora.params.offsets.get(loraBName(m.path))!);
+    flat.set(m.A, lora.params.offsets.get(loraAName(m.path)));
+    flat.set(m.B, lora.params.offsets.get(loraBName(m.path)));
   }
   lora.params.writeArena('param', flat);
   model.lora = lora;

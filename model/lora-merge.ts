@@ -31,7 +31,7 @@ export function addLoraDelta(w: Float32Array, start: number, m: HostAdapter['mod
     for (let k = 0; k < r; k++) sb[k] = scale * B[row * r + k];
     const colEnd = Math.min(inF, start + count - row * inF);
     for (let col = (start + e) % inF; col < colEnd; col++, e++) {
-      let acc = w[e] as number;
+      let acc = w[e];
       for (let k = 0; k < r; k++) acc += sb[k] * A[k * inF + col];
       w[e] = acc;
     }

@@ -41,7 +41,7 @@ async function writeAdapter(dir: string, cfg: AdapterConfig, mods: { path: strin
 }
 
 test('adapter files carry PEFT names and config keys (fixture of PEFT layout, LLaDA-8B shapes)', async () => {
-  const cfg = createConfig(LLADA_8B_BASE_CONFIG as never);
+  const cfg = createConfig(LLADA_8B_BASE_CONFIG);
   const mods = blockLinears(cfg).filter((m) => m.layer === 0 && (m.name === 'q_proj' || m.name === 'v_proj'));
   const dir = scratchDir('peft');
   const conf = adapterConfigFor(mods, { r: 8, alpha: 16, dropout: 0.05, base: 'GSAI-ML/LLaDA-8B-Base' });

@@ -179,7 +179,7 @@ test('bad LoRA input: one-line errors, exit 1', () => {
         path: 'model.transformer.blocks.0.q_proj',
         A: [2, 32],
         B: [32, 2],
-        read: (ab) => Promise.resolve(new Float32Array(64)),
+        read: () => Promise.resolve(new Float32Array(64)),
       },
     ],
   ).then(() => {
