@@ -7,7 +7,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
-import { action, log, withDevice } from './run.ts';
+import { action, log, parseDtypeOpt, withDevice } from './run.ts';
+import { peftHelp } from '../train/config-peft.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { registerSample } from './sample-cmd.ts';
 import { registerEval } from './eval-cmd.ts';
@@ -67,6 +68,7 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
     .option('--no-eval', 'skip the held-out exact-match sampling after training (builtin tasks)')
     .option('--eval-limit <n>', 'held-out prompts to sample for accuracy (0 = all)', (v) => Number(v), 0)
     .option('--json', 'print summary.json to stdout at the end', false)
+    .addHelpText('after', '\n' + peftHelp())
     .action(
       action(
         async (
@@ -139,6 +141,32 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
       ),
     );
   registerExportRecipe(program);
+  program
+    .command('merge')
+    .description(
+      'merge a LoRA adapter into its base: a full Hugging Face checkpoint with W + (alpha / r) B A, written\n' +
+        'tensor by tensor in bounded memory on the CPU (no GPU needed)',
+    )
+    .requiredOption('--checkpoint <dir>', 'the base model folder (config.json + safetensors)')
+    .requiredOption('--adapter <dir>', 'the LoRA adapter folder (adapter_config.json + adapter_model.safetensors)')
+    .requiredOption('--out <dir>', 'the merged model folder to write')
+    .option(
+      '--dtype <type>',
+      "weights' dtype: bfloat16 | float16 | float32 | auto (the base's own)",
+      parseDtypeOpt,
+      'auto',
+    )
+    .action(
+      action(async (o: { checkpoint: string; adapter: string; out: string; dtype: string }) => {
+        const { mergeAdapter } = await import('../model/lora-merge.ts');
+        const t0 = performance.now();
+        const r = await mergeAdapter(o.checkpoint, o.adapter, o.out, {
+          dtype: o.dtype === 'auto' ? undefined : (o.dtype as 'f32' | 'bf16' | 'f16'),
+        });
+        log(`merged ${r.merged} adapted weights in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        process.stdout.write(`${o.out} (${r.dtype}): ${r.files.map((f) => f.split('/').at(-1)).join(', ')}\n`);
+      }),
+    );
   registerSample(program, deviceOpts);
   registerEval(program, deviceOpts);
   registerBench(program, deviceOpts);

@@ -10,6 +10,7 @@ import type { ParamDType } from '../model/params.ts';
 
 interface EvalFlags {
   checkpoint: string;
+  adapter?: string;
   dtype: ParamDType | 'auto';
   data: string;
   seqLength: number;
@@ -54,6 +55,10 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
     )
     .option('--seed <n>', 'seed of the masks', parseIntOpt('--seed'), 0)
     .option('--dtype <type>', DTYPE_HELP, parseDtypeOpt, 'auto')
+    .option(
+      '--adapter <dir>',
+      'apply a LoRA adapter (PEFT layout: adapter_config.json + adapter_model.safetensors) without merging',
+    )
     .option('--json', 'print the result as JSON', false)
     .action(
       action(async (o: EvalFlags) => {
@@ -77,6 +82,12 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
             onProgress: loadProgress(ck.dir),
           });
           try {
+            const adapter = o.adapter ?? ck.adapter;
+            if (adapter) {
+              const { loadAdapter } = await import('../model/lora-io.ts');
+              const lora = loadAdapter(model, adapter);
+              log(`LoRA adapter ${adapter}: ${lora.modules.size} modules, ${lora.count} parameters (not merged)`);
+            }
             const tok = model.tokenizer;
             if (!tok) throw new UserError(`${ck.dir} has no tokenizer.json; eval needs it to encode --data`);
             const ds = loadJsonlDataset(o.data, tok, {

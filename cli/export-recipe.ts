@@ -110,8 +110,9 @@ function unmappedLines(r: RecipeInput): string[] {
   for (const [section, fields] of schemaSections()) {
     if (r.peft && section === 'peft') continue;
     if (section === 'distributed') continue;
-    const v = (section ? cfg[section] : cfg) as Record<string, unknown>;
+    const v = (section ? cfg[section] : cfg) as Record<string, unknown> | undefined;
     const d = (section ? defaults[section] : defaults) as Record<string, unknown>;
+    if (!v) continue; // an optional section the config does not have
     for (const k of Object.keys(fields)) {
       const full = section ? `${section}.${k}` : k;
       if (MAPPED.has(full) || v[k] === undefined || JSON.stringify(v[k]) === JSON.stringify(d[k])) continue;

@@ -11,7 +11,7 @@ program
   .name('dllm-wgpu')
   .description(
     'Fine-tune and sample LLaDA-style masked diffusion language models on a from-scratch WebGPU engine.\n' +
-      'GPU choice: --backend / --adapter, or DLLM_WGPU_BACKEND / DLLM_WGPU_ADAPTER.\n' +
+      'GPU choice: --backend / --adapter before the command, or DLLM_WGPU_BACKEND / DLLM_WGPU_ADAPTER.\n' +
       'Kernel variants: chosen per adapter (`info` lists them); --kernels / DLLM_WGPU_KERNELS force some.',
   )
   .version('0.1.0')
@@ -25,6 +25,8 @@ program
       'force kernel variants, e.g. matmul:tiled,attention:portable (`info` lists them)',
     ).env('DLLM_WGPU_KERNELS'),
   )
+  // Global options go before the command: `sample --adapter DIR` is a LoRA adapter, `--adapter NAME sample` the GPU.
+  .enablePositionalOptions()
   .showHelpAfterError();
 
 export function deviceOpts(): DeviceOptions {

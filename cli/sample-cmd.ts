@@ -17,6 +17,7 @@ import { peakRssBytes } from '../bench/harness.ts';
 
 interface SampleFlags {
   checkpoint: string;
+  adapter?: string;
   dtype: ParamDType | 'auto';
   prompt: string[];
   prompts?: string;
@@ -192,6 +193,10 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     .option('--no-live', 'no live denoising view on a TTY')
     .option('--dtype <type>', DTYPE_HELP, parseDtypeOpt, 'auto')
     .option(
+      '--adapter <dir>',
+      'apply a LoRA adapter (PEFT layout: adapter_config.json + adapter_model.safetensors) without merging',
+    )
+    .option(
       '--json',
       "one JSON object per prompt: prompt_ids, output_ids, text, mode, nfe, seconds, peak_gpu_memory_bytes (parameters + the buffer pool's high-water), peak_host_rss_bytes (chat: messages, the conversation with the answer)",
       false,
@@ -220,6 +225,12 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
             onProgress: loadProgress(ck.dir),
           });
           try {
+            const adapter = o.adapter ?? ck.adapter;
+            if (adapter) {
+              const { loadAdapter } = await import('../model/lora-io.ts');
+              const lora = loadAdapter(model, adapter);
+              log(`LoRA adapter ${adapter}: ${lora.modules.size} modules, ${lora.count} parameters (not merged)`);
+            }
             const tok = model.tokenizer;
             const built = buildPrompts({
               texts,

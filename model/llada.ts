@@ -21,6 +21,7 @@ import { type ModelConfig, embeddingRows, headDim, kvHeads } from './config.ts';
 import { parameterTable } from './names.ts';
 import { ParamStore, type ParamDType } from './params.ts';
 import type { Tokenizer } from './tokenizer.ts';
+import type { LoraAdapters } from './lora.ts';
 
 export interface ForwardInput {
   /** Token ids, row-major [B, T]. */
@@ -61,6 +62,8 @@ export class LLaDAModel {
   readonly params: ParamStore;
   /** The checkpoint's tokenizer, when it has one. */
   tokenizer: Tokenizer | null = null;
+  /** LoRA adapters applied to block linears (model/lora.ts), or none. */
+  lora: LoraAdapters | null = null;
 
   /**
    * `dtype`: storage of the weight matrices (embedding, projections, LM head); bf16/f16 ones are
@@ -172,10 +175,15 @@ export class LLaDAModel {
     let x = embedding(ids, this.p('wte.weight'), { hostIds: idsHost }); // (B, T, C)
     for (let l = 0; l < cfg.n_layers; l++) {
       const blk = (n: string) => this.p(`blocks.${l}.${n}.weight`);
+      // A block linear, plus its LoRA update when adapted.
+      const lin = (inp: Tensor, n: string) => {
+        const y = linear(inp, blk(n));
+        return this.lora ? this.lora.apply(`model.transformer.blocks.${l}.${n}`, inp, y) : y;
+      };
       const h = rmsnorm(x, blk('attn_norm'), cfg.rms_norm_eps);
-      const q = rope(reshape(linear(h, blk('q_proj')), [B, T, H, D]), ropeOpts);
-      let k = rope(reshape(linear(h, blk('k_proj')), [B, T, Hkv, D]), ropeOpts);
-      let v = reshape(linear(h, blk('v_proj')), [B, T, Hkv, D]);
+      const q = rope(reshape(lin(h, 'q_proj'), [B, T, H, D]), ropeOpts);
+      let k = rope(reshape(lin(h, 'k_proj'), [B, T, Hkv, D]), ropeOpts);
+      let v = reshape(lin(h, 'v_proj'), [B, T, Hkv, D]);
       if (cache) {
         writeRows(cache.k[l], k, start);
         writeRows(cache.v[l], v, start);
@@ -183,9 +191,9 @@ export class LLaDAModel {
         v = cache.v[l];
       }
       const a = reshape(attention(q, k, v, { keyMask }), [B, T, C]);
-      x = add(x, linear(a, blk('attn_out')));
+      x = add(x, lin(a, 'attn_out'));
       const h2 = rmsnorm(x, blk('ff_norm'), cfg.rms_norm_eps);
-      x = add(x, linear(swiglu(linear(h2, blk('ff_proj')), linear(h2, blk('up_proj'))), blk('ff_out')));
+      x = add(x, lin(swiglu(lin(h2, 'ff_proj'), lin(h2, 'up_proj')), 'ff_out'));
     }
     return reshape(rmsnorm(x, this.p('ln_f.weight'), cfg.rms_norm_eps), [B * T, C]);
   }
@@ -255,6 +263,8 @@ export class LLaDAModel {
   }
 
   dispose(): void {
+    this.lora?.dispose();
+    this.lora = null;
     this.params.dispose();
   }
 }

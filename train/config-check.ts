@@ -25,7 +25,7 @@ export function checkTrainConfig(cfg: TrainConfig, explicit: ReadonlySet<string>
     bad('', 'name', `name ${JSON.stringify(cfg.name)} names a folder: use letters, digits, '.', '_', '-'`);
   }
 
-  if (model.torch_dtype !== 'float32') {
+  if (model.torch_dtype !== 'float32' && !cfg.peft) {
     bad(
       'model',
       'torch_dtype',
@@ -129,6 +129,23 @@ export function checkTrainConfig(cfg: TrainConfig, explicit: ReadonlySet<string>
   }
   if (lr.lr_decay_steps > 0 && lr.lr_decay_steps < lr.lr_warmup_steps) {
     bad('lr_scheduler', 'lr_decay_steps', `${decay} ends before warmup does (${lr.lr_warmup_steps})`);
+  }
+
+  if (cfg.peft) {
+    const pf = cfg.peft;
+    if (model.path === undefined) {
+      bad('peft', undefined, '[peft] adapts a trained base: set model.path to its checkpoint folder');
+    }
+    if (pf.target_modules.length > 0 && pf.exclude_modules.length > 0) {
+      bad('peft', 'exclude_modules', 'peft.target_modules and peft.exclude_modules are mutually exclusive (as NeMo)');
+    }
+    if (pf.match_all_linear && (pf.target_modules.length > 0 || pf.exclude_modules.length > 0)) {
+      bad(
+        'peft',
+        'match_all_linear',
+        'peft.match_all_linear = true takes no target_modules / exclude_modules (as NeMo)',
+      );
+    }
   }
 
   for (const k of ['metrics_file', 'plot_file'] as const) {

@@ -5,9 +5,10 @@
 // TrainConfig type is derived from this table, so a field cannot have a type without a default and
 // a comment. Deliberately no parsing or validation logic here (train/config.ts does that).
 import { TASK_NAMES } from './tasks.ts';
+import { PEFT_SCHEMA, type PeftConfig } from './config-peft.ts';
 
 export interface FieldSpec<T> {
-  kind: 'int' | 'number' | 'bool' | 'string' | 'enum' | 'numbers' | 'resume';
+  kind: 'int' | 'number' | 'bool' | 'string' | 'enum' | 'numbers' | 'strings' | 'resume';
   default: T;
   doc: string;
   optional?: boolean; // may stay unset (absent from TOML, undefined in TrainConfig)
@@ -202,7 +203,8 @@ type AnySpec = FieldSpec<unknown>;
 export type SchemaSection = Record<string, AnySpec>;
 export type ConfigOf<S> = { -readonly [K in keyof S]: S[K] extends FieldSpec<infer T> ? T : ConfigOf<S[K]> };
 
-export type TrainConfig = ConfigOf<typeof SCHEMA>;
+/** `peft` is present only when the config has a [peft] section (LoRA); absent = full fine-tuning. */
+export type TrainConfig = ConfigOf<typeof SCHEMA> & { peft?: PeftConfig };
 export type ModelSection = TrainConfig['model'];
 export type DllmConfig = TrainConfig['dllm'];
 export type DatasetConfig = TrainConfig['dataset'];
@@ -217,6 +219,9 @@ export function isFieldSpec(x: unknown): x is AnySpec {
   return typeof x === 'object' && x !== null && 'kind' in x && 'doc' in x;
 }
 
+/** Sections that exist only when the TOML has them (their presence means something). */
+export const OPTIONAL_SECTIONS: ReadonlySet<string> = new Set(['peft']);
+
 /** Section names in schema order; '' holds the top-level fields. */
 export function schemaSections(): [string, SchemaSection][] {
   const top: SchemaSection = {};
@@ -225,16 +230,24 @@ export function schemaSections(): [string, SchemaSection][] {
     if (isFieldSpec(v)) top[k] = v;
     else out.push([k, v]);
   }
+  out.push(['peft', PEFT_SCHEMA]);
+  return out;
+}
+
+/** A section's fields at their defaults. */
+export function sectionDefaults(fields: SchemaSection): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, f] of Object.entries(fields))
+    out[k] = Array.isArray(f.default) ? [...(f.default as unknown[])] : f.default;
   return out;
 }
 
 export function defaultTrainConfig(): TrainConfig {
   const cfg: Record<string, unknown> = {};
   for (const [section, fields] of schemaSections()) {
-    const target: Record<string, unknown> = section ? {} : cfg;
-    for (const [k, f] of Object.entries(fields))
-      target[k] = Array.isArray(f.default) ? [...(f.default as unknown[])] : f.default;
-    if (section) cfg[section] = target;
+    if (OPTIONAL_SECTIONS.has(section)) continue;
+    if (section) cfg[section] = sectionDefaults(fields);
+    else Object.assign(cfg, sectionDefaults(fields));
   }
   return cfg as TrainConfig;
 }

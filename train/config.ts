@@ -9,7 +9,14 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { UserError } from '../engine/errors.ts';
-import { defaultTrainConfig, schemaSections, type FieldSpec, type TrainConfig } from './config-schema.ts';
+import {
+  OPTIONAL_SECTIONS,
+  defaultTrainConfig,
+  schemaSections,
+  sectionDefaults,
+  type FieldSpec,
+  type TrainConfig,
+} from './config-schema.ts';
 import { checkTrainConfig } from './config-check.ts';
 
 export { DEFAULT_CONFIG_TOML } from './config-default.ts';
@@ -81,6 +88,8 @@ function expected(f: FieldSpec<unknown>): string {
       return `one of ${f.values!.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'numbers':
       return `an array of ${f.length ?? 'some'} numbers`;
+    case 'strings':
+      return 'an array of strings';
     case 'resume':
       return '"auto", false or a checkpoint path';
   }
@@ -117,6 +126,8 @@ function checkValue(f: FieldSpec<unknown>, v: unknown): string | undefined {
         if (p) return `each element ${p}, got ${JSON.stringify(v)}`;
       }
       return undefined;
+    case 'strings':
+      return Array.isArray(v) && v.every((x) => typeof x === 'string') ? undefined : bad;
     case 'resume':
       if (v === false || (typeof v === 'string' && v !== '')) return undefined;
       return v === true ? 'resume = true is ambiguous: use "auto" or a checkpoint path' : bad;
@@ -225,6 +236,7 @@ export function loadTrainConfig(tomlText: string, sourcePath: string, overrides:
       const fromShell = origins.get(full)?.kind === 'set' || sourcePath.startsWith('<');
       v = resolve(fromShell ? process.cwd() : dirname(resolve(sourcePath)), v);
     }
+    if (section && cfg[section] === undefined) cfg[section] = sectionDefaults(SECTIONS.get(section)!);
     const target = section ? (cfg[section] as Raw) : cfg;
     target[key] = Array.isArray(v) ? [...(v as unknown[])] : v;
     explicit.add(full);
@@ -237,6 +249,8 @@ export function loadTrainConfig(tomlText: string, sourcePath: string, overrides:
         `${where('', key)}: ${key} is a section: write [${key}] and its keys below, got ${describe(value)}`,
       );
     } else {
+      // An optional section written empty ([peft] alone) is on, at its defaults.
+      if (OPTIONAL_SECTIONS.has(key) && cfg[key] === undefined) cfg[key] = sectionDefaults(SECTIONS.get(key)!);
       for (const [k, v] of Object.entries(value)) take(key, k, v);
     }
   }
@@ -251,6 +265,7 @@ export function loadTrainConfig(tomlText: string, sourcePath: string, overrides:
 
 function tomlValue(f: FieldSpec<unknown>, v: unknown): string {
   if (typeof v === 'number') return f.kind === 'number' && Number.isInteger(v) ? v.toFixed(1) : String(v);
+  if (Array.isArray(v) && f.kind === 'strings') return `[${v.map((x) => JSON.stringify(x)).join(', ')}]`;
   if (Array.isArray(v)) return `[${v.map((x) => tomlValue({ ...f, kind: 'number' }, x)).join(', ')}]`;
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
@@ -260,8 +275,12 @@ export function resolvedConfigToToml(cfg: TrainConfig): string {
   const lines = ['# dllm-wgpu training config (resolved: every field, defaults included)'];
   const c = cfg as unknown as Record<string, unknown>;
   for (const [section, fields] of schemaSections()) {
-    const values = (section ? c[section] : c) as Raw;
+    const values = (section ? c[section] : c) as Raw | undefined;
     lines.push('');
+    if (!values) {
+      lines.push(`# [${section}] absent (add the section to enable it)`);
+      continue;
+    }
     if (section) lines.push(`[${section}]`);
     for (const [key, f] of Object.entries(fields)) {
       if (section === 'model' && f.arch && cfg.model.path !== undefined) continue; // from the checkpoint

@@ -13,7 +13,7 @@ import { buildRun, runFolder } from './setup.ts';
 import { DataOrder } from './data-order.ts';
 import { describeDataset, type TokenizedDataset } from './data.ts';
 import { cleanStaleTemps, resolveResume } from './checkpoint-dir.ts';
-import { loadCheckpoint, saveCheckpoint } from './state.ts';
+import { loadCheckpoint, loadLoraCheckpoint, saveCheckpoint, type TrainerState } from './state.ts';
 import { totalSteps, trainLoop } from './trainer.ts';
 import {
   appendMetrics,
@@ -56,20 +56,31 @@ export async function runTraining(
   let data = new DataOrder(parts.train.nRows, cfg.dataset.shuffle_seed);
   const resume = resolveResume(cfg.resume, runDir);
   if (resume) {
-    model.dispose();
-    const ck = await loadCheckpoint(resume.path, rt);
-    model = ck.model;
+    let state: TrainerState;
+    if (cfg.peft) {
+      // The frozen base is already loaded: only the adapters and their moments come from the checkpoint.
+      const pf = cfg.peft;
+      state = loadLoraCheckpoint(resume.path, model, { dropout: pf.dropout, dropoutPosition: pf.dropout_position });
+    } else {
+      model.dispose();
+      const ck = await loadCheckpoint(resume.path, rt);
+      model = ck.model;
+      state = ck.state;
+    }
     model.tokenizer ??= parts.tokenizer;
-    startStep = ck.state.step;
-    data = new DataOrder(parts.train.nRows, cfg.dataset.shuffle_seed, ck.state.data_position);
+    startStep = state.step;
+    data = new DataOrder(parts.train.nRows, cfg.dataset.shuffle_seed, state.data_position);
     o.log(`resumed from ${resume.path} (step ${startStep})`);
   }
   const metricsPath = join(runDir, cfg.logging.metrics_file);
   if (resume) truncateMetricsAfter(metricsPath, startStep);
   else writeFileAtomic(metricsPath, '');
   const maxSteps = totalSteps(cfg, parts.train);
+  const lora = model.lora
+    ? ` (frozen, ${model.dtype}), LoRA on ${model.lora.modules.size} modules: ${model.lora.count.toLocaleString('en')} trainable`
+    : '';
   o.log(
-    `model: ${model.params.count.toLocaleString('en')} parameters; ${maxSteps} steps of ${cfg.step_scheduler.global_batch_size} x ${parts.train.T} tokens; run folder ${runDir}`,
+    `model: ${model.params.count.toLocaleString('en')} parameters${lora}; ${maxSteps} steps of ${cfg.step_scheduler.global_batch_size} x ${parts.train.T} tokens; run folder ${runDir}`,
   );
   const plot = () => {
     if (!cfg.logging.plot) return;
@@ -119,6 +130,12 @@ export async function runTraining(
             dtype: cfg.checkpoint.save_dtype,
             configToml,
             keepLast: cfg.checkpoint.keep_last,
+            lora: cfg.peft && {
+              r: cfg.peft.dim,
+              alpha: cfg.peft.alpha,
+              dropout: cfg.peft.dropout,
+              base: cfg.model.path!,
+            },
           },
         );
         o.log(`checkpoint ${path}`);

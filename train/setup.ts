@@ -9,7 +9,8 @@ import { UserError } from '../engine/errors.ts';
 import { createConfig, loadConfig, paramCount, type ModelConfig } from '../model/config.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 import { buildCharTokenizer, loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
-import { createModel, loadModel } from '../model/io.ts';
+import { createModel, loadModel, parseDtype } from '../model/io.ts';
+import { addLora, loraSpecs } from '../model/lora-io.ts';
 import type { TrainConfig } from './config.ts';
 import { loadJsonlDataset, tokenizeExamples, type TokenizedDataset, type TokenizeOptions } from './data.ts';
 import { taskExamples, type TaskName } from './tasks.ts';
@@ -139,6 +140,14 @@ export function trainingMemoryLine(cfg: TrainConfig): string {
   const n = paramCount(mc);
   const gib = (x: number) => (x >= 2 ** 30 ? `${(x / 2 ** 30).toFixed(2)} GiB` : `${(x / 2 ** 20).toFixed(1)} MiB`);
   const count = n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : String(n);
+  if (cfg.peft) {
+    const a = loraSpecs(mc, cfg.peft).reduce((s, m) => s + m.rank * (m.inF + m.outF), 0);
+    return (
+      `# GPU memory for LoRA training: the frozen base, ${count} parameters in its checkpoint's dtype ` +
+      `(bf16: ${gib(2 * n)}, f32: ${gib(4 * n)}), no gradients or moments; adapters ${a} parameters x 16 bytes ` +
+      `(f32 weights, gradients, AdamW moments) = ${gib(16 * a)}; plus activations\n`
+    );
+  }
   return (
     `# GPU memory for training (full fine-tuning, f32 master weights): ${count} parameters x 16 bytes = ` +
     `weights ${gib(4 * n)} + gradients ${gib(4 * n)} + AdamW moments ${gib(8 * n)} = ${gib(16 * n)}, plus activations\n`
@@ -156,7 +165,23 @@ export async function buildRun(rt: Runtime, cfg: TrainConfig, configPath: string
   if (val) checkGenLength(cfg, val);
   const maskId = cfg.dllm.mask_token_id ?? tokenizer.maskId;
   let model: LLaDAModel;
-  if (cfg.model.path) {
+  if (cfg.model.path && cfg.peft) {
+    // LoRA: the base stays frozen in its checkpoint's dtype (or a narrower torch_dtype) and only adapters train.
+    const td = cfg.model.torch_dtype;
+    model = await loadModel(cfg.model.path, { device: rt, dtype: td === 'float32' ? undefined : parseDtype(td, '') });
+    try {
+      const pf = cfg.peft;
+      addLora(model, {
+        ...pf,
+        dropoutPosition: pf.dropout_position,
+        init: pf.lora_A_init,
+        seed: cfg.seed,
+      });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  } else if (cfg.model.path) {
     model = await loadModel(cfg.model.path, { device: rt, dtype: 'f32' }); // f32 master weights
   } else {
     const mc = scratchModelConfig(cfg, tokenizer, maskId);

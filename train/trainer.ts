@@ -57,13 +57,28 @@ export function batchLoss(model: LLaDAModel, batch: Batch, noisy: Int32Array, we
   return model.loss({ ids: noisy, B: batch.B, T: batch.T, keyMask: batch.keyMask }, targets, w);
 }
 
-/** The step's loss on the GPU: sum over micro-batches of sum_i w_i CE_i (weights pre-normalised). */
-function microStep(model: LLaDAModel, batch: Batch, noisy: Int32Array, weights: Float32Array, lossAcc: Tensor): void {
-  model.rt.tidy(() => {
-    const loss = batchLoss(model, batch, noisy, weights);
-    backward(loss);
-    axpyInPlace(lossAcc, loss, 1);
-  });
+/**
+ * The step's loss on the GPU: sum over micro-batches of sum_i w_i CE_i (weights pre-normalised).
+ * `dropout` keys the LoRA dropout masks of this micro-batch (model/lora.ts).
+ */
+function microStep(
+  model: LLaDAModel,
+  batch: Batch,
+  noisy: Int32Array,
+  weights: Float32Array,
+  lossAcc: Tensor,
+  dropout: { seed: number; step: number; micro: number },
+): void {
+  if (model.lora) model.lora.dropoutKey = dropout;
+  try {
+    model.rt.tidy(() => {
+      const loss = batchLoss(model, batch, noisy, weights);
+      backward(loss);
+      axpyInPlace(lossAcc, loss, 1);
+    });
+  } finally {
+    if (model.lora) model.lora.dropoutKey = null;
+  }
 }
 
 /** Micro-batch `micro` of step `step` as training sees it: laid out for a drawn gen length when configured. */
@@ -120,7 +135,8 @@ export async function trainLoop(
   const maxSteps = totalSteps(cfg, train);
   const sched = lrScheduleFromConfig(cfg, maxSteps);
   const [beta1, beta2] = cfg.optimizer.betas;
-  const P = model.params;
+  // Under LoRA only the adapters train: the base has no gradients and no moments.
+  const P = model.lora ? model.lora.params : model.params;
   P.enableGrad();
   // One AdamW dispatch per arena chunk and weight-decay group (matrices decayed, norm weights not).
   const views = P.optimizerRanges().map((r) => ({ ...r, wd: r.decay ? cfg.optimizer.weight_decay : 0 }));
@@ -162,7 +178,11 @@ export async function trainLoop(
           maskId,
           eps: cfg.dllm.eps,
         });
-        microStep(model, batch, c.noisyIds, foldNormalizer(c, batch, norm), lossAcc);
+        microStep(model, batch, c.noisyIds, foldNormalizer(c, batch, norm), lossAcc, {
+          seed: cfg.seed,
+          step,
+          micro: k,
+        });
       });
       const lr = lrAt(step, sched);
       rt.tidy(() => {

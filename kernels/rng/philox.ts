@@ -123,6 +123,8 @@ export const STREAM_TAG = {
   likelihood: 7, // Monte Carlo log-likelihood: streamOf(likelihood, example, round)
   remask: 8, // sampling's random remasking: keyed as sampling (noise-key.ts), v = 0
   genLength: 9, // training rows' generation length: streamOf(genLength, step, micro-batch), index 0
+  loraDropout: 10, // LoRA dropout: streamOf(loraDropout, step, (micro * 64 + layer) * 7 + module), index = element
+  loraInit: 11, // LoRA A initialisation: streamOf(loraInit, module index, 0), index = element
 } as const;
 
 /** Stream words [a, (tag << 24) | b]; a is a full u32, b must fit in 24 bits. */
