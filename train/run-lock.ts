@@ -72,7 +72,6 @@ function tryCreate(path: string, info: LockInfo): boolean {
   return true;
 }
 
-
 /** Takes the run folder's lock for this process, or throws a UserError that says who holds it. */
 export function acquireRunLock(runDir: string, log: (line: string) => void): RunLock {
   const path = join(runDir, LOCK_FILE);
