@@ -80,7 +80,7 @@ test('the same command again reports a finished run; a different config is refus
   const again = run(['train', ...TINY, '--out', dir, '--json']);
   assert.is(again.status, 0, again.stderr);
   assert.match(again.stderr, /this run is complete \(step 8\)/);
-  assert.is(JSON.parse(again.stdout).steps, 8, 're-prints summary.json');
+  assert.is((JSON.parse(again.stdout) as { steps: number }).steps, 8, 're-prints summary.json');
   assert.is(readFileSync(join(dir, 'metrics.jsonl'), 'utf8'), metrics, 'nothing retrained');
   const shorter = run(['train', ...TINY, ...sets({ 'step_scheduler.max_steps': 4 }), '--out', dir]);
   userError(shorter, /holds a run with another config \(step_scheduler\.max_steps 8 -> 4\)/, 'max_steps 4');
@@ -113,11 +113,11 @@ test('Ctrl-C saves a checkpoint, exits 130, and the same command continues; SIGT
   assert.is(await r.exited, 130, r.stderr());
   const m = /interrupted by SIGINT after step (\d+)\/30: checkpoint (\S+);/.exec(r.stderr());
   assert.ok(m, r.stderr());
-  assert.ok(existsSync(join(m![2], 'COMPLETE')), 'the checkpoint is complete');
+  assert.ok(existsSync(join(m[2], 'COMPLETE')), 'the checkpoint is complete');
   assert.not.ok(existsSync(join(dir, '.dllm-wgpu.lock')), 'lock released');
   const again = run(['train', ...long, '--out', dir]);
   assert.is(again.status, 0, again.stderr);
-  assert.match(again.stderr, new RegExp(`resumed from .*step-${m![1].padStart(6, '0')} \\(step ${m![1]}\\)`));
+  assert.match(again.stderr, new RegExp(`resumed from .*step-${m[1].padStart(6, '0')} \\(step ${m[1]}\\)`));
 
   const dirT = join(tmp, 'sigterm');
   const t = start(['train', ...long, '--out', dirT]);
@@ -185,7 +185,10 @@ test('bad flags and trainer state: exit 1 with a message; a UTF-8 byte-order mar
     const bad = join(tmp, `bad-${field}`, 'step-000008');
     cpSync(ck, bad, { recursive: true });
     const p = join(bad, 'trainer_state.json');
-    writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), [field]: JSON.parse(value) }));
+    writeFileSync(
+      p,
+      JSON.stringify({ ...(JSON.parse(readFileSync(p, 'utf8')) as object), [field]: JSON.parse(value) as unknown }),
+    );
     userError(run(['train', ...TINY, '--out', join(tmp, `bad-${field}-run`), '--set', `resume=${bad}`]), re, field);
   }
   const bom = join(tmp, 'bom.jsonl');

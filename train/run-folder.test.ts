@@ -65,7 +65,7 @@ test('a second open of a held folder is refused, naming the holder', () => {
 
 test('a lock left by a dead process is reported and taken over; a live or foreign one is refused', () => {
   const dir = fresh();
-  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid;
   const lock = (pid: number, host = hostname()) =>
     writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid, host, started: '2020-01-01T00:00:00Z' }));
   lock(dead);

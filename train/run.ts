@@ -108,7 +108,7 @@ async function trainIn(
     );
   };
   let lastVal: number | null = null;
-  let lastCheckpoint: string | null = null;
+  let lastCheckpoint = null as string | null; // set in the checkpoint hook
   const t0 = performance.now();
   const notify = (sig: string) =>
     o.log(`${sig}: finishing this step and saving a checkpoint (press Ctrl-C again to quit at once)`);
