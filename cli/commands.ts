@@ -3,17 +3,19 @@
 // prints exact-match accuracy per gen length and stratum (cli/task-eval.ts composes train/ and
 // sample/, which never import each other). The last line, "accuracy <task> X%", is the held-out
 // accuracy in the first layout (addition: the README's sample flags, gen length 4).
-import { readFileSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
-import { action, log, parseDtypeOpt, withDevice } from './run.ts';
+import { action, log, parseDtypeOpt, parseIntOpt, readUserFile, withDevice } from './run.ts';
 import { peftHelp } from '../train/config-peft.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { registerSample } from './sample-cmd.ts';
 import { registerEval } from './eval-cmd.ts';
 import { registerBench } from './bench-cmd.ts';
 import { registerExportRecipe } from './export-recipe-cmd.ts';
+import { RESUME_MAY_CHANGE } from '../train/resume-keys.ts';
+import type { RunFolder } from '../train/run-folder.ts';
+import type { LayoutScore } from './task-eval.ts';
 
 export async function loadConfigFile(
   path: string | undefined,
@@ -24,8 +26,7 @@ export async function loadConfigFile(
   let text = DEFAULT_CONFIG_TOML;
   let source = '<embedded default>';
   if (path) {
-    if (!existsSync(path)) throw new UserError(`config file not found: ${path}`);
-    text = readFileSync(path, 'utf8');
+    text = readUserFile(path, 'config file');
     source = path;
   }
   const overrides = resume ? [...sets, 'resume="auto"'] : sets;
@@ -50,6 +51,27 @@ export function progressLogger(): (line: string, live?: boolean) => void {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+function wrap(words: readonly string[], indent: string, width = 100): string {
+  const lines: string[] = [];
+  let cur = indent;
+  for (const w of words) {
+    if (cur.length + w.length + 2 > width && cur.trim()) {
+      lines.push(cur.trimEnd());
+      cur = indent;
+    }
+    cur += `${w}, `;
+  }
+  return [...lines, cur.replace(/, $/, '')].join('\n');
+}
+
+const TRAIN_HELP_AFTER = `
+Run folder (--out): a new or empty folder starts a run; the same config again continues it from its
+newest checkpoint, or reports it complete and prints its results; a different config is refused
+unless --resume or --overwrite. One run per folder at a time (lock file .dllm-wgpu.lock).
+Keys that may change on --resume (any other difference from the checkpoint's config is refused):
+${wrap(RESUME_MAY_CHANGE, '  ')}
+Ctrl-C / SIGTERM: the current step ends, a checkpoint is saved, exit 130 / 143; Ctrl-C twice quits at once.`;
+
 export function register(program: Command, deviceOpts: () => DeviceOptions): void {
   program
     .command('train')
@@ -64,9 +86,15 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
     .option('--set <key=value>', 'override a config key, e.g. --set optimizer.lr=1e-3 (repeatable)', collect, [])
     .option('--print-config', 'print the fully resolved config (with defaults) and exit', false)
     .option('--out <dir>', "run folder (default: the config's out, else runs/<name>)")
-    .option('--resume', 'continue from the newest complete checkpoint in the run folder (resume = "auto")', false)
+    .option(
+      '--resume',
+      'continue from the newest complete checkpoint in the run folder (resume = "auto"), also with a changed config ' +
+        'where only the keys listed below differ',
+      false,
+    )
+    .option('--overwrite', "delete the run folder's checkpoints, metrics and summary and start over", false)
     .option('--no-eval', 'skip the held-out exact-match sampling after training (builtin tasks)')
-    .option('--eval-limit <n>', 'held-out prompts to sample for accuracy (0 = all)', (v) => Number(v), 0)
+    .option('--eval-limit <n>', 'held-out prompts to sample for accuracy (0 = all)', parseIntOpt('--eval-limit', 0), 0)
     .option('--json', 'print summary.json to stdout at the end', false)
     .addHelpText('after', '\n' + peftHelp())
     .action(
@@ -78,6 +106,7 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
             printConfig: boolean;
             out?: string;
             resume: boolean;
+            overwrite: boolean;
             eval: boolean;
             evalLimit: number;
             json: boolean;
@@ -91,55 +120,18 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
             return;
           }
           const logger = progressLogger();
-          const [
-            { runTraining, writeSummary },
-            { TASK_EVAL_GEN_LENGTHS, taskExamples },
-            { formatLayoutScore, scoreTask },
-          ] = await Promise.all([import('../train/run.ts'), import('../train/tasks.ts'), import('./task-eval.ts')]);
-          await withDevice(deviceOpts(), async (dev) => {
-            log(`device: ${dev.facts.description || dev.facts.device}`);
-            const r = await runTraining(dev, cfg, { configPath: source, out: o.out, log: logger });
-            const summary = { ...r.summary } as Record<string, unknown>;
-            const vd = cfg.validation_dataset;
-            if (o.eval && r.task && vd.task) {
-              let prompts = taskExamples({
-                task: vd.task,
-                split: 'heldout',
-                splitSeed: vd.split_seed,
-                nHeldout: vd.n_heldout,
-                nExamples: 0,
-              }).map((e) => e.prompt);
-              if (o.evalLimit > 0) prompts = prompts.slice(0, o.evalLimit);
-              const varied = cfg.dataset.gen_length[1] > 0;
-              // A model trained on one row layout is scored there first, then at the gen lengths a user
-              // would sample with, so a layout it cannot answer in shows up in the report.
-              const layouts = varied ? TASK_EVAL_GEN_LENGTHS[vd.task] : [null, ...TASK_EVAL_GEN_LENGTHS[vd.task]];
-              const at = `${varied ? '' : 'the training layout and '}gen lengths ${TASK_EVAL_GEN_LENGTHS[vd.task].join(', ')}`;
-              log(`sampling ${prompts.length} held-out ${vd.task} prompts at ${at} (greedy, one token per step)...`);
-              const scores = await scoreTask(r.model, r.tokenizer, vd.task, prompts, layouts, vd.seq_length);
-              const head = scores[0];
-              summary.accuracy = { [vd.task]: head.heldout.accuracy };
-              summary.eval = {
-                correct: head.heldout.correct,
-                total: head.heldout.total,
-                nfe: scores.reduce((n, s) => n + s.nfe, 0),
-                seconds: scores.reduce((n, s) => n + s.seconds, 0),
-                layouts: scores.map(({ wrong: _wrong, ...s }) => s),
-              };
-              for (const s of scores) {
-                if (s.wrong.length) log(`gen ${s.gen_length ?? 'T - prompt'}: e.g. wrong: ${s.wrong.join('  ')}`);
-                process.stdout.write(formatLayoutScore(vd.task, s) + '\n');
-              }
-              process.stdout.write(`accuracy ${vd.task} ${(head.heldout.accuracy * 100).toFixed(1)}%\n`);
-            }
-            writeSummary(r.runDir, summary);
-            r.model.dispose();
-            if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-            log(`run folder: ${r.runDir}`);
-          });
+          const { openRunFolder } = await import('../train/run-folder.ts');
+          const folder = openRunFolder(cfg, { out: o.out, overwrite: o.overwrite, log: logger });
+          try {
+            if (folder.plan.kind === 'complete') return reprintResults(folder, cfg, o.json);
+            await trainAndScore(cfg, source, folder, o, deviceOpts, logger);
+          } finally {
+            folder.release();
+          }
         },
       ),
-    );
+    )
+    .addHelpText('after', TRAIN_HELP_AFTER);
   registerExportRecipe(program);
   program
     .command('merge')
@@ -170,4 +162,83 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
   registerSample(program, deviceOpts);
   registerEval(program, deviceOpts);
   registerBench(program, deviceOpts);
+}
+
+interface TrainFlags {
+  eval: boolean;
+  evalLimit: number;
+  json: boolean;
+}
+
+/** A finished run trained again with the same config: its results, from summary.json, as the run printed them. */
+async function reprintResults(folder: RunFolder, cfg: TrainConfig, json: boolean): Promise<void> {
+  const { formatLayoutScore } = await import('./task-eval.ts');
+  const s = folder.plan.kind === 'complete' ? folder.plan.summary : {};
+  log(
+    `${folder.dir}: this run is complete (step ${String(s.steps)}); its results follow (--overwrite trains it again)`,
+  );
+  const task = cfg.validation_dataset.task;
+  const layouts = (s.eval as { layouts?: LayoutScore[] } | undefined)?.layouts;
+  const acc = (s.accuracy as Record<string, number> | undefined)?.[task ?? ''];
+  if (task && Array.isArray(layouts)) for (const l of layouts) process.stdout.write(formatLayoutScore(task, l) + '\n');
+  if (task && typeof acc === 'number') process.stdout.write(`accuracy ${task} ${(acc * 100).toFixed(1)}%\n`);
+  else
+    log(
+      `train loss ${String(s.train_loss)}, validation loss ${String(s.val_loss)} (no accuracy: it ran with --no-eval)`,
+    );
+  if (json) process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+  log(`run folder: ${folder.dir}`);
+}
+
+async function trainAndScore(
+  cfg: TrainConfig,
+  source: string | null,
+  folder: RunFolder,
+  o: TrainFlags,
+  deviceOpts: () => DeviceOptions,
+  logger: (line: string, live?: boolean) => void,
+): Promise<void> {
+  const [{ runTraining, writeSummary }, { TASK_EVAL_GEN_LENGTHS, taskExamples }, { formatLayoutScore, scoreTask }] =
+    await Promise.all([import('../train/run.ts'), import('../train/tasks.ts'), import('./task-eval.ts')]);
+  await withDevice(deviceOpts(), async (dev) => {
+    log(`device: ${dev.facts.description || dev.facts.device}`);
+    const r = await runTraining(dev, cfg, { configPath: source, folder, log: logger });
+    const summary = { ...r.summary } as Record<string, unknown>;
+    const vd = cfg.validation_dataset;
+    if (o.eval && r.task && vd.task) {
+      let prompts = taskExamples({
+        task: vd.task,
+        split: 'heldout',
+        splitSeed: vd.split_seed,
+        nHeldout: vd.n_heldout,
+        nExamples: 0,
+      }).map((e) => e.prompt);
+      if (o.evalLimit > 0) prompts = prompts.slice(0, o.evalLimit);
+      const varied = cfg.dataset.gen_length[1] > 0;
+      // A model trained on one row layout is scored there first, then at the gen lengths a user
+      // would sample with, so a layout it cannot answer in shows up in the report.
+      const layouts = varied ? TASK_EVAL_GEN_LENGTHS[vd.task] : [null, ...TASK_EVAL_GEN_LENGTHS[vd.task]];
+      const at = `${varied ? '' : 'the training layout and '}gen lengths ${TASK_EVAL_GEN_LENGTHS[vd.task].join(', ')}`;
+      log(`sampling ${prompts.length} held-out ${vd.task} prompts at ${at} (greedy, one token per step)...`);
+      const scores = await scoreTask(r.model, r.tokenizer, vd.task, prompts, layouts, vd.seq_length);
+      const head = scores[0];
+      summary.accuracy = { [vd.task]: head.heldout.accuracy };
+      summary.eval = {
+        correct: head.heldout.correct,
+        total: head.heldout.total,
+        nfe: scores.reduce((n, s) => n + s.nfe, 0),
+        seconds: scores.reduce((n, s) => n + s.seconds, 0),
+        layouts: scores.map(({ wrong: _wrong, ...s }) => s),
+      };
+      for (const s of scores) {
+        if (s.wrong.length) log(`gen ${s.gen_length ?? 'T - prompt'}: e.g. wrong: ${s.wrong.join('  ')}`);
+        process.stdout.write(formatLayoutScore(vd.task, s) + '\n');
+      }
+      process.stdout.write(`accuracy ${vd.task} ${(head.heldout.accuracy * 100).toFixed(1)}%\n`);
+    }
+    writeSummary(r.runDir, summary);
+    r.model.dispose();
+    if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    log(`run folder: ${r.runDir}`);
+  });
 }

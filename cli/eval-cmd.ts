@@ -36,24 +36,29 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
     .option(
       '--seq-length <n>',
       'tokens per row (rows are padded with EOS to this length)',
-      parseIntOpt('--seq-length'),
+      parseIntOpt('--seq-length', 2),
       128,
     )
-    .option('--batch-size <n>', 'rows per forward pass for the loss', parseIntOpt('--batch-size'), 16)
+    .option('--batch-size <n>', 'rows per forward pass for the loss', parseIntOpt('--batch-size', 1), 16)
     .option(
       '--mc-num <n>',
       'Monte Carlo samples per example for log-likelihood (0 = skip)',
-      parseIntOpt('--mc-num'),
+      parseIntOpt('--mc-num', 0),
       128,
     )
-    .option('--mc-batch <n>', 'Monte Carlo samples per forward pass (divides --mc-num)', parseIntOpt('--mc-batch'), 16)
+    .option(
+      '--mc-batch <n>',
+      'Monte Carlo samples per forward pass (divides --mc-num)',
+      parseIntOpt('--mc-batch', 1),
+      16,
+    )
     .option(
       '--max-examples <n>',
       'log-likelihood on the first N examples only (0 = all)',
-      parseIntOpt('--max-examples'),
+      parseIntOpt('--max-examples', 0),
       0,
     )
-    .option('--seed <n>', 'seed of the masks', parseIntOpt('--seed'), 0)
+    .option('--seed <n>', 'seed of the masks', parseIntOpt('--seed', 0), 0)
     .option('--dtype <type>', DTYPE_HELP, parseDtypeOpt, 'auto')
     .option(
       '--adapter <dir>',

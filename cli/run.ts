@@ -3,10 +3,31 @@
 // Commands import what they run inside their action (`await import`), so `--help` loads only
 // commander and these files: start-up stays fast.
 import type { LoadProgress } from '../model/io.ts';
+import { readFileSync, statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { DeviceError, EngineError, EXIT, UserError } from '../engine/errors.ts';
+import { DeviceError, EngineError, EXIT, InterruptedError, UserError } from '../engine/errors.ts';
 import type { Device, DeviceOptions } from '../engine/device.ts';
 import type { ParamDType } from '../model/params.ts';
+
+/**
+ * A user-named text file (config, prompts, messages): a clear error when it is missing, a folder or
+ * unreadable; a UTF-8 byte-order mark is dropped.
+ */
+export function readUserFile(path: string, what: string): string {
+  let st;
+  try {
+    st = statSync(path, { throwIfNoEntry: false });
+  } catch (e) {
+    throw new UserError(`${what} ${path}: ${(e as Error).message}`);
+  }
+  if (!st) throw new UserError(`${what} not found: ${path}`);
+  if (st.isDirectory()) throw new UserError(`${what} ${path} is a folder; give a file`);
+  try {
+    return readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
+  } catch (e) {
+    throw new UserError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+}
 
 export function log(msg: string): void {
   process.stderr.write(msg + '\n');
@@ -26,7 +47,32 @@ export async function withDevice<T>(opts: DeviceOptions, fn: (dev: Device) => Pr
   }
 }
 
-/** Wrap a command action: exit codes 0 ok, 1 user error, 2 internal, 3 device. */
+/**
+ * System errors that come from the user's environment, not from a bug: a full or read-only disk,
+ * permissions, a missing path or one of the wrong kind. They are reported like user errors.
+ */
+const ENVIRONMENT_ERRNO = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EROFS',
+  'EACCES',
+  'EPERM',
+  'ENOENT',
+  'ENOTDIR',
+  'EISDIR',
+  'EEXIST',
+  'ENAMETOOLONG',
+  'ELOOP',
+  'EMFILE',
+  'ENFILE',
+]);
+
+function isEnvironmentError(e: unknown): e is NodeJS.ErrnoException {
+  const x = e as NodeJS.ErrnoException;
+  return e instanceof Error && typeof x.syscall === 'string' && ENVIRONMENT_ERRNO.has(x.code ?? '');
+}
+
+/** Wrap a command action: exit codes 0 ok, 1 user error, 2 internal, 3 device, 130/143 interrupted. */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
@@ -36,6 +82,12 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
       if (e instanceof UserError) {
         log(`error: ${e.message}`);
         process.exitCode = EXIT.user;
+      } else if (isEnvironmentError(e)) {
+        log(`error: ${e.message}`);
+        process.exitCode = EXIT.user;
+      } else if (e instanceof InterruptedError) {
+        log(e.message);
+        process.exitCode = e.signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
       } else if (e instanceof DeviceError) {
         log(`GPU error: ${e.message}`);
         process.exitCode = EXIT.device;
@@ -54,12 +106,16 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
 // '--repeat <n>' argument '0' is invalid. <why>" and exits with EXIT.user, where a UserError
 // thrown during argument parsing (before `action` can catch it) escaped as a stack trace.
 
-/** An integer option; with `min`, values below it are refused too (e.g. a count of repetitions). */
-export function parseIntOpt(name: string, min?: number) {
+/**
+ * An integer option, written as decimal digits (no 0x10, 1e2 or 1.0), within the safe integers; with
+ * `min`, values below it are refused too (e.g. a count of repetitions).
+ */
+export function parseIntOpt(name: string, min?: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} expects an integer, got "${v}"`);
-    if (min !== undefined && n < min) throw new InvalidArgumentError(`${name} expects an integer >= ${min}, got ${n}`);
+    if (!/^\s*[+-]?\d+\s*$/.test(v)) throw new InvalidArgumentError(`${name} expects an integer, got "${v}"`);
+    if (min !== undefined && n < min) throw new InvalidArgumentError(`${name} expects an integer >= ${min}, got ${v}`);
+    if (n > max) throw new InvalidArgumentError(`${name} expects an integer <= ${max}, got ${v}`);
     return n;
   };
 }

@@ -7,7 +7,17 @@ import { parse as parseToml } from 'smol-toml';
 import { Option, type Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
-import { action, loadProgress, log, parseFloatOpt, parseIntOpt, withDevice, DTYPE_HELP, parseDtypeOpt } from './run.ts';
+import {
+  action,
+  loadProgress,
+  log,
+  parseFloatOpt,
+  parseIntOpt,
+  readUserFile,
+  withDevice,
+  DTYPE_HELP,
+  parseDtypeOpt,
+} from './run.ts';
 import { resolveCheckpointArg } from './checkpoint-arg.ts';
 import type { GenerateOptions } from '../sample/generate.ts';
 import type { CacheMode } from '../sample/denoiser.ts';
@@ -51,8 +61,7 @@ const GEN_LENGTH = 128,
 const MASK_SPAN = 20;
 
 function readMessagesFile(path: string) {
-  if (!existsSync(path)) throw new UserError(`--messages file not found: ${path}`);
-  return parseMessages(readFileSync(path, 'utf8'), path);
+  return parseMessages(readUserFile(path, '--messages file'), path);
 }
 
 /**
@@ -95,9 +104,8 @@ function fitLengths(
 }
 
 function readPromptsFile(path: string): string[] {
-  if (!existsSync(path)) throw new UserError(`--prompts file not found: ${path}`);
   const out: string[] = [];
-  readFileSync(path, 'utf8')
+  readUserFile(path, '--prompts file')
     .split('\n')
     .forEach((line, i) => {
       if (!line.trim()) return;
@@ -143,17 +151,17 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     .option(
       '--steps <n>',
       'denoising steps in total (default: gen-length, one token per step; infill: the most [MASK] tokens of a prompt)',
-      parseIntOpt('--steps'),
+      parseIntOpt('--steps', 1),
     )
     .addOption(
       new Option('--gen-length <n>', 'tokens to generate')
-        .argParser(parseIntOpt('--gen-length'))
+        .argParser(parseIntOpt('--gen-length', 1))
         .default(GEN_LENGTH, `${GEN_LENGTH}, or what fits the model after the prompt`),
     )
     .option(
       '--block-length <n>',
       'semi-autoregressive block size (divides gen-length; a longer default is cut to it); infill: blocks from the first token',
-      parseIntOpt('--block-length'),
+      parseIntOpt('--block-length', 1),
       BLOCK_LENGTH,
     )
     .option('--temperature <t>', 'Gumbel-noise temperature; 0 = greedy', parseFloatOpt('--temperature'), 0)
@@ -168,7 +176,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
       parseFloatOpt('--cfg-scale'),
       0,
     )
-    .option('--seed <n>', 'seed for Gumbel noise and random remasking', parseIntOpt('--seed'), 0)
+    .option('--seed <n>', 'seed for Gumbel noise and random remasking', parseIntOpt('--seed', 0), 0)
     .option(
       '--threshold <p>',
       'Fast-dLLM parallel decoding: commit every masked position with confidence >= p',
@@ -182,7 +190,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
         .choices(['none', 'prefix', 'dual'])
         .default('none'),
     )
-    .option('--mask-span <n>', 'infill: mask tokens per [MASK] span', parseIntOpt('--mask-span'), MASK_SPAN)
+    .option('--mask-span <n>', 'infill: mask tokens per [MASK] span', parseIntOpt('--mask-span', 1), MASK_SPAN)
     .option('--logits-eos-inf', 'never predict EOS / end-of-turn (LLaDA logits_eos_inf)', false)
     .option(
       '--confidence-eos-eot-inf',

@@ -22,5 +22,16 @@ export class DeviceError extends Error {
   }
 }
 
-/** Exit codes shared by the CLI: 1 user error, 2 internal, 3 device lost / GPU failure. */
-export const EXIT = { ok: 0, user: 1, internal: 2, device: 3 } as const;
+/** Training stopped by SIGINT/SIGTERM after saving its state: exit 128 + the signal number. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+  constructor(
+    message: string,
+    readonly signal: 'SIGINT' | 'SIGTERM',
+  ) {
+    super(message);
+  }
+}
+
+/** Exit codes shared by the CLI: 1 user error, 2 internal, 3 device lost / GPU failure, 130/143 interrupted. */
+export const EXIT = { ok: 0, user: 1, internal: 2, device: 3, sigint: 130, sigterm: 143 } as const;

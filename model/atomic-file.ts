@@ -2,10 +2,38 @@
 // fsync, then rename over the target, so a crash leaves either the old file or the new one, never
 // a truncated file that looks complete. Deliberately not here: any knowledge of file formats.
 // The rename-after-fsync idiom is POSIX's atomic replace (rename(2)).
+// Test hook: DLLM_WGPU_TEST_FAIL_WRITE=NAME:CODE[,NAME:CODE...] (CODE: ENOSPC or EROFS) makes every
+// write of a file named NAME fail with that error after its temporary file exists, so tests can
+// check failure paths (exit 1, temporary files removed, earlier files kept) without a full disk.
 
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../engine/errors.ts';
+
+const FAULTS: Record<string, [errno: number, text: string]> = {
+  ENOSPC: [-28, 'no space left on device'],
+  EROFS: [-30, 'read-only file system'],
+};
+
+/** Throws the error DLLM_WGPU_TEST_FAIL_WRITE names for this file's name, if any (a test hook). */
+export function injectedWriteFault(path: string): void {
+  const spec = process.env.DLLM_WGPU_TEST_FAIL_WRITE;
+  if (!spec) return;
+  for (const item of spec.split(',')) {
+    const [name, code = 'ENOSPC'] = item.trim().split(':');
+    if (name !== basename(path)) continue;
+    const [errno, text] = FAULTS[code] ?? FAULTS.ENOSPC;
+    const err = new Error(`${code}: ${text}, write '${path}'`) as NodeJS.ErrnoException;
+    Object.assign(err, { code: FAULTS[code] ? code : 'ENOSPC', errno, syscall: 'write', path });
+    throw err;
+  }
+}
+
+/** writeFileSync with the test hook above: for files written straight into a fresh temporary folder. */
+export function writeFileChecked(path: string, data: string | Uint8Array): void {
+  writeFileSync(path, data);
+  injectedWriteFault(path);
+}
 
 function tempPathFor(path: string): string {
   const tag = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
@@ -20,6 +48,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = tempPathFor(path);
   try {
     writeFileSync(tmp, data);
+    injectedWriteFault(path);
     const fd = openSync(tmp, 'r');
     try {
       fsyncSync(fd);
@@ -72,6 +101,7 @@ export async function writeFileAtomicStreaming(
   };
   let closed = false;
   try {
+    injectedWriteFault(path);
     await fill(sink);
     try {
       fsyncSync(fd);

@@ -189,7 +189,7 @@ function readJson(path: string, required: boolean): Record<string, unknown> | nu
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text.replace(/^\uFEFF/, '')); // editors on Windows may add a byte-order mark
   } catch (e) {
     throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
   }

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildCharTokenizer, tokenizerFromFiles } from '../model/tokenizer.ts';
 import { charTokenizerFiles } from '../model/char-tokenizer.ts';
-import { buildPrompts, parseMessages, type PromptInput } from './prompt.ts';
+import { buildPrompts, parseIdList, parseMessages, type PromptInput } from './prompt.ts';
 
 const letters = buildCharTokenizer('abcdefghijklmnopqrstuvwxyz0123456789+=? \n');
 const digits = buildCharTokenizer('0123456789+=');
@@ -119,6 +119,22 @@ test('bad --messages files and combinations: one-line errors', () => {
   );
   throws(() => buildPrompts(input({ texts: ['x'], system: 's', mode: 'raw' })), /need chat mode, not raw/);
   throws(() => buildPrompts(input({ promptIds: '1,2', system: 's' })), /either --prompt-ids or text prompts/);
+});
+
+test('--prompt-ids: decimal ids only; hex, exponents, signs and empty items are refused', () => {
+  assert.equal(parseIdList('1, 2,30'), [1, 2, 30]);
+  for (const [bad, re] of [
+    ['0x10', /"0x10" is not a token id/],
+    ['1e2', /"1e2" is not a token id/],
+    ['1,,2', /item 2 is empty/],
+    ['1,2,', /item 3 is empty/],
+    ['-1', /"-1" is not a token id/],
+    ['1.0', /"1.0" is not a token id/],
+    ['99999999999999999999', /is not a token id/],
+    ['', /is empty/],
+  ] as const) {
+    throws(() => parseIdList(bad), re);
+  }
 });
 
 test('infill expands each [MASK] to mask-span mask tokens', () => {

@@ -37,16 +37,16 @@ export interface BuiltPrompts {
   conversations?: ChatMessage[][];
 }
 
+/** `--prompt-ids 1,2,3`: decimal token ids, strictly (no 0x10, 1e2, empty items such as 1,,2). */
 export function parseIdList(s: string): number[] {
-  const parts = s
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '');
-  if (!parts.length) throw new UserError('--prompt-ids is empty: give comma-separated token ids such as 1,2,3');
-  return parts.map((p) => {
+  const parts = s.split(',').map((p) => p.trim());
+  if (parts.length === 1 && parts[0] === '')
+    throw new UserError('--prompt-ids is empty: give comma-separated token ids such as 1,2,3');
+  return parts.map((p, i) => {
+    if (p === '') throw new UserError(`--prompt-ids "${s}": item ${i + 1} is empty; give ids such as 1,2,3`);
     const n = Number(p);
-    if (!Number.isInteger(n) || n < 0)
-      throw new UserError(`--prompt-ids: "${p}" is not a token id (a non-negative integer)`);
+    if (!/^\d+$/.test(p) || !Number.isSafeInteger(n))
+      throw new UserError(`--prompt-ids: "${p}" is not a token id (a non-negative decimal integer)`);
     return n;
   });
 }

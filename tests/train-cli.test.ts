@@ -134,13 +134,17 @@ test('bad inputs: clear messages, exit code 1', async () => {
     [['train', cfg('[optimizer]\nlr = "fast"\n')], /optimizer\.lr.*number/],
     [['train', cfg('[dataset]\npath = "missing.jsonl"\n[validation_dataset]\n')], /missing\.jsonl/],
     [
-      ['train', '--set', 'optimizer.lr=1e30', '--set', 'clip_grad_norm.max_norm=0', ...TINY.slice(0, -1)],
+      [
+        'train',
+        ...['--set', 'optimizer.lr=1e30', '--set', 'clip_grad_norm.max_norm=0', ...TINY.slice(0, -1)],
+        ...['--out', join(tmp, 'nan')],
+      ],
       /loss became (NaN|Infinity|-Infinity)/,
     ],
     [['sample', '--checkpoint', join(tmp, 'nope'), '--prompt', 'x'], /checkpoint folder not found/],
     [['train', 'nope.toml'], /config file not found: nope\.toml/],
     [
-      ['train', '--set', 'dataset.seq_length=18', ...TINY],
+      ['train', '--set', 'dataset.seq_length=18', ...TINY, '--out', join(tmp, 'short')],
       /addition\/train: the longest prompt \(6 tokens\) \+ dataset\.gen_length max \(16\) exceeds seq_length 18; raise seq_length to 22/,
     ],
   ];

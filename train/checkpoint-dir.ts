@@ -2,7 +2,7 @@
 // resume resolution. A checkpoint is written into `<run>/.tmp-step-000120`, every file fsynced, a
 // COMPLETE marker written last, then the folder renamed to `<run>/step-000120` and the run folder
 // fsynced (the write-then-rename discipline of POSIX rename(2) atomicity). A folder without COMPLETE
-// is never listed; `.tmp-*` leftovers of a crash are ignored and removed by cleanStaleTemps.
+// is never listed; `.tmp-step-*` leftovers of a crash are ignored and removed by cleanStaleTemps.
 // Deliberately not here: what goes inside a checkpoint (model/ writes tensors, the trainer its state).
 import {
   closeSync,
@@ -22,6 +22,8 @@ import { UserError } from '../engine/errors.ts';
 export const COMPLETE_MARKER = 'COMPLETE';
 const NAME_RE = /^step-(\d{6,})$/;
 const TMP_PREFIX = '.tmp-';
+/** What commitCheckpoint leaves behind when it is interrupted: `.tmp-step-N` and `.tmp-old-step-N`. */
+const STALE_RE = /^\.tmp-(old-)?step-\d{6,}$/;
 
 export interface CheckpointEntry {
   step: number;
@@ -124,12 +126,12 @@ export function pruneCheckpoints(runDir: string, keepLast: number): string[] {
   return doomed;
 }
 
-/** Removes `.tmp-*` folders left by an interrupted save. Returns removed paths. */
+/** Removes the `.tmp-step-*` folders an interrupted save leaves (nothing else). Returns removed paths. */
 export function cleanStaleTemps(runDir: string): string[] {
   if (!existsSync(runDir)) return [];
   const removed: string[] = [];
   for (const name of readdirSync(runDir)) {
-    if (!name.startsWith(TMP_PREFIX)) continue;
+    if (!STALE_RE.test(name)) continue;
     const p = join(runDir, name);
     rmSync(p, { recursive: true, force: true });
     removed.push(p);

@@ -21,8 +21,12 @@ export function checkTrainConfig(cfg: TrainConfig, explicit: ReadonlySet<string>
     ['validation_dataset', val],
   ] as const;
 
-  if (!/^[A-Za-z0-9._-]+$/.test(cfg.name)) {
-    bad('', 'name', `name ${JSON.stringify(cfg.name)} names a folder: use letters, digits, '.', '_', '-'`);
+  if (!/^[A-Za-z0-9._-]+$/.test(cfg.name) || /^\.+$/.test(cfg.name)) {
+    bad(
+      '',
+      'name',
+      `name ${JSON.stringify(cfg.name)} names a folder: use letters, digits, '.', '_', '-' (not only dots)`,
+    );
   }
 
   if (model.torch_dtype !== 'float32' && !cfg.peft) {

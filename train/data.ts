@@ -147,7 +147,7 @@ export function loadJsonlDataset(path: string, tok: TrainTokenizer, opts: Tokeni
   let text: string;
   try {
     if (statSync(path).isDirectory()) throw new UserError(`dataset path ${path} is a folder; expected a .jsonl file`);
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, ''); // a UTF-8 byte-order mark is not data
   } catch (e) {
     if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

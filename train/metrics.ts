@@ -5,7 +5,7 @@
 // (Heckbert, "Nice numbers for graph labels", Graphics Gems, 1990).
 // Deliberately no charting library, no HTML, no live server: one static SVG a browser can open.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../model/atomic-file.ts';
+import { injectedWriteFault, writeFileAtomic } from '../model/atomic-file.ts';
 
 // The one crash-safe write of the project, re-exported for the run directory's other files.
 export { writeFileAtomic };
@@ -17,6 +17,7 @@ export interface MetricsRecord {
 }
 
 export function appendMetrics(path: string, rec: MetricsRecord): void {
+  injectedWriteFault(path);
   appendFileSync(path, JSON.stringify(rec) + '\n');
 }
 

@@ -1,18 +1,22 @@
-// One training run in its run folder: resolved config saved, resume from the newest complete
-// checkpoint (or a given one), the loop with progress (a live line on a TTY, plain lines
-// otherwise), metrics.jsonl, the loss-curve SVG refreshed at each validation, checkpoints with
-// keep_last pruning, and summary.json. Returns the trained model for the caller to evaluate.
+// One training run in its run folder: the folder opened and locked (train/run-folder.ts decides
+// whether the run starts fresh or continues), resolved config saved, the loop with progress (a live
+// line on a TTY, plain lines otherwise), metrics.jsonl, the loss-curve SVG refreshed at each
+// validation, checkpoints with keep_last pruning, a checkpoint on Ctrl-C / SIGTERM, and
+// summary.json. Returns the trained model for the caller to evaluate.
 // Deliberately not here: sampling/accuracy (the CLI composes train and sample).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Runtime } from '../engine/runtime.ts';
+import { InterruptedError } from '../engine/errors.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { resolvedConfigToToml, type TrainConfig } from './config.ts';
-import { buildRun, runFolder } from './setup.ts';
+import { adoptTrainingIds, buildRun } from './setup.ts';
 import { DataOrder } from './data-order.ts';
 import { describeDataset, type TokenizedDataset } from './data.ts';
-import { cleanStaleTemps, resolveResume } from './checkpoint-dir.ts';
+import { cleanStaleTemps, newestCheckpoint } from './checkpoint-dir.ts';
+import { openRunFolder, type RunFolder } from './run-folder.ts';
+import { withGracefulStop } from './interrupt.ts';
 import { loadCheckpoint, loadLoraCheckpoint, saveCheckpoint, type TrainerState } from './state.ts';
 import { totalSteps, trainLoop } from './trainer.ts';
 import {
@@ -35,15 +39,38 @@ export interface RunResult {
   summary: Record<string, unknown>;
 }
 
+/**
+ * Trains in the run folder `o.folder` (opened by the caller, who releases it after writing the
+ * summary), or in one opened here for `cfg` and released before returning.
+ */
 export async function runTraining(
   rt: Runtime,
   cfg: TrainConfig,
-  o: { configPath: string | null; out?: string; log: (line: string, live?: boolean) => void },
+  o: { configPath: string | null; out?: string; folder?: RunFolder; log: (line: string, live?: boolean) => void },
 ): Promise<RunResult> {
-  const runDir = runFolder(cfg, o.out);
-  mkdirSync(runDir, { recursive: true });
+  const folder = o.folder ?? openRunFolder(cfg, { out: o.out, log: o.log });
+  try {
+    return await trainIn(rt, cfg, folder, o);
+  } finally {
+    if (!o.folder) folder.release();
+  }
+}
+
+async function trainIn(
+  rt: Runtime,
+  cfg: TrainConfig,
+  folder: RunFolder,
+  o: { configPath: string | null; log: (line: string, live?: boolean) => void },
+): Promise<RunResult> {
+  const runDir = folder.dir;
+  const plan = folder.plan;
+  const resume = plan.kind === 'resume' ? plan.from : plan.kind === 'complete' ? newestCheckpoint(runDir) : undefined;
   const configToml = resolvedConfigToToml(cfg);
-  writeFileSync(join(runDir, 'config.toml'), configToml);
+  if (plan.kind !== 'complete') {
+    rmSync(join(runDir, 'summary.json'), { force: true }); // a continued run has no results until it ends
+    writeFileAtomic(join(runDir, 'config.toml'), configToml);
+  }
+  if (plan.kind === 'resume' && plan.changed.length) o.log(`resuming with changed ${plan.changed.join(', ')}`);
   const stale = cleanStaleTemps(runDir);
   if (stale.length) o.log(`removed ${stale.length} incomplete checkpoint folder(s) left by an interrupted save`);
 
@@ -54,7 +81,6 @@ export async function runTraining(
   model.checkIds(parts.train.inputIds, `${parts.train.source}`);
   let startStep = 0;
   let data = new DataOrder(parts.train.nRows, cfg.dataset.shuffle_seed);
-  const resume = resolveResume(cfg.resume, runDir);
   if (resume) {
     let state: TrainerState;
     if (cfg.peft) {
@@ -67,7 +93,7 @@ export async function runTraining(
       model = ck.model;
       state = ck.state;
     }
-    model.tokenizer ??= parts.tokenizer;
+    adoptTrainingIds(model, parts.tokenizer, parts.maskId);
     startStep = state.step;
     data = new DataOrder(parts.train.nRows, cfg.dataset.shuffle_seed, state.data_position);
     o.log(`resumed from ${resume.path} (step ${startStep})`);
@@ -93,56 +119,73 @@ export async function runTraining(
     );
   };
   let lastVal: number | null = null;
+  let lastCheckpoint = null as string | null; // set in the checkpoint hook
   const t0 = performance.now();
-  const res = await trainLoop({
-    cfg,
-    model,
-    train: parts.train,
-    val: parts.val,
-    maskId: parts.maskId,
-    startStep,
-    data,
-    hooks: {
-      onLog(e) {
-        const eta = ((maxSteps - e.step) * e.stepMs) / 1000;
-        o.log(formatLogLine({ ...e, etaSec: eta, gpuBytes: rt.pool.stats.highWaterBytes }), e.step !== maxSteps);
-        appendMetrics(metricsPath, {
-          event: 'train',
-          step: e.step,
-          loss: e.loss,
-          lr: e.lr,
-          ms_per_step: e.stepMs,
-          tokens_per_sec: e.tokensPerSec,
-        });
-      },
-      onValidate(step, loss) {
-        lastVal = loss;
-        o.log(`step ${step}/${maxSteps} | val loss ${loss.toFixed(4)}`);
-        appendMetrics(metricsPath, { event: 'val', step, loss });
-        plot();
-      },
-      async onCheckpoint(step, d, loss) {
-        const path = await saveCheckpoint(
-          runDir,
-          model,
-          { step, data_position: d.position, loss, seed: cfg.seed },
-          {
-            dtype: cfg.checkpoint.save_dtype,
-            configToml,
-            keepLast: cfg.checkpoint.keep_last,
-            lora: cfg.peft && {
-              r: cfg.peft.dim,
-              alpha: cfg.peft.alpha,
-              dropout: cfg.peft.dropout,
-              base: cfg.model.path!,
+  const notify = (sig: string) =>
+    o.log(`${sig}: finishing this step and saving a checkpoint (press Ctrl-C again to quit at once)`);
+  const res = await withGracefulStop(notify, (stopRequested) =>
+    trainLoop({
+      cfg,
+      stopRequested,
+      model,
+      train: parts.train,
+      val: parts.val,
+      maskId: parts.maskId,
+      startStep,
+      data,
+      hooks: {
+        onLog(e) {
+          const eta = ((maxSteps - e.step) * e.stepMs) / 1000;
+          o.log(formatLogLine({ ...e, etaSec: eta, gpuBytes: rt.pool.stats.highWaterBytes }), e.step !== maxSteps);
+          appendMetrics(metricsPath, {
+            event: 'train',
+            step: e.step,
+            loss: e.loss,
+            lr: e.lr,
+            ms_per_step: e.stepMs,
+            tokens_per_sec: e.tokensPerSec,
+          });
+        },
+        onValidate(step, loss) {
+          lastVal = loss;
+          o.log(`step ${step}/${maxSteps} | val loss ${loss.toFixed(4)}`);
+          appendMetrics(metricsPath, { event: 'val', step, loss });
+          plot();
+        },
+        async onCheckpoint(step, d, loss) {
+          const path = await saveCheckpoint(
+            runDir,
+            model,
+            { step, data_position: d.position, loss, seed: cfg.seed },
+            {
+              dtype: cfg.checkpoint.save_dtype,
+              configToml,
+              keepLast: cfg.checkpoint.keep_last,
+              lora: cfg.peft && {
+                r: cfg.peft.dim,
+                alpha: cfg.peft.alpha,
+                dropout: cfg.peft.dropout,
+                base: cfg.model.path!,
+              },
             },
-          },
-        );
-        o.log(`checkpoint ${path}`);
+          );
+          lastCheckpoint = path;
+          o.log(`checkpoint ${path}`);
+        },
       },
-    },
-  });
+    }),
+  );
   plot();
+  if (res.interrupted) {
+    model.dispose();
+    const saved = lastCheckpoint
+      ? `checkpoint ${lastCheckpoint}; run the same command again to continue from it`
+      : 'nothing saved (checkpoint.enabled = false)';
+    throw new InterruptedError(
+      `interrupted by ${res.interrupted.signal} after step ${res.interrupted.step}/${maxSteps}: ${saved}`,
+      res.interrupted.signal,
+    );
+  }
   if (startStep >= maxSteps && res.steps === 0)
     o.log(`nothing to do: the run is already at step ${startStep}/${maxSteps}`);
   const summary: Record<string, unknown> = {

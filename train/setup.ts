@@ -25,10 +25,6 @@ export interface RunParts {
   maskId: number;
 }
 
-export function runFolder(cfg: TrainConfig, override?: string): string {
-  return resolve(override ?? (cfg.out || join('runs', cfg.name)));
-}
-
 export function makeTokenizer(cfg: TrainConfig): Tokenizer {
   const useCheckpoint = cfg.model.tokenizer === 'checkpoint' || (cfg.model.tokenizer === 'auto' && cfg.model.path);
   if (useCheckpoint) {
@@ -154,6 +150,18 @@ export function trainingMemoryLine(cfg: TrainConfig): string {
   );
 }
 
+/**
+ * Makes a model's tokenizer and config.json ids the ones training uses, so the checkpoints it saves
+ * are self-consistent: fine-tuning a checkpoint with model.tokenizer = "char" (or a
+ * dllm.mask_token_id of its own) saves that tokenizer and those ids, not the base model's.
+ */
+export function adoptTrainingIds(model: LLaDAModel, tokenizer: Tokenizer, maskId: number): void {
+  model.tokenizer = tokenizer;
+  model.config.mask_token_id = maskId;
+  model.config.eos_token_id = tokenizer.eosId;
+  model.config.pad_token_id = tokenizer.padId;
+}
+
 export async function buildRun(rt: Runtime, cfg: TrainConfig, configPath: string | null): Promise<RunParts> {
   const configDir = configPath ? dirname(resolve(configPath)) : process.cwd();
   const tokenizer = makeTokenizer(cfg);
@@ -183,6 +191,7 @@ export async function buildRun(rt: Runtime, cfg: TrainConfig, configPath: string
     }
   } else if (cfg.model.path) {
     model = await loadModel(cfg.model.path, { device: rt, dtype: 'f32' }); // f32 master weights
+    adoptTrainingIds(model, tokenizer, maskId);
   } else {
     const mc = scratchModelConfig(cfg, tokenizer, maskId);
     model = createModel(mc, { device: rt, seed: cfg.seed });

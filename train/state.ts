@@ -7,7 +7,8 @@
 // adapter_config.json's base_model_name_or_path (the run's model.path).
 // The RNG needs no state: every draw is keyed by (seed, step, sample) (train/mdlm.ts).
 // Writing goes through train/checkpoint-dir.ts: temporary folder, fsync, COMPLETE marker, rename.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileChecked } from '../model/atomic-file.ts';
 import { join } from 'node:path';
 import { UserError } from '../engine/errors.ts';
 import type { LLaDAModel } from '../model/llada.ts';
@@ -42,7 +43,7 @@ export async function saveCheckpoint(
   },
 ): Promise<string> {
   const P = model.lora ? model.lora.params : model.params;
-  const path = await commitCheckpoint(runDir, st.step, async (tmp) => {
+  const write = async (tmp: string) => {
     if (model.lora) await saveAdapter(model, tmp, o.lora!);
     else await saveModel(model, tmp, { dtype: o.dtype === 'bf16' ? 'BF16' : 'F32' });
     // Test hook: hold the half-written checkpoint open so a test can SIGKILL the process mid-write.
@@ -62,28 +63,55 @@ export async function saveCheckpoint(
       return out;
     });
     await writeSafetensors(join(tmp, 'optimizer.safetensors'), tensors, { dtype: 'F32' });
-    writeFileSync(
+    writeFileChecked(
       join(tmp, 'trainer_state.json'),
       JSON.stringify({ ...st, format: 'dllm-wgpu-trainer-state/1' }, null, 2) + '\n',
     );
-    writeFileSync(join(tmp, 'config.toml'), o.configToml);
-  });
+    writeFileChecked(join(tmp, 'config.toml'), o.configToml);
+  };
+  let path: string;
+  try {
+    path = await commitCheckpoint(runDir, st.step, write);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string' || !code.startsWith('E')) throw e;
+    throw new UserError(
+      `cannot save the step ${st.step} checkpoint in ${runDir} (${(e as Error).message}); nothing of it was kept, ` +
+        'the earlier checkpoints are intact',
+    );
+  }
   if (o.keepLast > 0) pruneCheckpoints(runDir, o.keepLast);
   return path;
 }
 
+/** Every field of trainer_state.json with its type, before any of it is used (a hand-edited file, a torn copy). */
+function checkTrainerState(st: unknown, path: string): asserts st is TrainerState {
+  const bad = (what: string) => {
+    throw new UserError(`${path}: ${what}; this checkpoint cannot be resumed (resume from another one)`);
+  };
+  if (st === null || typeof st !== 'object' || Array.isArray(st)) return bad('expected a JSON object');
+  const s = st as Record<string, unknown>;
+  if (s.format !== 'dllm-wgpu-trainer-state/1') bad(`unknown format ${JSON.stringify(s.format)}`);
+  const count = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  if (!count(s.step)) bad(`step must be an integer >= 0, got ${JSON.stringify(s.step)}`);
+  if (!count(s.seed)) bad(`seed must be an integer >= 0, got ${JSON.stringify(s.seed)}`);
+  const d = s.data_position as Record<string, unknown> | null;
+  if (d === null || typeof d !== 'object' || !count(d.epoch) || !count(d.index)) {
+    bad(`data_position must be {"epoch": integer >= 0, "index": integer >= 0}, got ${JSON.stringify(d)}`);
+  }
+  if (typeof s.loss !== 'number' && s.loss !== null) bad(`loss must be a number, got ${JSON.stringify(s.loss)}`);
+}
+
 function readTrainerState(dir: string): TrainerState {
-  let state: TrainerState;
+  let state: unknown;
   try {
-    state = JSON.parse(readFileSync(join(dir, 'trainer_state.json'), 'utf8')) as TrainerState;
+    state = JSON.parse(readFileSync(join(dir, 'trainer_state.json'), 'utf8').replace(/^\uFEFF/, ''));
   } catch (e) {
     throw new UserError(
       `${dir}: cannot read trainer_state.json (${(e as Error).message}); is this a training checkpoint?`,
     );
   }
-  const format: string = state.format; // read from a file: the type says what it should be, not what it is
-  if (format !== 'dllm-wgpu-trainer-state/1')
-    throw new UserError(`${dir}/trainer_state.json: unknown format ${format}`);
+  checkTrainerState(state, join(dir, 'trainer_state.json'));
   return state;
 }
 

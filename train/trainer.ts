@@ -37,6 +37,17 @@ export interface LoopOptions {
   startStep: number;
   data: DataOrder;
   hooks: LoopHooks;
+  /** Polled after each step: a signal asked the run to stop (it then saves a checkpoint and returns). */
+  stopRequested?: () => 'SIGINT' | 'SIGTERM' | null;
+}
+
+export interface LoopResult {
+  lastLoss: number;
+  steps: number;
+  tokensPerSec: number;
+  seconds: number;
+  /** Set when stopRequested ended the loop early, after the checkpoint of `step` (if enabled). */
+  interrupted?: { signal: 'SIGINT' | 'SIGTERM'; step: number };
 }
 
 export function totalSteps(cfg: TrainConfig, train: TokenizedDataset): number {
@@ -120,9 +131,7 @@ export async function validationLoss(
 
 export class NonFiniteLossError extends UserError {}
 
-export async function trainLoop(
-  o: LoopOptions,
-): Promise<{ lastLoss: number; steps: number; tokensPerSec: number; seconds: number }> {
+export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   const { cfg, model, train, val, maskId, data, hooks } = o;
   const rt: Runtime = model.rt;
   const s = cfg.step_scheduler;
@@ -148,6 +157,7 @@ export async function trainLoop(
   let t0 = performance.now();
   const tStart = performance.now();
   let stepsDone = 0;
+  let interrupted: LoopResult['interrupted'];
 
   const readLoss = async (step: number): Promise<number> => {
     const sum = (await lossAcc.read())[0];
@@ -224,11 +234,23 @@ export async function trainLoop(
         if (isCkpt) await hooks.onCheckpoint?.(step, data, lastLoss);
         t0 = performance.now();
       }
+      if (o.stopRequested) {
+        // Let a pending signal handler run: between log intervals the loop never awaits otherwise.
+        await new Promise((r) => setImmediate(r));
+        const signal = o.stopRequested();
+        if (signal) {
+          const readBack = isLog || isVal || isCkpt;
+          if (!readBack) lastLoss = await readLoss(step); // refuses to checkpoint a NaN/Inf state
+          if (cfg.checkpoint.enabled && !isCkpt) await hooks.onCheckpoint?.(step, data, lastLoss);
+          interrupted = { signal, step };
+          break;
+        }
+      }
     }
   } finally {
     for (const g of views) [g.p, g.g, g.m, g.v].forEach((t) => t.dispose());
     lossAcc.dispose();
   }
   const seconds = (performance.now() - tStart) / 1000;
-  return { lastLoss, steps: stepsDone, tokensPerSec: (tokensTotal + tokensSince) / seconds, seconds };
+  return { lastLoss, steps: stepsDone, tokensPerSec: (tokensTotal + tokensSince) / seconds, seconds, interrupted };
 }
