@@ -5,7 +5,6 @@
 // accuracy in the first layout (addition: the README's sample flags, gen length 4).
 import type { Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
-import { UserError } from '../engine/errors.ts';
 import { action, log, parseDtypeOpt, parseIntOpt, readUserFile, withDevice } from './run.ts';
 import { peftHelp } from '../train/config-peft.ts';
 import type { TrainConfig } from '../train/config.ts';
