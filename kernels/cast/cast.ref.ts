@@ -44,7 +44,7 @@ export function halfBitsRef(u: number, kind: HalfKind): number {
   let ve = Math.floor(Math.log2(v));
   while (2 ** ve > v) ve--;
   while (2 ** (ve + 1) <= v) ve++;
-  return sign | ((ve + bias) << man) | (v / 2 ** ve - 1) * 2 ** man;
+  return sign | ((ve + bias) << man) | ((v / 2 ** ve - 1) * 2 ** man);
 }
 
 /**

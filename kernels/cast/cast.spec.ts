@@ -17,20 +17,37 @@ interface CastCase extends OpCase {
 const f32Bits: fc.Arbitrary<number> = fc.oneof(
   fc.integer({ min: 0, max: 0xffffffff }), // anything, NaNs and subnormals included
   // bf16 ties (low half exactly 0x8000) and near-ties
-  fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(0x8000, 0x7fff, 0x8001)).map(([h, l]) => ((h << 16) | l) >>> 0),
+  fc
+    .tuple(fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(0x8000, 0x7fff, 0x8001))
+    .map(([h, l]) => ((h << 16) | l) >>> 0),
   // f16 range (|x| in [2^-25, 2^16]) with its ties (low 13 bits 0x1000) and near-ties
   fc
-    .tuple(fc.boolean(), fc.integer({ min: 102, max: 143 }), fc.integer({ min: 0, max: 0x3ff }), fc.constantFrom(0x1000, 0x0fff, 0x1001, 0))
+    .tuple(
+      fc.boolean(),
+      fc.integer({ min: 102, max: 143 }),
+      fc.integer({ min: 0, max: 0x3ff }),
+      fc.constantFrom(0x1000, 0x0fff, 0x1001, 0),
+    )
     .map(([s, e, m, l]) => ((s ? 0x80000000 : 0) | (e << 23) | (m << 13) | l) >>> 0),
   // f16 subnormal ties: the bit just below the kept ones set, the rest clear
-  fc
-    .tuple(fc.boolean(), fc.integer({ min: 103, max: 112 }), fc.integer({ min: 0, max: 0x7fffff }))
-    .map(([s, e, m]) => {
-      const shift = 126 - e; // bits of the 24-bit significand that are rounded away
-      const keep = (m >>> shift) << shift;
-      return ((s ? 0x80000000 : 0) | (e << 23) | keep | (1 << (shift - 1))) >>> 0;
-    }),
-  fc.constantFrom(0x7f800000, 0xff800000, 0x7fc00000, 0xffc00001, 0x7f800001, 0x477ff000, 0x477fefff, 0x477ff001, 0x7f7fffff, 0x80000000, 0x00000001),
+  fc.tuple(fc.boolean(), fc.integer({ min: 103, max: 112 }), fc.integer({ min: 0, max: 0x7fffff })).map(([s, e, m]) => {
+    const shift = 126 - e; // bits of the 24-bit significand that are rounded away
+    const keep = (m >>> shift) << shift;
+    return ((s ? 0x80000000 : 0) | (e << 23) | keep | (1 << (shift - 1))) >>> 0;
+  }),
+  fc.constantFrom(
+    0x7f800000,
+    0xff800000,
+    0x7fc00000,
+    0xffc00001,
+    0x7f800001,
+    0x477ff000,
+    0x477fefff,
+    0x477ff001,
+    0x7f7fffff,
+    0x80000000,
+    0x00000001,
+  ),
 );
 
 const castArb: fc.Arbitrary<CastCase> = fc

@@ -15,7 +15,12 @@ export function castRowsInto(dst: Tensor, src: Tensor, start: number): void {
   checkDtype(op, src, 'f32');
   dst.assertLive(op);
   if (!isHalf(dst.dtype)) fail(op, `dst must be bf16 or f16, got ${dst.dtype}`, dst);
-  if (src.rank < 2 || dst.rank !== src.rank || dst.shape[0] !== src.shape[0] || !sameShape(dst.shape.slice(2), src.shape.slice(2)))
+  if (
+    src.rank < 2 ||
+    dst.rank !== src.rank ||
+    dst.shape[0] !== src.shape[0] ||
+    !sameShape(dst.shape.slice(2), src.shape.slice(2))
+  )
     fail(op, 'src (B, Tq, ...) and dst (B, L, ...) must agree in every dim but the second', src, dst);
   const [B, L] = dst.shape;
   const Tq = src.shape[1];
