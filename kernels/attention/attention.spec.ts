@@ -160,7 +160,7 @@ function attnHalfSpec(variant: AttentionVariant): OpSpec<AttnCase> {
       });
       return { inputs: [c.inputs[0], half(1), half(2), ...c.inputs.slice(3)], params: { ...c.params, kind } };
     }),
-    gpu: base.gpu,
+    gpu: (rt, inputs, c) => base.gpu(rt, inputs, c),
     ref: (c) => base.ref(decoded(c)),
     tol: (c) => attnTol(decoded(c)),
   };
