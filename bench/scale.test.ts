@@ -76,16 +76,21 @@ test('the checkpoint: 6 shards, index, config.json, BF16 headers, LLaDA names an
 test('figures: 32 forwards each; FLOPs per forward from the shapes; memory reported', () => {
   if (!rows.length) return;
   const extra = (c: string) => rows.find((r) => r.case === `scale tiny L2 ${c}`)!.extra!;
-  // per token 2 * (L * (2 C^2 + 2 KV C + 3 F C) + V C) = 2 * (2 * 53248 + 65536); attention 4 C L per pair
-  const perToken = 2 * (2 * (2 * 64 * 64 + 2 * 64 * 64 + 3 * 192 * 64) + 1024 * 64);
+  // per token through the blocks 2 * L * (2 C^2 + 2 KV C + 3 F C) = 2 * 2 * 53248; the LM head
+  // 2 * V * C per row it reads, the block's 32 rows only; attention 4 C L per query-key pair
+  const perToken = 2 * 2 * (2 * 64 * 64 + 2 * 64 * 64 + 3 * 192 * 64);
+  const perHeadRow = 2 * 1024 * 64;
   const attn = 4 * 64 * 2;
   const plain = extra('sample plain'),
     dual = extra('sample dual cache');
   assert.is(plain.nfe, 32);
   assert.is(dual.nfe, 32);
-  assert.is(plain.flops_per_forward, 64 * perToken + attn * 64 * 64);
+  assert.is(plain.flops_per_forward, 64 * perToken + 32 * perHeadRow + attn * 64 * 64);
   // dual cache: the block's first step runs all 64 positions, the other 31 only the 32 of the block
-  assert.is(dual.flops_per_forward, ((64 + 31 * 32) * perToken + attn * (64 * 64 + 31 * 32 * 64)) / 32);
+  assert.is(
+    dual.flops_per_forward,
+    ((64 + 31 * 32) * perToken + 32 * 32 * perHeadRow + attn * (64 * 64 + 31 * 32 * 64)) / 32,
+  );
   for (const e of [plain, dual]) {
     assert.ok((e.seconds_per_forward as number) > 0);
     assert.ok(Math.abs((e.tokens_per_sec as number) * (e.seconds as number) - 32) < 1e-6);

@@ -20,7 +20,7 @@ import {
 } from './run.ts';
 import { resolveCheckpointArg } from './checkpoint-arg.ts';
 import type { GenerateOptions } from '../sample/generate.ts';
-import type { CacheMode } from '../sample/denoiser.ts';
+import type { CacheDTypeChoice, CacheMode } from '../sample/denoiser.ts';
 import type { ParamDType } from '../model/params.ts';
 import { buildPrompts, parseMessages, type SampleMode } from '../sample/prompt.ts';
 import { peakRssBytes } from '../bench/harness.ts';
@@ -44,6 +44,7 @@ interface SampleFlags {
   seed: number;
   threshold?: number;
   cache: CacheMode;
+  cacheDtype: CacheDTypeChoice;
   maskSpan: number;
   logitsEosInf: boolean;
   confidenceEosEotInf: boolean;
@@ -190,6 +191,14 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
         .choices(['none', 'prefix', 'dual'])
         .default('none'),
     )
+    .addOption(
+      new Option(
+        '--cache-dtype <type>',
+        "storage of the --cache keys/values: f32, or bf16/f16 (half the memory; attention reads them rounded to 16 bits); auto = the weights' dtype when it is bf16/f16, else f32",
+      )
+        .choices(['auto', 'f32', 'bf16', 'f16'])
+        .default('auto'),
+    )
     .option('--mask-span <n>', 'infill: mask tokens per [MASK] span', parseIntOpt('--mask-span', 1), MASK_SPAN)
     .option('--logits-eos-inf', 'never predict EOS / end-of-turn (LLaDA logits_eos_inf)', false)
     .option(
@@ -206,7 +215,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     )
     .option(
       '--json',
-      "one JSON object per prompt: prompt_ids, output_ids, text, mode, nfe, seconds, peak_gpu_memory_bytes (parameters + the buffer pool's high-water), peak_host_rss_bytes (chat: messages, the conversation with the answer)",
+      "one JSON object per prompt: prompt_ids, output_ids, text, mode, nfe, seconds, peak_gpu_memory_bytes (parameters + the buffer pool's high-water), peak_host_rss_bytes, kv_cache_bytes (0 without --cache) (chat: messages, the conversation with the answer)",
       false,
     )
     .action(
@@ -275,7 +284,8 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
             if ('note' in fit && fit.note) log(fit.note);
             const masks = Math.max(...built.ids.map((r) => r.filter((t) => t === maskId).length));
             const endIds = tok ? endTokenIds(tok) : [model.config.eos_token_id];
-            const den = modelDenoiser(model, { cache: o.cache });
+            const den = modelDenoiser(model, { cache: o.cache, cacheDtype: o.cacheDtype });
+            if (o.cache !== 'none') log(`KV cache: ${den.cacheDtype}`);
             // peak memory of this process's sampling: parameters + the pool's high-water (GPU), VmHWM (host)
             let paramBytes = 0;
             for (const t of model.params.params.values()) paramBytes += t.byteLength;
@@ -322,6 +332,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
                   nfe: r.nfe,
                   seconds: r.seconds,
                   ...memoryFigures(),
+                  kv_cache_bytes: den.cacheBytes,
                   ...(conv ? { messages: [...conv, { role: 'assistant', content: text ?? '' }] } : {}),
                 };
                 process.stdout.write(JSON.stringify(rec) + '\n');

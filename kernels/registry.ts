@@ -16,6 +16,7 @@ import { swigluSpecs } from './swiglu/swiglu.spec.ts';
 import { embeddingSpecs } from './embedding/embedding.spec.ts';
 import { samplePickSpecs } from './sample-pick/sample-pick.spec.ts';
 import { gumbelSpecs } from './sample-pick/noise-probe.ts';
+import { castSpecs } from './cast/cast.spec.ts';
 
 export const ALL_SPECS: OpSpec[] = [
   ...binarySpecs,
@@ -33,4 +34,5 @@ export const ALL_SPECS: OpSpec[] = [
   ...embeddingSpecs,
   ...samplePickSpecs,
   ...gumbelSpecs,
+  ...castSpecs,
 ];

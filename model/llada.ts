@@ -11,6 +11,7 @@ import { UserError } from '../engine/errors.ts';
 import { add, scale } from '../kernels/elementwise/elementwise.ts';
 import { linear } from '../kernels/matmul/matmul.ts';
 import { attention } from '../kernels/attention/attention.ts';
+import { castRowsInto } from '../kernels/cast/cast.ts';
 import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
 import { rope } from '../kernels/rope/rope.ts';
 import { swiglu } from '../kernels/swiglu/swiglu.ts';
@@ -32,9 +33,15 @@ export interface ForwardInput {
   keyMask?: Float32Array;
 }
 
+/** Storage of a KV cache: f32, or 16-bit (fresh rows rounded to nearest even as they are written). */
+export type CacheDType = 'f32' | 'bf16' | 'f16';
+
 export interface KVCache {
   B: number;
   L: number;
+  dtype: CacheDType;
+  /** Bytes of every layer's keys and values together. */
+  bytes: number;
   /** Per layer, post-RoPE keys and values (B, L, Hkv, D). */
   k: Tensor[];
   v: Tensor[];
@@ -128,18 +135,25 @@ export class LLaDAModel {
     return { x: this.config.scale_logits ? scale(x, 1 / Math.sqrt(this.config.d_model)) : x, head: this.head };
   }
 
-  /** An empty cache for [B, L] sequences (filled by the first forwardCached with start 0, Tq = L). */
-  newCache(B: number, L: number): KVCache {
+  /**
+   * An empty cache for [B, L] sequences (filled by the first forwardCached with start 0, Tq = L).
+   * A bf16/f16 cache halves the memory; attention then reads keys/values rounded to 16 bits
+   * (sampling only: no backward through a 16-bit cache).
+   */
+  newCache(B: number, L: number, dtype: CacheDType = 'f32'): KVCache {
     const Hkv = kvHeads(this.config),
       D = headDim(this.config);
     const mk = (n: string) =>
       Array.from({ length: this.config.n_layers }, (_, l) =>
-        empty(this.rt, [B, L, Hkv, D], 'f32', `${n}_cache.${l}`).keep(),
+        empty(this.rt, [B, L, Hkv, D], dtype, `${n}_cache.${l}`).keep(),
       );
+    const k = mk('k');
     return {
       B,
       L,
-      k: mk('k'),
+      dtype,
+      bytes: 2 * this.config.n_layers * k[0].byteLength,
+      k,
       v: mk('v'),
       dispose() {
         [...this.k, ...this.v].forEach((t) => t.dispose());
@@ -185,8 +199,9 @@ export class LLaDAModel {
       let k = rope(reshape(lin(h, 'k_proj'), [B, T, Hkv, D]), ropeOpts);
       let v = reshape(lin(h, 'v_proj'), [B, T, Hkv, D]);
       if (cache) {
-        writeRows(cache.k[l], k, start);
-        writeRows(cache.v[l], v, start);
+        const write = cache.dtype === 'f32' ? writeRows : castRowsInto;
+        write(cache.k[l], k, start);
+        write(cache.v[l], v, start);
         k = cache.k[l];
         v = cache.v[l];
       }

@@ -6,16 +6,25 @@
 // With a Fast-dLLM block cache (Wu et al. 2025, "Fast-dLLM", sec. 3.1): the first step of a block
 // runs the whole sequence and stores every layer's keys/values; later steps of the block run only
 // the block and the suffix (prefix cache) or only the block (dual cache), attending over the cache.
+// The cache holds keys/values in f32 or 16 bits (cacheDtype; 'auto' = the weights' dtype when they
+// are bf16/f16, else f32): 16 bits halve its memory, and attention reads the rounded values.
 // Deliberately not here: the schedule of what to commit (generate.ts).
 import { noGradAsync } from '../engine/autograd.ts';
 import { empty, type Tensor } from '../engine/tensor.ts';
 import { linear } from '../kernels/matmul/matmul.ts';
 import { pickTokens, pickTokensFused } from '../kernels/sample-pick/sample-pick.ts';
-import type { KVCache, LLaDAModel } from '../model/llada.ts';
+import type { CacheDType, KVCache, LLaDAModel } from '../model/llada.ts';
 import { embeddingRows, headDim, kvHeads, mlpHidden, type ModelConfig } from '../model/config.ts';
 import type { Denoiser } from './generate.ts';
 
 export type CacheMode = 'none' | 'prefix' | 'dual';
+export type CacheDTypeChoice = CacheDType | 'auto';
+
+/** The cache dtype `choice` means for `model`: 'auto' is the weights' dtype when 16-bit, else f32. */
+export function resolveCacheDtype(model: LLaDAModel, choice: CacheDTypeChoice = 'auto'): CacheDType {
+  if (choice !== 'auto') return choice;
+  return model.dtype === 'bf16' || model.dtype === 'f16' ? model.dtype : 'f32';
+}
 
 export interface ModelDenoiser extends Denoiser {
   /** Forward passes run. */
@@ -26,12 +35,20 @@ export interface ModelDenoiser extends Denoiser {
   headRows: number;
   /** Query-key pairs of attention per layer, summed (for FLOP accounting). */
   attnPairs: number;
+  /** Storage of the KV cache (when there is one). */
+  readonly cacheDtype: CacheDType;
+  /** Bytes of the largest KV cache held so far (0 without a cache). */
+  cacheBytes: number;
   dispose(): void;
 }
 
-export function modelDenoiser(model: LLaDAModel, opts: { cache?: CacheMode } = {}): ModelDenoiser {
+export function modelDenoiser(
+  model: LLaDAModel,
+  opts: { cache?: CacheMode; cacheDtype?: CacheDTypeChoice } = {},
+): ModelDenoiser {
   const rt = model.rt;
   const mode = opts.cache ?? 'none';
+  const cacheDtype = resolveCacheDtype(model, opts.cacheDtype);
   let cache: KVCache | null = null;
   let cacheBlock = -1;
   const den: ModelDenoiser = {
@@ -39,6 +56,8 @@ export function modelDenoiser(model: LLaDAModel, opts: { cache?: CacheMode } = {
     tokensEvaluated: 0,
     headRows: 0,
     attnPairs: 0,
+    cacheDtype,
+    cacheBytes: 0,
     dispose() {
       cache?.dispose();
       cache = null;
@@ -66,7 +85,8 @@ export function modelDenoiser(model: LLaDAModel, opts: { cache?: CacheMode } = {
         if (!cache || cache.B !== B2 || cache.L !== L || cacheBlock !== a.from || a.blockStep === 0) {
           if (!cache || cache.B !== B2 || cache.L !== L) {
             cache?.dispose();
-            cache = model.newCache(B2, L);
+            cache = model.newCache(B2, L, cacheDtype);
+            den.cacheBytes = Math.max(den.cacheBytes, cache.bytes);
           }
           cacheBlock = a.from;
         } else {

@@ -51,6 +51,8 @@ export function lladaForwardRef(
   B: number,
   T: number,
   keyMask?: ArrayLike<number>,
+  /** Applied to each layer's post-RoPE keys and to its values (e.g. rounding them as a 16-bit KV cache stores them). */
+  kvHook?: (x: Float64Array) => void,
 ): Float64Array {
   const C = cfg.d_model,
     H = cfg.n_heads,
@@ -71,6 +73,8 @@ export function lladaForwardRef(
     const v = linear(h, W('v_proj'), N, C, Hkv * D);
     rope(q, B, T, H, D, cfg.rope_theta);
     rope(k, B, T, Hkv, D, cfg.rope_theta);
+    kvHook?.(k);
+    kvHook?.(v);
     const a = new Float64Array(N * C);
     const scale = 1 / Math.sqrt(D);
     for (let b = 0; b < B; b++)

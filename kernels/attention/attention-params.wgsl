@@ -1,6 +1,7 @@
 // What the two attention kernel files share (attention.wgsl and attention-subgroup.wgsl each
 // `// #include` it): the per-call Dims uniform, which attention.ts packs once for either, the
-// bindings (same slots in both files, so one launcher binds both), and the query-row indexing.
+// bindings (same slots in both files, so one launcher binds both), the query-row indexing, and
+// the forward's key/value loads, which also read a 16-bit KV cache.
 
 const NEG: f32 = -3.4e38;  // no Inf literal in WGSL
 
@@ -33,6 +34,32 @@ struct Dims {
 @group(0) @binding(7) var<storage, read_write> dq: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> dk: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dv: array<vec4<f32>>;
+// attention_fwd with 16-bit keys/values (KV_DTYPE 1 bf16, 2 f16: a sampling KV cache), four values
+// per vec2<u32>, the lower-addressed in the low half. With f32 K/V the launcher binds k and v here
+// too (never read); the forward's 8 storage bindings are WebGPU's default per-stage limit.
+override KV_DTYPE: u32 = 0u;
+@group(0) @binding(7) var<storage, read> kh: array<vec2<u32>>;
+@group(0) @binding(8) var<storage, read> vh: array<vec2<u32>>;
+
+// Four 16-bit floats as f32, exactly (bf16 is the top half of an f32; f16 widens without rounding).
+fn unpack_kv4(w: vec2<u32>) -> vec4<f32> {
+  if (KV_DTYPE == 1u) {
+    return vec4<f32>(bitcast<f32>(w.x << 16u), bitcast<f32>(w.x & 0xffff0000u),
+                     bitcast<f32>(w.y << 16u), bitcast<f32>(w.y & 0xffff0000u));
+  }
+  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));
+}
+
+// vec4 i of K / V in the forward, whatever their storage; accumulation stays f32.
+fn load_k(i: u32) -> vec4<f32> {
+  if (KV_DTYPE != 0u) { return unpack_kv4(kh[i]); }
+  return k[i];
+}
+
+fn load_v(i: u32) -> vec4<f32> {
+  if (KV_DTYPE != 0u) { return unpack_kv4(vh[i]); }
+  return v[i];
+}
 
 // Query row i of kv head kvh enumerates (t, g) as i = t * G + g: returns its row in q/o/dO and
 // its index in lse/stats.

@@ -111,8 +111,8 @@ fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invoca
     let on = key_on(b, s);
     let kb = ((b * u.S + s) * u.HKV + kvh) * D4 + li;
     for (var n = 0u; n < NC; n++) {
-      kc[n] = k[kb + n * LPR];
-      vc[n] = v[kb + n * LPR];
+      kc[n] = load_k(kb + n * LPR);
+      vc[n] = load_v(kb + n * LPR);
     }
     for (var r = 0u; r < R; r++) {
       var part = 0.0;

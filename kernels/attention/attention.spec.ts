@@ -1,9 +1,12 @@
 // Property-test specs of fused attention (kernels/spec.ts): odd and tile-edge lengths, GQA head groups,
 // f32/u32 key masks (a fully masked batch row too) and large logits, on each kernel variant (forced
-// through the device's kernel override; the adapter's default is one of them).
+// through the device's kernel override; the adapter's default is one of them). The kv16 specs store
+// K and V as bf16 / f16 (a sampling KV cache; forward only) and compare with the reference on the
+// decoded values, within the f32 tolerance: the kernels must accumulate exactly as with f32 K/V.
 import * as fc from 'fast-check';
 import type { OpCase, OpSpec } from '../spec.ts';
-import { f32s } from '../arb.ts';
+import { f32s, halfBits } from '../arb.ts';
+import { halfValues, type HalfKind } from '../half.ref.ts';
 import { attentionBackwardRef, attentionRef, type AttnDims } from './attention.ref.ts';
 import { variantsOf, type VariantOf } from '../variants.ts';
 import { attention } from './attention.ts';
@@ -11,7 +14,7 @@ import { attention } from './attention.ts';
 type AttentionVariant = VariantOf<'attention'>;
 
 interface AttnCase extends OpCase {
-  params: AttnDims & { scale: number; mask: 'none' | 'f32' | 'u32' };
+  params: AttnDims & { scale: number; mask: 'none' | 'f32' | 'u32'; kind?: HalfKind };
 }
 
 // Odd and tile-edge lengths (the subgroup kernels tile by 8 x rows-per-lane), plus anything 1..20.
@@ -135,5 +138,36 @@ function attnSpec(variant: AttentionVariant): OpSpec<AttnCase> {
   };
 }
 
-/** One spec per kernel variant (the adapter's default is one of them). */
-export const attentionSpecs: OpSpec[] = variantsOf('attention').map(attnSpec);
+/** The case with K and V replaced by the values their 16-bit bits decode to (for ref and tol). */
+function decoded(c: AttnCase): AttnCase {
+  const kind = c.params.kind as HalfKind;
+  const dec = (i: number) => ({ ...c.inputs[i], data: Float32Array.from(halfValues(c.inputs[i].data, kind)) });
+  return { ...c, inputs: [c.inputs[0], dec(1), dec(2), ...c.inputs.slice(3)] };
+}
+
+function attnHalfSpec(variant: AttentionVariant): OpSpec<AttnCase> {
+  const base = attnSpec(variant);
+  return {
+    name: `attention.${variant}.kv16`,
+    kernel: 'attention',
+    kernels: `attention:${variant}`,
+    arb: fc.tuple(attnArb, fc.constantFrom<HalfKind>('bf16', 'f16')).map(([c, kind]): AttnCase => {
+      const half = (i: number) => ({
+        ...c.inputs[i],
+        data: halfBits(c.inputs[i].data as Float32Array, kind),
+        dtype: kind,
+        grad: false,
+      });
+      return { inputs: [c.inputs[0], half(1), half(2), ...c.inputs.slice(3)], params: { ...c.params, kind } };
+    }),
+    gpu: (rt, inputs, c) => base.gpu(rt, inputs, c),
+    ref: (c) => base.ref(decoded(c)),
+    tol: (c) => attnTol(decoded(c)),
+  };
+}
+
+/** One spec per kernel variant (the adapter's default is one of them), with f32 and 16-bit K/V. */
+export const attentionSpecs: OpSpec[] = [
+  ...variantsOf('attention').map(attnSpec),
+  ...variantsOf('attention').map(attnHalfSpec),
+];

@@ -2,17 +2,20 @@
 // shapes; a hand-computed case pins the numbers; a fully masked query row gives zeros and zero
 // gradient; and the production tilings (head dims 32 and 64, more rows than one workgroup) match
 // the reference, which the small property cases never reach. Every kernel variant the adapter can
-// run is covered, each forced through a device's kernel override.
+// run is covered, each forced through a device's kernel override. 16-bit K/V (a sampling KV cache)
+// refuse to record a backward, and match the reference at LLaDA-8B's head dim 128.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, type Tensor } from '../../engine/tensor.ts';
-import { backward } from '../../engine/autograd.ts';
+import { backward, noGrad } from '../../engine/autograd.ts';
 import type { Runtime } from '../../engine/runtime.ts';
 import { allclose } from '../check.ts';
 import { deviceFor, gpuDevice, closeDevice, seededFloats, throwsEngine } from '../../tests/gpu.ts';
 import { variantOf, variantsOf } from '../variants.ts';
 import { attention } from './attention.ts';
 import { attentionBackwardRef, attentionRef } from './attention.ref.ts';
+import { f32ToBf16Bits, f32ToF16Bits } from '../../model/float-convert.ts';
+import { halfValues } from '../half.ref.ts';
 
 const rand = (n: number, seed: number, lim = 2) => seededFloats(n, seed, lim);
 
@@ -142,6 +145,52 @@ test('attention: production tilings (D 32 and 64, several workgroups, GQA) match
         const names = ['dq', 'dk', 'dv'];
         for (const [i, t] of [q, k, v].entries())
           allclose(await t.grad!.read(), want[i], { atol: 1e-4, rtol: 1e-4 }, `${where} ${names[i]}`);
+      });
+    }
+  }
+});
+
+test('attention: 16-bit k/v refuse a backward (EngineError), run under noGrad or without grad inputs', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  await rt.scope(async () => {
+    const q = tensor(rt, rand(2 * 4 * 8, 1), [1, 2, 4, 8]);
+    const kb = new Uint16Array(3 * 2 * 8);
+    f32ToBf16Bits(rand(kb.length, 2), kb);
+    const k = tensor(rt, kb, [1, 3, 2, 8], 'bf16'),
+      v = tensor(rt, kb, [1, 3, 2, 8], 'bf16');
+    throwsEngine(() => attention(q, k, tensor(rt, rand(48, 3), [1, 3, 2, 8])), 'attention', 'bf16 and f32');
+    q.requiresGrad = true;
+    throwsEngine(() => attention(q, k, v), 'attention', 'bf16 k/v', 'no-grad forward', 'noGrad');
+    const a = await noGrad(() => attention(q, k, v)).read();
+    q.requiresGrad = false;
+    const b = await attention(q, k, v).read();
+    assert.equal(Array.from(a), Array.from(b));
+  });
+});
+
+test('attention: bf16/f16 k/v at head dim 128 (LLaDA-8B) match the reference on the decoded values', async () => {
+  for (const impl of variantsOf('attention')) {
+    const rt = await deviceFor(`attention:${impl}`);
+    if (!rt) continue;
+    const slow = impl === 'portable' && rt.facts.software; // see the production-tilings test
+    const [B, T, S, H, Hkv, D] = [2, 11, 35, 4, 2, slow ? 12 : 128];
+    for (const kind of ['bf16', 'f16'] as const) {
+      await rt.scope(async () => {
+        const dims = { B, T, S, H, Hkv, D };
+        const qd = rand(B * T * H * D, 9);
+        const [kb, vb] = [10, 11].map((seed) => {
+          const bits = new Uint16Array(B * S * Hkv * D);
+          (kind === 'bf16' ? f32ToBf16Bits : f32ToF16Bits)(rand(bits.length, seed), bits);
+          return bits;
+        });
+        const maskd = Float32Array.from({ length: B * S }, (_, i) => (i % 7 === 2 ? 0 : 1));
+        const shape = [B, S, Hkv, D];
+        const out = attention(tensor(rt, qd, [B, T, H, D]), tensor(rt, kb, shape, kind), tensor(rt, vb, shape, kind), {
+          keyMask: tensor(rt, maskd, [B, S]),
+        });
+        const want = attentionRef(dims, qd, halfValues(kb, kind), halfValues(vb, kind), maskd, 1 / Math.sqrt(D));
+        allclose(await out.read(), want, { atol: 2e-5, rtol: 1e-4 }, `attention[${impl}] ${kind} k/v D ${D}`);
       });
     }
   }

@@ -13,9 +13,13 @@
 // (llvmpipe), where loads dominate.
 // A head dim that is not a multiple of 4 is zero-padded to one (attention_repack) around the vec4
 // kernels: only tests and odd models pay that.
+// K and V may be bf16 or f16 (a sampling KV cache stored in 16 bits): the forward decodes them
+// exactly as it loads (KV_DTYPE) and accumulates in f32, so the result equals the f32 kernel on
+// the decoded values. Forward only: 16-bit K/V refuse to record a backward. Where the head dim
+// needs padding, they are decoded into a padded f32 copy first (attention_repack_h).
 import type { Runtime } from '../../engine/runtime.ts';
-import { empty, type Tensor } from '../../engine/tensor.ts';
-import { record } from '../../engine/autograd.ts';
+import { empty, isHalf, type Tensor } from '../../engine/tensor.ts';
+import { isGradEnabled, record } from '../../engine/autograd.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { Uniforms, checkDtype, checkRank, fail, grid1d, sameShape } from '../util.ts';
 import { variantOf } from '../variants.ts';
@@ -65,6 +69,8 @@ interface Geometry extends AttnDims {
   D4: number;
   scale: number;
   mask: Tensor | null;
+  /** K/V storage: 0 f32, 1 bf16, 2 f16 (the KV_DTYPE override). */
+  kv: number;
 }
 
 /** The Dims uniform of attention-params.wgsl; `aux` is R for the subgroup kernels, D4 for the delta. */
@@ -95,19 +101,41 @@ function repack(x: Tensor, din: number, dout: number, shape: number[]): Tensor {
   return out;
 }
 
+/** 16-bit (n, din) rows -> f32 (n, dout), decoded exactly and zero-filled. */
+function repackHalf(x: Tensor, din: number, dout: number, shape: number[]): Tensor {
+  const rt = x.rt;
+  const out = empty(rt, shape, 'f32', 'attention_repack_h');
+  const n = x.size / din;
+  const u = new Uniforms().u32(n).u32(din).u32(dout).bytes();
+  rt.run(rt.kernel(PORTABLE, 'attention_repack_h', { WG, KV_DTYPE: x.dtype === 'bf16' ? 1 : 2 }), {
+    uniforms: u,
+    bindings: [x, out],
+    grid: grid1d(Math.ceil((n * dout) / WG)),
+  });
+  return out;
+}
+
 /** Launch one of fwd / bwd_dq / bwd_dkdv, choosing the kernel file and tiling for this adapter. */
 function launch(rt: Runtime, g: Geometry, entry: 'fwd' | 'bwd_dq' | 'bwd_dkdv', bindings: Tensor[]): void {
   const rows = entry === 'bwd_dkdv' ? g.S : (g.H / g.Hkv) * g.T;
   // Binding 4 is the key mask; without one, any read-only tensor fills the slot (never read).
   const all = [bindings[0], bindings[1], bindings[2], g.mask ?? bindings[0], ...bindings.slice(3)];
+  // The forward also binds K/V at their 16-bit slots (7, 8); q fills the slots of the storage type
+  // not in use (never read, and at least one vec4 long).
+  const kv: Record<string, number> = g.kv && entry === 'fwd' ? { KV_DTYPE: g.kv } : {};
+  if (entry === 'fwd') {
+    const [q, k, v] = all;
+    if (g.kv) all[1] = all[2] = q;
+    all.push(k, v);
+  }
   if (g.split) {
     const sg = subgroupSize(rt);
     const t = { ...g.split, R: rowsPerGroup(sg, g.split, rows) };
-    const k = rt.kernel(SUBGROUP, `attention_${entry}`, { SG: sg, ...t });
+    const k = rt.kernel(SUBGROUP, `attention_${entry}`, { SG: sg, ...t, ...kv });
     const perGroup = (sg / t.LPR) * t.R;
     rt.run(k, { uniforms: dimsUniform(g, 0, t.R), bindings: all, grid: [Math.ceil(rows / perGroup), g.Hkv, g.B] });
   } else {
-    const k = rt.kernel(PORTABLE, `attention_${entry}`, { D4: g.D4, WG });
+    const k = rt.kernel(PORTABLE, `attention_${entry}`, { D4: g.D4, WG, ...kv });
     rt.run(k, { uniforms: dimsUniform(g), bindings: all, grid: [Math.ceil(rows / WG), g.Hkv, g.B] });
   }
 }
@@ -115,8 +143,18 @@ function launch(rt: Runtime, g: Geometry, entry: 'fwd' | 'bwd_dq' | 'bwd_dkdv', 
 function checkArgs(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Geometry {
   const op = 'attention';
   checkDtype(op, q, 'f32');
-  checkDtype(op, k, 'f32');
-  checkDtype(op, v, 'f32');
+  k.assertLive(op);
+  v.assertLive(op);
+  if (k.dtype !== v.dtype || (k.dtype !== 'f32' && !isHalf(k.dtype)))
+    fail(op, `k and v must both be f32, bf16 or f16, got ${k.dtype} and ${v.dtype}`, k, v);
+  const kv = k.dtype === 'bf16' ? 1 : k.dtype === 'f16' ? 2 : 0;
+  if (kv && isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad))
+    fail(
+      op,
+      `${k.dtype} k/v are for the no-grad forward (sampling): this call would record a backward; use f32 k/v or run it under noGrad`,
+      q,
+      k,
+    );
   checkRank(op, q, 4, 'q [B, T, H, D]');
   checkRank(op, k, 4, 'k [B, S, Hkv, D]');
   checkRank(op, v, 4, 'v [B, S, Hkv, D]');
@@ -147,7 +185,7 @@ function checkArgs(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Geo
     split = subgroupSplit(subgroupSize(q.rt), d4);
     if (split) D4 = d4;
   }
-  return { split, B, T, S, H, Hkv, D, D4, scale, mask };
+  return { split, B, T, S, H, Hkv, D, D4, scale, mask, kv };
 }
 
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
@@ -156,10 +194,13 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const { B, T, S, H, Hkv, D, D4 } = g;
   const Dp = D4 * 4;
   const padded = Dp !== D;
-  const pad = (x: Tensor) => (padded ? repack(x, D, Dp, [...x.shape.slice(0, 3), Dp]) : x);
+  const pad = (x: Tensor) =>
+    !padded ? x : (isHalf(x.dtype) ? repackHalf : repack)(x, D, Dp, [...x.shape.slice(0, 3), Dp]);
   const qp = pad(q),
     kp = pad(k),
     vp = pad(v);
+  // Padded 16-bit K/V were decoded into f32 copies: the f32 kernels read those.
+  if (padded) g.kv = 0;
   const op = empty(rt, [B, T, H, Dp], 'f32', 'attention');
   const lse = empty(rt, [B, H, T], 'f32', 'attention_lse');
   launch(rt, g, 'fwd', [qp, kp, vp, op, lse]);

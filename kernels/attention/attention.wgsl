@@ -48,7 +48,7 @@ fn attention_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
     if (!key_on(b * u.S + s)) { continue; }
     let kb = key_row(b, kvh, s) * D4;
     var z = 0.0;
-    for (var c = 0u; c < D4; c++) { z += dot(qr[c], k[kb + c]); }
+    for (var c = 0u; c < D4; c++) { z += dot(qr[c], load_k(kb + c)); }
     // The larger of (z, m) gets weight 1, the other exp(-|z - m|): one exp per key.
     let e = exp(-abs(z - m));
     let up = z > m;
@@ -56,7 +56,7 @@ fn attention_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
     let p = select(e, 1.0, up);
     m = max(m, z);
     l = l * alpha + p;
-    for (var c = 0u; c < D4; c++) { acc[c] = acc[c] * alpha + p * v[kb + c]; }
+    for (var c = 0u; c < D4; c++) { acc[c] = acc[c] * alpha + p * load_v(kb + c); }
   }
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var c = 0u; c < D4; c++) { o[row.x * D4 + c] = acc[c] * inv; }
@@ -175,6 +175,24 @@ fn attention_repack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   let j = i % ru.dout;
   var x = 0.0;
   if (j < ru.din) { x = rp_src[(i / ru.dout) * ru.din + j]; }
+  rp_dst[i] = x;
+}
+
+// attention_repack_h: the same from 16-bit rows (KV_DTYPE), decoded to f32: 16-bit K/V whose head
+// dim needs padding run the f32 kernels on the decoded copy (exact, so the results are the same).
+@group(0) @binding(1) var<storage, read> rp_src_h: array<u32>;
+
+@compute @workgroup_size(WG)
+fn attention_repack_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= ru.n * ru.dout) { return; }
+  let j = i % ru.dout;
+  var x = 0.0;
+  if (j < ru.din) {
+    let e = (i / ru.dout) * ru.din + j;
+    let w = rp_src_h[e / 2u] >> (16u * (e & 1u));
+    x = select(unpack2x16float(w).x, bitcast<f32>(w << 16u), KV_DTYPE == 1u);
+  }
   rp_dst[i] = x;
 }
 
