@@ -162,11 +162,14 @@ test('bad LoRA input: one-line errors, exit 1', () => {
   const other = join(tmp, 'other');
   const cases: [string[], RegExp][] = [
     [
-      ['train', 'lora.toml', '--set', 'peft.target_modules=["*.o_proj"]'],
+      ['train', 'lora.toml', '--set', 'peft.target_modules=["*.o_proj"]', '--out', 'runs/bad-target'],
       /"\*\.o_proj" matches no module.*q_proj, k_proj/,
     ],
-    [['train', 'lora.toml', '--set', 'peft.dim=0'], /peft\.dim: must be >= 1/],
-    [['train', 'lora.toml', '--set', 'peft.dim=20'], /LoRA rank 20 .* from 1 to the layer's smaller dimension 16/],
+    [['train', 'lora.toml', '--set', 'peft.dim=0', '--out', 'runs/bad-rank0'], /peft\.dim: must be >= 1/],
+    [
+      ['train', 'lora.toml', '--set', 'peft.dim=20', '--out', 'runs/bad-rank20'],
+      /LoRA rank 20 .* from 1 to the layer's smaller dimension 16/,
+    ],
     [['sample', '--checkpoint', 'base', '--adapter', 'base', '--prompt', '1+2='], /base has no adapter_config\.json/],
     [['merge', '--checkpoint', 'base', '--adapter', other, '--out', 'm2'], /another base/],
   ];
@@ -190,7 +193,7 @@ test('bad LoRA input: one-line errors, exit 1', () => {
         .filter((l) => l.trim() && !l.startsWith('Warning:') && !l.startsWith('device:'));
       assert.is(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.is(lines.length, 1, `one line: ${lines.join(' | ')}`);
-      assert.match(lines[0], re);
+      assert.match(lines[0], re, `${args.join(' ')}: ${lines[0]}`);
     }
   });
 });
