@@ -6,7 +6,8 @@
 // without the embeddings, which these shapes reproduce) with every other field as the 8B's; no
 // 1B checkpoint was published. tiny keeps the 8B's fields with small shapes, for tests and for a
 // quick check that fits any adapter.
-// Deliberately not here: writing (scale-checkpoint.ts), measuring (scale.ts).
+// Also the shape of the LoRA case (`bench scale --lora`, scale-lora.ts): batch 1 of 64 tokens, two steps.
+// Deliberately not here: writing (scale-checkpoint.ts), measuring (scale.ts, scale-lora.ts).
 
 import { LLADA_8B_BASE_CONFIG } from '../model/llada-8b-config.ts';
 
@@ -53,3 +54,6 @@ export const SCALE_PRESETS: Record<ScalePresetName, ScalePreset> = {
 };
 
 export const PRESET_NAMES = Object.keys(SCALE_PRESETS) as ScalePresetName[];
+
+/** `bench scale --lora`: rows x tokens per step and optimizer steps (the adapters: bench/train-step.ts). */
+export const SCALE_LORA = { batch: 1, seqLength: 64, steps: 2 };

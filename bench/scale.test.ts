@@ -1,7 +1,8 @@
 // `bench scale` end to end on the tiny preset: the checkpoint it writes (shard names, the index's
 // total_size and weight_map, config.json's fields, BF16 in every header, shapes as LLaDA names
 // them), the figures it reports (forwards, FLOPs per forward computed by hand from the shapes,
-// memory), and the CLI's one-line errors for bad flags.
+// memory), the LoRA training case (`--lora`: two steps, trainable parameters and adapter state
+// counted by hand), and the CLI's one-line errors for bad flags.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import { parseConfig } from '../model/config.ts';
 import { parameterTable } from '../model/names.ts';
 import { SafetensorsFile } from '../model/safetensors.ts';
 import { benchScale } from './scale.ts';
+import { benchScaleLora } from './scale-lora.ts';
 import { SCALE_PRESETS } from './scale-presets.ts';
 import type { BenchResult } from './harness.ts';
 
@@ -107,6 +109,31 @@ test('figures: 32 forwards each; FLOPs per forward from the shapes; memory repor
   assert.ok((load.gpu_pool_high_water_gib as number) > 0);
 });
 
+test('bench scale --lora on the tiny preset: two LoRA steps with recomputation, adapters and memory reported', async () => {
+  const dev = await gpuDevice();
+  if (!dev || !rows.length) return;
+  const lora = await benchScaleLora(dev, { preset: 'tiny', layers: 2, out: dir, log: () => {} });
+  assert.equal(
+    lora.map((r) => r.case),
+    ['scale tiny L2 LoRA step'],
+  );
+  const e = lora[0].extra!;
+  const secs = e.seconds_per_step as number[];
+  assert.is(secs.length, 2);
+  assert.ok(secs.every((x) => x > 0));
+  // rank 8 on q, k, v, attn_out (each 64 x 64) of 2 layers: 2 * 4 * 8 * (64 + 64)
+  assert.is(e.trainable_params, 8192);
+  assert.ok(Math.abs((e.tokens_per_sec as number) * secs[1] - 64) < 1e-6, 'batch 1 x 64 tokens');
+  // f32 gradients and two AdamW moments of the adapters: 3 * 4 bytes each (no padding: 512-float tensors)
+  assert.is((e.gpu_grads_and_moments_gib as number) * 2 ** 30, 3 * 4 * 8192);
+  const params = 2 * 1024 * 64 + 2 * (2 * 64 + 4 * 64 * 64 + 3 * 192 * 64) + 64;
+  const gpuParams = (e.gpu_params_gib as number) * 2 ** 30;
+  // the base in bf16 (norm weights f32) plus the f32 adapters
+  assert.ok(gpuParams >= 2 * params + 4 * 8192 && gpuParams <= 2 * params + 4 * 8192 + 4096, `${gpuParams} bytes`);
+  assert.ok((e.gpu_pool_high_water_gib as number) > 0);
+  assert.ok((e.host_rss_peak_gib as number) > 0);
+});
+
 function cli(args: string[]) {
   return spawnSync(process.execPath, [join(root, 'bin/dllm-wgpu.js'), 'bench', ...args], {
     encoding: 'utf8',
@@ -121,6 +148,7 @@ test('bad flags: one-line errors, exit 1, before anything is written', () => {
       'the tiny preset has 4 layers; pass 1 to 4',
     ],
     [['kernels', '--layers', '2'], '--layers applies to `bench scale` only'],
+    [['train', '--lora'], '--lora applies to `bench scale` only'],
     [['scale', '--preset', 'llada-9b'], "argument 'llada-9b' is invalid"],
   ] as const) {
     const r = cli([...args]);

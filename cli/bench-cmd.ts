@@ -7,7 +7,7 @@ import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
 import { action, log, parseIntOpt, withDevice } from './run.ts';
 import type { BenchResult } from '../bench/harness.ts';
-import { PRESET_NAMES, type ScalePresetName } from '../bench/scale-presets.ts';
+import { PRESET_NAMES, SCALE_LORA, type ScalePresetName } from '../bench/scale-presets.ts';
 
 interface BenchFlags {
   json: boolean;
@@ -19,6 +19,7 @@ interface BenchFlags {
   preset?: string;
   layers?: number;
   out?: string;
+  lora?: boolean;
 }
 
 export function registerBench(program: Command, deviceOpts: () => DeviceOptions): void {
@@ -26,7 +27,8 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
     .command('bench')
     .description(
       'benchmarks (not tests): kernels, a training step, sampling, CLI start-up; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run;\n' +
-        '`scale` writes a random-weight LLaDA checkpoint of real size (once), loads it and samples (not part of all)',
+        '`scale` writes a random-weight LLaDA checkpoint of real size (once), loads it and samples (not part of all);\n' +
+        '`scale --lora` runs LoRA training steps on it instead of sampling',
     )
     .addArgument(
       new Argument('[section]', 'kernels | train | sample | startup | all | scale')
@@ -57,9 +59,14 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
       '--out <dir>',
       'scale: checkpoint folder, written once and reused (default: $XDG_CACHE_HOME or ~/.cache, dllm-wgpu/scale-<preset>-L<layers>)',
     )
+    .option(
+      '--lora',
+      `scale: instead of sampling, ${SCALE_LORA.steps} LoRA training steps (rank 8 on q/k/v/attn_out, frozen bf16 base, ` +
+        `batch ${SCALE_LORA.batch} x ${SCALE_LORA.seqLength} tokens, recomputation on): s/step, peak RSS, GPU memory`,
+    )
     .action(
       action(async (section: string, o: BenchFlags) => {
-        const scaleFlags = ['preset', 'layers', 'out'] as const;
+        const scaleFlags = ['preset', 'layers', 'out', 'lora'] as const;
         const stray = scaleFlags.filter((f) => o[f] !== undefined);
         if (section !== 'scale' && stray.length) {
           throw new UserError(`--${stray[0]} applies to \`bench scale\` only (section here: ${section})`);
@@ -108,6 +115,8 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
               mm1024 = mm.find((r) => r.case === 'matmul 1024^3')?.gflops;
             }
             emit(await benchTrain(dev, o.repeat, mm1024, o.peers, log));
+            const { benchTrainMemory } = await import('../bench/train-memory.ts');
+            emit(await benchTrainMemory(dev, Math.min(o.repeat, 3), log));
           }
           if (want('sample')) {
             emit(await benchSampleCost(dev, o.repeat, log));
@@ -115,7 +124,10 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
             emit(await benchSampleTrained(dev, ckpt, o.checkpoint !== undefined, o.sampleLimit, log));
           }
           if (want('startup')) emit(benchStartup(o.repeat, log));
-          if (section === 'scale') {
+          if (section === 'scale' && o.lora) {
+            const { benchScaleLora } = await import('../bench/scale-lora.ts');
+            emit(await benchScaleLora(dev, { preset, layers: o.layers, out: o.out, log }));
+          } else if (section === 'scale') {
             emit(await benchScale(dev, { preset, layers: o.layers, out: o.out, repeat: o.repeat, log }));
           }
           if (!o.json) {

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { action, log, parseDtypeOpt, parseIntOpt, readUserFile, withDevice } from './run.ts';
 import { peftHelp } from '../train/config-peft.ts';
+import { distributedHelp } from '../train/config-schema.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { registerSample } from './sample-cmd.ts';
 import { registerEval } from './eval-cmd.ts';
@@ -95,7 +96,7 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
     .option('--no-eval', 'skip the held-out exact-match sampling after training (builtin tasks)')
     .option('--eval-limit <n>', 'held-out prompts to sample for accuracy (0 = all)', parseIntOpt('--eval-limit', 0), 0)
     .option('--json', 'print summary.json to stdout at the end', false)
-    .addHelpText('after', '\n' + peftHelp())
+    .addHelpText('after', '\n' + peftHelp() + '\n\n' + distributedHelp())
     .action(
       action(
         async (

@@ -11,6 +11,7 @@ export { Runtime, grid1d, type Kernel, type RunArgs, type Binding } from './runt
 export { Tensor, Storage, tensor, zeros, empty, fill0, numel, shapeStr, type DType } from './tensor.ts';
 export {
   backward,
+  checkpoint,
   reshape,
   noGrad,
   noGradAsync,

@@ -6,7 +6,7 @@
 // Deliberately no training logic and no file formats here (io.ts, train/).
 import type { Runtime } from '../engine/runtime.ts';
 import { empty, tensor, type Tensor } from '../engine/tensor.ts';
-import { noGradAsync, reshape } from '../engine/autograd.ts';
+import { checkpoint, noGradAsync, reshape } from '../engine/autograd.ts';
 import { UserError } from '../engine/errors.ts';
 import { add, scale } from '../kernels/elementwise/elementwise.ts';
 import { linear } from '../kernels/matmul/matmul.ts';
@@ -71,6 +71,12 @@ export class LLaDAModel {
   tokenizer: Tokenizer | null = null;
   /** LoRA adapters applied to block linears (model/lora.ts), or none. */
   lora: LoraAdapters | null = null;
+  /**
+   * Activation recomputation (NeMo's distributed.activation_checkpointing): a training forward
+   * keeps only each block's input and the backward reruns the block (engine/autograd.ts
+   * checkpoint), so activation memory is one block's worth; gradients are bit for bit the same.
+   */
+  recompute = false;
 
   /**
    * `dtype`: storage of the weight matrices (embedding, projections, LM head); bf16/f16 ones are
@@ -186,8 +192,8 @@ export class LLaDAModel {
     const ids = tensor(rt, idsHost, [B, T], 'i32', 'ids');
     const keyMask = keyMaskHost ? tensor(rt, keyMaskHost, [B, L], 'f32', 'key_mask') : undefined;
     const ropeOpts = { theta: cfg.rope_theta, positions: start };
-    let x = embedding(ids, this.p('wte.weight'), { hostIds: idsHost }); // (B, T, C)
-    for (let l = 0; l < cfg.n_layers; l++) {
+    // Block l on its input x (B, T, C); the same kernels and dropout draws when a checkpoint reruns it.
+    const block = (l: number, x: Tensor): Tensor => {
       const blk = (n: string) => this.p(`blocks.${l}.${n}.weight`);
       // A block linear, plus its LoRA update when adapted.
       const lin = (inp: Tensor, n: string) => {
@@ -208,7 +214,11 @@ export class LLaDAModel {
       const a = reshape(attention(q, k, v, { keyMask }), [B, T, C]);
       x = add(x, lin(a, 'attn_out'));
       const h2 = rmsnorm(x, blk('ff_norm'), cfg.rms_norm_eps);
-      x = add(x, lin(swiglu(lin(h2, 'ff_proj'), lin(h2, 'up_proj')), 'ff_out'));
+      return add(x, lin(swiglu(lin(h2, 'ff_proj'), lin(h2, 'up_proj')), 'ff_out'));
+    };
+    let x = embedding(ids, this.p('wte.weight'), { hostIds: idsHost }); // (B, T, C)
+    for (let l = 0; l < cfg.n_layers; l++) {
+      x = this.recompute && !cache ? checkpoint(`blocks.${l}`, x, (xi) => block(l, xi)) : block(l, x);
     }
     return reshape(rmsnorm(x, this.p('ln_f.weight'), cfg.rms_norm_eps), [B * T, C]);
   }

@@ -1,7 +1,8 @@
 // The training config schema: every field with its type, default and a comment (nanoGPT's
 // GPTConfig habit: typed defaults in code, one comment per field), grouped in the TOML sections of
 // NVIDIA NeMo AutoModel's dLLM SFT recipe (examples/dllm_sft/llada_sft.yaml, dllm.mode = mdlm):
-// step_scheduler, dllm, optimizer, clip_grad_norm, lr_scheduler, dataset, checkpoint. The
+// step_scheduler, dllm, optimizer, clip_grad_norm, lr_scheduler, dataset, checkpoint, distributed
+// (of NeMo's distributed section, only activation_checkpointing: one process, one GPU here). The
 // TrainConfig type is derived from this table, so a field cannot have a type without a default and
 // a comment. Deliberately no parsing or validation logic here (train/config.ts does that).
 import { TASK_NAMES } from './tasks.ts';
@@ -197,6 +198,14 @@ export const SCHEMA = {
     plot_file: str('loss.svg', 'loss curve file in the run folder'),
     plot_log_y: bool(false, 'log-scale loss axis'),
   },
+  distributed: {
+    activation_checkpointing: bool(
+      false,
+      "recompute each transformer block's activations in the backward instead of keeping them (NeMo " +
+        'distributed.activation_checkpointing): activation memory of one block, one more forward of compute, ' +
+        'gradients bit for bit the same',
+    ),
+  },
 };
 
 type AnySpec = FieldSpec<unknown>;
@@ -214,6 +223,7 @@ export type OptimizerConfig = TrainConfig['optimizer'];
 export type LrSchedulerConfig = TrainConfig['lr_scheduler'];
 export type CheckpointConfig = TrainConfig['checkpoint'];
 export type LoggingConfig = TrainConfig['logging'];
+export type DistributedConfig = TrainConfig['distributed'];
 
 export function isFieldSpec(x: unknown): x is AnySpec {
   return typeof x === 'object' && x !== null && 'kind' in x && 'doc' in x;
@@ -250,4 +260,12 @@ export function defaultTrainConfig(): TrainConfig {
     else Object.assign(cfg, sectionDefaults(fields));
   }
   return cfg as TrainConfig;
+}
+
+/** The [distributed] keys with their defaults, for `train --help`. */
+export function distributedHelp(): string {
+  const lines = ["[distributed] (of NeMo's section, the one key that applies to one GPU):"];
+  for (const [k, f] of Object.entries(SCHEMA.distributed))
+    lines.push(`  ${k} = ${JSON.stringify(f.default)}  ${f.doc}`);
+  return lines.join('\n');
 }

@@ -53,6 +53,25 @@ test('the example configs load', () => {
   assert.equal([c.dllm.mask_token_id, c.step_scheduler.max_steps, c.step_scheduler.num_epochs], [126336, 0, 5]);
 });
 
+test('[distributed] activation_checkpointing: off by default, a boolean, the only key of its section', () => {
+  assert.is(loadTrainConfig(MINIMAL, 'c.toml').distributed.activation_checkpointing, false);
+  const on = loadTrainConfig(MINIMAL + '[distributed]\nactivation_checkpointing = true\n', 'c.toml');
+  assert.is(on.distributed.activation_checkpointing, true);
+  assert.equal(roundTrip(on), on);
+  const set = loadTrainConfig(MINIMAL, 'c.toml', ['distributed.activation_checkpointing=true']);
+  assert.is(set.distributed.activation_checkpointing, true);
+  assert.match(
+    userError(() => loadTrainConfig(MINIMAL + '[distributed]\nactivation_checkpointing = "yes"\n', 'c.toml')),
+    /distributed\.activation_checkpointing/,
+  );
+  assert.match(
+    userError(() => loadTrainConfig(MINIMAL + '[distributed]\ntp_size = 2\n', 'c.toml')),
+    /distributed\.tp_size/,
+  );
+  const lora = join(root, 'examples', 'llada-lora.toml');
+  assert.is(loadTrainConfig(readFileSync(lora, 'utf8'), lora).distributed.activation_checkpointing, true);
+});
+
 test('malformed TOML is a UserError with file:line:column', () => {
   const msg = userError(() => loadTrainConfig('name = "x"\n[optimizer]\nlr = 1e-3 oops\n', 'cfg.toml'));
   assert.match(msg, /^cfg\.toml:3:\d+: TOML syntax error: /);

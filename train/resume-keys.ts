@@ -14,4 +14,5 @@ export const RESUME_MAY_CHANGE: readonly string[] = [
   'logging.plot',
   'logging.plot_file',
   'logging.plot_log_y',
+  'distributed.activation_checkpointing', // changes no gradient bit
 ];

@@ -144,6 +144,8 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   const maxSteps = totalSteps(cfg, train);
   const sched = lrScheduleFromConfig(cfg, maxSteps);
   const [beta1, beta2] = cfg.optimizer.betas;
+  // Recomputation applies to this model whichever way it was built (fresh, loaded, resumed).
+  model.recompute = cfg.distributed.activation_checkpointing;
   // Under LoRA only the adapters train: the base has no gradients and no moments.
   const P = model.lora ? model.lora.params : model.params;
   P.enableGrad();
