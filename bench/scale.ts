@@ -172,12 +172,18 @@ export async function benchScale(dev: Device, o: ScaleOptions): Promise<BenchRes
       const den = modelDenoiser(model, { cache: s.cache });
       const tokens: number[] = [],
         headRows: number[] = [];
+      const started = performance.now();
       const counted: Denoiser = {
         predict: async (a) => {
           const [t0, h0] = [den.tokensEvaluated, den.headRows];
           const r = await den.predict(a);
           tokens.push(den.tokensEvaluated - t0);
           headRows.push(den.headRows - h0);
+          // a real-size forward takes tens of seconds on a CPU adapter: say where the run is
+          const el = (performance.now() - started) / 1000;
+          o.log(
+            `${tag}: ${s.name}: forward ${tokens.length}/${gen.steps} (${tokens.at(-1)} tokens), ${el.toFixed(0)} s, ${(el / tokens.length).toFixed(1)} s/forward`,
+          );
           return r;
         },
       };
