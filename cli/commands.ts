@@ -3,7 +3,10 @@
 // prints exact-match accuracy per gen length and stratum (cli/task-eval.ts composes train/ and
 // sample/, which never import each other). The last line, "accuracy <task> X%", is the held-out
 // accuracy in the first layout (addition: the README's sample flags, gen length 4).
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { UserError } from '../engine/errors.ts';
+import { resolveCheckpointArg } from './checkpoint-arg.ts';
 import type { DeviceOptions } from '../engine/device.ts';
 import { action, log, parseDtypeOpt, parseIntOpt, readUserFile, withDevice } from './run.ts';
 import { peftHelp } from '../train/config-peft.ts';
@@ -30,7 +33,31 @@ export async function loadConfigFile(
     source = path;
   }
   const overrides = resume ? [...sets, 'resume="auto"'] : sets;
-  return { cfg: loadTrainConfig(text, source, overrides), source: path ?? null };
+  const cfg = loadTrainConfig(text, source, overrides);
+  if (cfg.model.path) cfg.model.path = resolveModelPath(cfg.model.path);
+  return { cfg, source: path ?? null };
+}
+
+/**
+ * model.path as a model folder: a training run folder (runs/addition) becomes its newest complete
+ * checkpoint, so a config can name the run it builds on whatever step that run ended at; the
+ * resolved folder is what the run folder's config.toml and a LoRA adapter's base_model_name_or_path record.
+ */
+function resolveModelPath(path: string): string {
+  if (!existsSync(path)) {
+    throw new UserError(
+      `model.path ${path} not found: give a model folder (config.json + safetensors) or a training run folder, ` +
+        'and train that run first if it is one',
+    );
+  }
+  const ck = resolveCheckpointArg(path);
+  if (ck.adapter) {
+    throw new UserError(
+      `model.path ${path} is a LoRA adapter, not a model: merge it into its base first (dllm-wgpu merge) and train on that`,
+    );
+  }
+  if (ck.note) log(`model.path: ${ck.note}`);
+  return ck.dir;
 }
 
 /** A live progress line on a TTY (rewritten in place), plain lines otherwise. */
@@ -198,43 +225,26 @@ async function trainAndScore(
   deviceOpts: () => DeviceOptions,
   logger: (line: string, live?: boolean) => void,
 ): Promise<void> {
-  const [{ runTraining, writeSummary }, { TASK_EVAL_GEN_LENGTHS, taskExamples }, { formatLayoutScore, scoreTask }] =
-    await Promise.all([import('../train/run.ts'), import('../train/tasks.ts'), import('./task-eval.ts')]);
+  const [{ runTraining, writeSummary }, { evaluateTask }] = await Promise.all([
+    import('../train/run.ts'),
+    import('./task-eval.ts'),
+  ]);
   await withDevice(deviceOpts(), async (dev) => {
     log(`device: ${dev.facts.description || dev.facts.device}`);
     const r = await runTraining(dev, cfg, { configPath: source, folder, log: logger });
     const summary = { ...r.summary } as Record<string, unknown>;
     const vd = cfg.validation_dataset;
     if (o.eval && r.task && vd.task) {
-      let prompts = taskExamples({
-        task: vd.task,
-        split: 'heldout',
-        splitSeed: vd.split_seed,
-        nHeldout: vd.n_heldout,
-        nExamples: 0,
-      }).map((e) => e.prompt);
-      if (o.evalLimit > 0) prompts = prompts.slice(0, o.evalLimit);
       const varied = cfg.dataset.gen_length[1] > 0;
-      // A model trained on one row layout is scored there first, then at the gen lengths a user
-      // would sample with, so a layout it cannot answer in shows up in the report.
-      const layouts = varied ? TASK_EVAL_GEN_LENGTHS[vd.task] : [null, ...TASK_EVAL_GEN_LENGTHS[vd.task]];
-      const at = `${varied ? '' : 'the training layout and '}gen lengths ${TASK_EVAL_GEN_LENGTHS[vd.task].join(', ')}`;
-      log(`sampling ${prompts.length} held-out ${vd.task} prompts at ${at} (greedy, one token per step)...`);
-      const scores = await scoreTask(r.model, r.tokenizer, vd.task, prompts, layouts, vd.seq_length);
-      const head = scores[0];
-      summary.accuracy = { [vd.task]: head.heldout.accuracy };
-      summary.eval = {
-        correct: head.heldout.correct,
-        total: head.heldout.total,
-        nfe: scores.reduce((n, s) => n + s.nfe, 0),
-        seconds: scores.reduce((n, s) => n + s.seconds, 0),
-        layouts: scores.map(({ wrong: _wrong, ...s }) => s),
-      };
-      for (const s of scores) {
-        if (s.wrong.length) log(`gen ${s.gen_length ?? 'T - prompt'}: e.g. wrong: ${s.wrong.join('  ')}`);
-        process.stdout.write(formatLayoutScore(vd.task, s) + '\n');
-      }
-      process.stdout.write(`accuracy ${vd.task} ${(head.heldout.accuracy * 100).toFixed(1)}%\n`);
+      Object.assign(
+        summary,
+        await evaluateTask(r.model, r.tokenizer, vd.task, {
+          splitSeed: vd.split_seed,
+          nHeldout: vd.n_heldout,
+          limit: o.evalLimit,
+          trainingSeqLength: varied ? undefined : vd.seq_length,
+        }),
+      );
     }
     writeSummary(r.runDir, summary);
     r.model.dispose();

@@ -1,5 +1,6 @@
 // `dllm-wgpu eval`: validation MDLM loss of a checkpoint on a JSONL file and, for prompt/response
-// data, LLaDA's Monte Carlo estimate of log p(answer | prompt) per example (mean reported).
+// data, LLaDA's Monte Carlo estimate of log p(answer | prompt) per example (mean reported); or, with
+// --task, held-out exact match of a builtin task, as `train` reports it (cli/task-eval.ts).
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
@@ -7,12 +8,16 @@ import { UserError } from '../engine/errors.ts';
 import { action, loadProgress, log, parseIntOpt, withDevice, DTYPE_HELP, parseDtypeOpt } from './run.ts';
 import { resolveCheckpointArg } from './checkpoint-arg.ts';
 import type { ParamDType } from '../model/params.ts';
+import { TASK_NAMES, type TaskName } from '../train/tasks.ts';
 
 interface EvalFlags {
   checkpoint: string;
   adapter?: string;
   dtype: ParamDType | 'auto';
-  data: string;
+  data?: string;
+  task?: TaskName;
+  splitSeed: number;
+  nHeldout: number;
   seqLength: number;
   batchSize: number;
   mcNum: number;
@@ -26,13 +31,30 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
   program
     .command('eval')
     .description(
-      'validation MDLM loss of a checkpoint, and Monte Carlo log p(answer | prompt) for prompt/response data',
+      'validation MDLM loss of a checkpoint, and Monte Carlo log p(answer | prompt) for prompt/response data;\n' +
+        'or (--task) held-out exact-match accuracy on a builtin task, per gen length and stratum',
     )
     .requiredOption(
       '--checkpoint <dir>',
       'model folder (config.json, safetensors, tokenizer.json), or a training run folder (its newest complete checkpoint)',
     )
-    .requiredOption('--data <file.jsonl>', 'JSONL: {"text"}, {"prompt","response"} or {"messages"} records')
+    .option('--data <file.jsonl>', 'JSONL: {"text"}, {"prompt","response"} or {"messages"} records')
+    .option(
+      '--task <name>',
+      `instead of --data: sample the held-out prompts of a builtin task (${TASK_NAMES.join(', ')}) and print exact match`,
+    )
+    .option(
+      '--split-seed <n>',
+      "--task: the held-out split's seed, the training config's dataset.split_seed",
+      parseIntOpt('--split-seed', 0),
+      1234,
+    )
+    .option(
+      '--n-heldout <n>',
+      "--task: the held-out split's size, the training config's dataset.n_heldout",
+      parseIntOpt('--n-heldout', 1),
+      500,
+    )
     .option(
       '--seq-length <n>',
       'tokens per row (rows are padded with EOS to this length)',
@@ -54,7 +76,7 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
     )
     .option(
       '--max-examples <n>',
-      'log-likelihood on the first N examples only (0 = all)',
+      'log-likelihood (--task: sampling) on the first N examples only (0 = all)',
       parseIntOpt('--max-examples', 0),
       0,
     )
@@ -67,8 +89,16 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
     .option('--json', 'print the result as JSON', false)
     .action(
       action(async (o: EvalFlags) => {
+        if ((o.data === undefined) === (o.task === undefined)) {
+          throw new UserError(
+            'eval needs one of --data <file.jsonl> (loss, log-likelihood) or --task <name> (accuracy)',
+          );
+        }
+        if (o.task !== undefined && !(TASK_NAMES as readonly string[]).includes(o.task)) {
+          throw new UserError(`--task: expected one of ${TASK_NAMES.join(', ')}, got "${o.task}"`);
+        }
         const ck = resolveCheckpointArg(o.checkpoint);
-        if (!existsSync(o.data)) throw new UserError(`--data file not found: ${o.data}`);
+        if (o.data !== undefined && !existsSync(o.data)) throw new UserError(`--data file not found: ${o.data}`);
         if (ck.note) log(ck.note);
         const [{ loadModel }, { endTokenIds }, { defaultTrainConfig }, { loadJsonlDataset }] = await Promise.all([
           import('../model/io.ts'),
@@ -94,8 +124,22 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
               log(`LoRA adapter ${adapter}: ${lora.modules.size} modules, ${lora.count} parameters (not merged)`);
             }
             const tok = model.tokenizer;
-            if (!tok) throw new UserError(`${ck.dir} has no tokenizer.json; eval needs it to encode --data`);
-            const ds = loadJsonlDataset(o.data, tok, {
+            if (!tok) throw new UserError(`${ck.dir} has no tokenizer.json; eval needs it to encode prompts`);
+            if (o.task) {
+              const { evaluateTask } = await import('./task-eval.ts');
+              const r = await evaluateTask(model, tok, o.task, {
+                splitSeed: o.splitSeed,
+                nHeldout: o.nHeldout,
+                limit: o.maxExamples,
+              });
+              if (o.json) {
+                const out = { checkpoint: ck.dir, adapter: adapter ?? null, task: o.task, ...r };
+                process.stdout.write(JSON.stringify(out) + '\n');
+              }
+              return;
+            }
+            const data = o.data!;
+            const ds = loadJsonlDataset(data, tok, {
               seqLength: o.seqLength,
               format: 'auto',
               truncation: 'truncate',
@@ -103,7 +147,7 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
               useChatTemplate: false,
               skipMalformed: false,
             });
-            model.checkIds(ds.inputIds, o.data);
+            model.checkIds(ds.inputIds, data);
             const cfg = defaultTrainConfig();
             cfg.seed = o.seed;
             cfg.step_scheduler.local_batch_size = o.batchSize;
@@ -111,7 +155,7 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
             const loss = await validationLoss(model, ds, cfg, maskId);
             const result: Record<string, unknown> = {
               checkpoint: ck.dir,
-              data: o.data,
+              data,
               rows: ds.nRows,
               val_loss: loss,
             };

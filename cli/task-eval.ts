@@ -1,6 +1,7 @@
-// Held-out exact match of a builtin task after `train` (the CLI composes train/ and sample/, which
-// never import each other): the held-out prompts are sampled greedily at each gen length the task
-// is measured at (or, when training used fixed-length rows, in that one layout), and accuracy is
+// Held-out exact match of a builtin task, after `train` and in `eval --task` (the CLI composes
+// train/ and sample/, which never import each other): the held-out prompts are sampled greedily at
+// each gen length the task is measured at (or, when training used fixed-length rows, in that one
+// layout first), and accuracy is
 // reported overall, per stratum (addition: operand digits 1+1, 1+2, 2+1, 2+2) and on the task's
 // probe set (addition: all 100 one-digit sums, most of them also trained on), so an overall figure
 // cannot hide a layout or a kind of prompt the model gets wrong.
@@ -8,7 +9,15 @@
 import type { LLaDAModel } from '../model/llada.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { exactMatch, type ExactMatchResult } from '../sample/exact-match.ts';
-import { checkTaskAnswer, oneDigitAdditionPrompts, taskStratum, type TaskName } from '../train/tasks.ts';
+import { log } from './run.ts';
+import {
+  TASK_EVAL_GEN_LENGTHS,
+  checkTaskAnswer,
+  oneDigitAdditionPrompts,
+  taskExamples,
+  taskStratum,
+  type TaskName,
+} from '../train/tasks.ts';
 
 export interface Score {
   accuracy: number;
@@ -99,4 +108,64 @@ export function formatLayoutScore(task: TaskName, s: LayoutScore): string {
   for (const [k, v] of Object.entries(s.strata)) parts.push(`${k} ${pct(v)}`);
   for (const [k, v] of Object.entries(s.probes)) parts.push(`${k} ${pct(v)}`);
   return parts.join(' | ');
+}
+
+/** What a task evaluation adds to summary.json (train) or prints as JSON (eval --task). */
+export interface TaskEvalSummary {
+  accuracy: Record<string, number>;
+  eval: { correct: number; total: number; nfe: number; seconds: number; layouts: Omit<LayoutScore, 'wrong'>[] };
+}
+
+export interface TaskEvalOptions {
+  /** The held-out split: the same split_seed and n_heldout as the training config's. */
+  splitSeed: number;
+  nHeldout: number;
+  /** Score only the first N held-out prompts (0 = all). */
+  limit: number;
+  /** Row length of the training layout; set when training used fixed-length rows (scored first, as null). */
+  trainingSeqLength?: number;
+}
+
+/**
+ * Samples a builtin task's held-out prompts at each layout, prints one result line per layout and
+ * a last line "accuracy <task> X%" (the first layout's held-out figure) to stdout, and returns the
+ * figures. A few wrong answers per layout go to stderr.
+ */
+export async function evaluateTask(
+  model: LLaDAModel,
+  tok: Tokenizer,
+  task: TaskName,
+  o: TaskEvalOptions,
+): Promise<TaskEvalSummary> {
+  let prompts = taskExamples({
+    task,
+    split: 'heldout',
+    splitSeed: o.splitSeed,
+    nHeldout: o.nHeldout,
+    nExamples: 0,
+  }).map((e) => e.prompt);
+  if (o.limit > 0) prompts = prompts.slice(0, o.limit);
+  const fixed = o.trainingSeqLength !== undefined;
+  // A model trained on one row layout is scored there first, then at the gen lengths a user
+  // would sample with, so a layout it cannot answer in shows up in the report.
+  const layouts = fixed ? [null, ...TASK_EVAL_GEN_LENGTHS[task]] : TASK_EVAL_GEN_LENGTHS[task];
+  const at = `${fixed ? 'the training layout and ' : ''}gen lengths ${TASK_EVAL_GEN_LENGTHS[task].join(', ')}`;
+  log(`sampling ${prompts.length} held-out ${task} prompts at ${at} (greedy, one token per step)...`);
+  const scores = await scoreTask(model, tok, task, prompts, layouts, o.trainingSeqLength ?? 0);
+  for (const s of scores) {
+    if (s.wrong.length) log(`gen ${s.gen_length ?? 'T - prompt'}: e.g. wrong: ${s.wrong.join('  ')}`);
+    process.stdout.write(formatLayoutScore(task, s) + '\n');
+  }
+  const head = scores[0];
+  process.stdout.write(`accuracy ${task} ${(head.heldout.accuracy * 100).toFixed(1)}%\n`);
+  return {
+    accuracy: { [task]: head.heldout.accuracy },
+    eval: {
+      correct: head.heldout.correct,
+      total: head.heldout.total,
+      nfe: scores.reduce((n, s) => n + s.nfe, 0),
+      seconds: scores.reduce((n, s) => n + s.seconds, 0),
+      layouts: scores.map(({ wrong: _wrong, ...s }) => s),
+    },
+  };
 }
