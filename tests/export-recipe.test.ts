@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../engine/errors.ts';
-import { DEFAULT_CONFIG_TOML } from '../train/config.ts';
+import { DEFAULT_CONFIG_TOML, loadTrainConfig } from '../train/config.ts';
 import { nemoRecipe } from '../cli/export-recipe.ts';
 import { loadRecipeInput, NEMO_PEFT_DEFAULTS } from '../cli/recipe-input.ts';
 import { float, map, toYaml } from '../cli/yaml.ts';
@@ -112,7 +112,8 @@ test('the embedded default config exports the llada_sft.yaml fields and says wha
   const yaml = exportOf(DEFAULT_CONFIG_TOML, '<embedded default>');
   assert.equal(missing(yaml, 'nemo-llada-sft.fields.txt'), []);
   const v = yamlPaths(yaml);
-  assert.equal([v.get('step_scheduler.max_steps'), v.get('step_scheduler.num_epochs')], ['4000', 'null']);
+  const steps = loadTrainConfig(DEFAULT_CONFIG_TOML, '<embedded default>').step_scheduler.max_steps;
+  assert.equal([v.get('step_scheduler.max_steps'), v.get('step_scheduler.num_epochs')], [String(steps), 'null']);
   assert.is(v.get('model.pretrained_model_name_or_path'), 'null', 'from scratch: no pretrained model to name');
   assert.match(yaml, /path_or_dataset_id: null {2}# builtin task "addition"/);
   assert.match(yaml, /# {3}dataset\.gen_length = \[4,16\]/);

@@ -38,6 +38,8 @@ test('the default config loads with the tiny addition run', () => {
   assert.equal([c.dataset.seq_length, c.dataset.gen_length, c.dataset.balance_strata], [22, [4, 16], true]);
   assert.equal([c.optimizer.lr, c.optimizer.betas, c.optimizer.weight_decay], [3e-3, [0.9, 0.98], 0.1]);
   assert.equal([c.lr_scheduler.lr_decay_style, c.step_scheduler.global_batch_size], ['cosine', 64]);
+  // the README's three-seed figures and timing are for 8000 steps: change them together
+  assert.is(c.step_scheduler.max_steps, 8000);
   assert.is(c.model.path, undefined);
 });
 
