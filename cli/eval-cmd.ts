@@ -8,7 +8,7 @@ import { UserError } from '../engine/errors.ts';
 import { action, loadProgress, log, parseIntOpt, withDevice, DTYPE_HELP, parseDtypeOpt } from './run.ts';
 import { resolveCheckpointArg } from './checkpoint-arg.ts';
 import type { ParamDType } from '../model/params.ts';
-import { TASK_NAMES, type TaskName } from '../train/tasks.ts';
+import { TASK_NAMES, type TaskName } from '../train/task-names.ts';
 
 interface EvalFlags {
   checkpoint: string;

@@ -3,7 +3,6 @@
 // one JSON object per prompt. Lengths the user leaves at their defaults shrink to fit a short model.
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
 import { Option, type Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
@@ -22,8 +21,7 @@ import { resolveCheckpointArg } from './checkpoint-arg.ts';
 import type { GenerateOptions } from '../sample/generate.ts';
 import type { CacheDTypeChoice, CacheMode } from '../sample/denoiser.ts';
 import type { ParamDType } from '../model/params.ts';
-import { buildPrompts, parseMessages, type SampleMode } from '../sample/prompt.ts';
-import { peakRssBytes } from '../bench/harness.ts';
+import type { SampleMode } from '../sample/prompt.ts';
 
 interface SampleFlags {
   checkpoint: string;
@@ -60,6 +58,17 @@ const GEN_LENGTH = 128,
   BLOCK_LENGTH = 32;
 /** NeMo AutoModel's dLLM generate.py expands each [MASK] of an infill prompt to 20 mask tokens. */
 const MASK_SPAN = 20;
+
+// Loaded when the command runs, not when the CLI starts: `dllm-wgpu --help` does not pay for them.
+let parseToml: typeof import('smol-toml').parse;
+let buildPrompts: typeof import('../sample/prompt.ts').buildPrompts;
+let parseMessages: typeof import('../sample/prompt.ts').parseMessages;
+let peakRssBytes: typeof import('../bench/harness.ts').peakRssBytes;
+async function loadRunDeps() {
+  ({ parse: parseToml } = await import('smol-toml'));
+  ({ buildPrompts, parseMessages } = await import('../sample/prompt.ts'));
+  ({ peakRssBytes } = await import('../bench/harness.ts'));
+}
 
 function readMessagesFile(path: string) {
   return parseMessages(readUserFile(path, '--messages file'), path);
@@ -220,6 +229,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     )
     .action(
       action(async (o: SampleFlags, cmd: Command) => {
+        await loadRunDeps();
         const ck = resolveCheckpointArg(o.checkpoint);
         const texts = [...o.prompt, ...(o.prompts ? readPromptsFile(o.prompts) : [])];
         const messages = o.messages !== undefined ? readMessagesFile(o.messages) : undefined;

@@ -5,7 +5,7 @@
 // (of NeMo's distributed section, only activation_checkpointing: one process, one GPU here). The
 // TrainConfig type is derived from this table, so a field cannot have a type without a default and
 // a comment. Deliberately no parsing or validation logic here (train/config.ts does that).
-import { TASK_NAMES } from './tasks.ts';
+import { TASK_NAMES } from './task-names.ts';
 import { PEFT_SCHEMA, type PeftConfig } from './config-peft.ts';
 
 export interface FieldSpec<T> {

@@ -12,15 +12,15 @@
 // Deliberately no tokenisation here (train/data.ts does that) and no sampling (sample/ scores).
 import { UserError } from '../engine/errors.ts';
 import { STREAM_TAG, philoxPermutation, philoxU32, streamOf, u32Below } from '../kernels/rng/philox.ts';
+import { TASK_NAMES, type TaskName } from './task-names.ts';
 
 export interface Example {
   prompt: string;
   response: string;
 }
 
-export type TaskName = 'addition' | 'sort' | 'reverse';
 export type TaskSplit = 'train' | 'heldout';
-export const TASK_NAMES: readonly TaskName[] = ['addition', 'sort', 'reverse'];
+export { TASK_NAMES, type TaskName };
 
 export interface TaskOptions {
   task: TaskName;
