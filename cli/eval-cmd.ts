@@ -106,9 +106,10 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
           import('../train/config-schema.ts'),
           import('../train/data.ts'),
         ]);
-        const [{ validationLoss }, { logLikelihood }] = await Promise.all([
+        const [{ validationLoss }, { logLikelihood }, { checkBatchFits }] = await Promise.all([
           import('../train/trainer.ts'),
           import('../train/likelihood.ts'),
+          import('../model/memory-plan.ts'),
         ]);
         await withDevice(deviceOpts(), async (dev) => {
           const model = await loadModel(ck.dir, {
@@ -139,6 +140,17 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
               return;
             }
             const data = o.data!;
+            if (o.seqLength > model.config.max_sequence_length) {
+              throw new UserError(
+                `--seq-length ${o.seqLength} exceeds the model's max_sequence_length ${model.config.max_sequence_length}`,
+              );
+            }
+            checkBatchFits(
+              model,
+              { rows: Math.max(o.batchSize, o.mcBatch), seq: o.seqLength },
+              'eval',
+              'lower --batch-size, --mc-batch or --seq-length',
+            );
             const ds = loadJsonlDataset(data, tok, {
               seqLength: o.seqLength,
               format: 'auto',

@@ -42,6 +42,7 @@ export async function infill(
   const B = rows.length;
   const L = Math.max(...rows.map((r) => r.length));
   if (L > maxLen) throw new UserError(`infill prompt of ${L} tokens exceeds the model's max_sequence_length ${maxLen}`);
+  if (o.steps > L) throw new UserError(`--steps ${o.steps} is more than the ${L} tokens of the longest infill prompt`);
   rows.forEach((r, b) => {
     if (!r.includes(o.maskId)) throw new UserError(`infill prompt ${b + 1} has no mask span to fill`);
   });
