@@ -20,7 +20,7 @@ import { loadTokenizer, saveTokenizer, type Tokenizer } from './tokenizer.ts';
 import { initValues } from './init.ts';
 import { checkPlan, memoryPlan, planLimits } from './memory-plan.ts';
 import type { ParamDType } from './params.ts';
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './float-convert.ts';
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, firstNonFinite } from './float-convert.ts';
 import type { SaveDtype, TensorData } from './safetensors-write.ts';
 import type { Tensor } from '../engine/tensor.ts';
 
@@ -92,7 +92,7 @@ export async function loadModel(dir: string, opts: LoadOptions): Promise<LLaDAMo
     checkWeightsMatch(cfg, shapes, dir);
     const model = new LLaDAModel(opts.device, cfg, dtype);
     try {
-      await upload(model, w, opts);
+      await upload(model, w, opts, dir);
     } catch (e) {
       model.dispose();
       throw e;
@@ -105,12 +105,24 @@ export async function loadModel(dir: string, opts: LoadOptions): Promise<LLaDAMo
 }
 
 /**
+ * NaN or infinite weights would sample garbage with exit 0: refused at load, naming the tensor (the
+ * scan is integer compares over chunks already in host memory, small beside reading them).
+ */
+function checkFinite(at: number, name: string, start: number, source: string): void {
+  if (at < 0) return;
+  throw new UserError(
+    `${source}: tensor ${name} holds NaN or infinity (element ${start + at}); the checkpoint is corrupt or its ` +
+      'training diverged: use an earlier checkpoint',
+  );
+}
+
+/**
  * Every tensor read, converted and uploaded in chunks of at most chunkBytes through reusable host
  * buffers, waiting for the queue every CHUNKS_PER_SYNC chunks so Dawn's upload staging drains:
  * host memory stays flat whatever the size of the largest tensor. A 16-bit parameter whose file
  * has the same dtype gets the file's bits as they are; any other pairing converts per chunk.
  */
-async function upload(model: LLaDAModel, w: CheckpointWeights, opts: LoadOptions): Promise<void> {
+async function upload(model: LLaDAModel, w: CheckpointWeights, opts: LoadOptions, source: string): Promise<void> {
   const rt = opts.device;
   const f32Chunk = Math.max(1, Math.floor((opts.chunkBytes ?? CHUNK_BYTES) / 4));
   // 16-bit chunks start on even elements: GPU copies need 4-byte aligned offsets.
@@ -135,10 +147,13 @@ async function upload(model: LLaDAModel, w: CheckpointWeights, opts: LoadOptions
     for (let start = 0; start < sizes[index]; start += chunk) {
       const n = Math.min(chunk, sizes[index] - start);
       let data: ArrayBufferView;
-      if (raw)
-        data = w.readRawRange(p.name, start, n); // the checkpoint's own 16-bit bits
-      else {
+      if (raw) {
+        const b = w.readRawRange(p.name, start, n); // the checkpoint's own 16-bit bits
+        checkFinite(firstNonFinite(b, dtype), p.name, start, source);
+        data = b;
+      } else {
         const f = w.readRange(p.name, start, n, scratch);
+        checkFinite(firstNonFinite(f, 'f32'), p.name, start, source);
         if (!half) data = f;
         else {
           if (bits.length < n) bits = new Uint16Array(scratch.length);
