@@ -79,7 +79,7 @@ async function trainIn(
   let model = parts.model;
   o.log(describeDataset(parts.train));
   if (parts.val) o.log(describeDataset(parts.val));
-  model.checkIds(parts.train.inputIds, `${parts.train.source}`);
+  model.checkIds([parts.train.maxId], `${parts.train.source}`);
   let startStep = 0;
   let data = new DataOrder(parts.train.nRows, cfg.dataset.shuffle_seed);
   if (resume) {

@@ -86,12 +86,7 @@ function checkGenLength(cfg: TrainConfig, ds: TokenizedDataset): void {
   if (ds.format === 'text') {
     throw new UserError(`${ds.source}: dataset.gen_length lays out prompt/response rows, and this data is text`);
   }
-  let longest = 0;
-  for (let r = 0; r < ds.nRows; r++) {
-    let P = 0;
-    while (P < ds.T && ds.promptMask[r * ds.T + P]) P++;
-    longest = Math.max(longest, P);
-  }
+  const longest = ds.longestPrompt;
   if (longest + gMax > ds.T) {
     throw new UserError(
       `${ds.source}: the longest prompt (${longest} tokens) + dataset.gen_length max (${gMax}) exceeds seq_length ` +
