@@ -30,11 +30,22 @@ function boundedRange(): (...args: number[]) => number[] {
 }
 
 /**
+ * The parts of @huggingface/jinja's Environment and Interpreter used here, typed here: the package's
+ * .d.ts re-exports them through extensionless relative paths, which NodeNext resolution cannot
+ * follow (Template, declared in its index.d.ts, resolves). Signatures as in its runtime.d.ts (0.5).
+ */
+interface Env {
+  set(name: string, value: unknown): unknown;
+}
+const JinjaEnvironment = Environment as unknown as new () => Env;
+const JinjaInterpreter = Interpreter as unknown as new (env: Env) => { run(program: unknown): { value: unknown } };
+
+/**
  * Template.render with its globals (as @huggingface/jinja 0.5's setupGlobals declares them) but a
  * budgeted range(): render() declares its own range first and refuses a second declaration.
  */
 function renderBounded(t: Template, items: Record<string, unknown>): string {
-  const env = new Environment();
+  const env = new JinjaEnvironment();
   const globals: Record<string, unknown> = {
     false: false,
     true: true,
@@ -49,7 +60,7 @@ function renderBounded(t: Template, items: Record<string, unknown>): string {
     strftime_now: strftimeNow,
   };
   for (const [k, v] of Object.entries({ ...globals, ...items })) env.set(k, v);
-  return new Interpreter(env).run(t.parsed).value as string;
+  return new JinjaInterpreter(env).run(t.parsed).value as string;
 }
 
 /** Python's datetime.now().strftime for the directives chat templates use (%Y %m %d %b %B %H %M %%). */
