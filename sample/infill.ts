@@ -42,10 +42,10 @@ export async function infill(
   const B = rows.length;
   const L = Math.max(...rows.map((r) => r.length));
   if (L > maxLen) throw new UserError(`infill prompt of ${L} tokens exceeds the model's max_sequence_length ${maxLen}`);
-  if (o.steps > L) throw new UserError(`--steps ${o.steps} is more than the ${L} tokens of the longest infill prompt`);
   rows.forEach((r, b) => {
     if (!r.includes(o.maskId)) throw new UserError(`infill prompt ${b + 1} has no mask span to fill`);
   });
+  if (o.steps > L) throw new UserError(`--steps ${o.steps} is more than the ${L} tokens of the longest infill prompt`);
 
   const x = new Int32Array(B * L).fill(padId);
   rows.forEach((r, b) => x.set(r, b * L));
