@@ -100,15 +100,17 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
         const ck = resolveCheckpointArg(o.checkpoint);
         if (o.data !== undefined && !existsSync(o.data)) throw new UserError(`--data file not found: ${o.data}`);
         if (ck.note) log(ck.note);
-        const [{ loadModel }, { endTokenIds }, { defaultTrainConfig }, { loadJsonlDataset }] = await Promise.all([
-          import('../model/io.ts'),
-          import('../model/tokenizer.ts'),
-          import('../train/config-schema.ts'),
-          import('../train/data.ts'),
-        ]);
-        const [{ validationLoss }, { logLikelihood }] = await Promise.all([
+        const [{ loadModel }, { endTokenIds }, { defaultTrainConfig }, { loadJsonlDataset, readRow }] =
+          await Promise.all([
+            import('../model/io.ts'),
+            import('../model/tokenizer.ts'),
+            import('../train/config-schema.ts'),
+            import('../train/data.ts'),
+          ]);
+        const [{ validationLoss }, { logLikelihood }, { checkBatchFits }] = await Promise.all([
           import('../train/trainer.ts'),
           import('../train/likelihood.ts'),
+          import('../model/memory-plan.ts'),
         ]);
         await withDevice(deviceOpts(), async (dev) => {
           const model = await loadModel(ck.dir, {
@@ -139,6 +141,17 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
               return;
             }
             const data = o.data!;
+            if (o.seqLength > model.config.max_sequence_length) {
+              throw new UserError(
+                `--seq-length ${o.seqLength} exceeds the model's max_sequence_length ${model.config.max_sequence_length}`,
+              );
+            }
+            checkBatchFits(
+              model,
+              { rows: Math.max(o.batchSize, o.mcBatch), seq: o.seqLength },
+              'eval',
+              'lower --batch-size, --mc-batch or --seq-length',
+            );
             const ds = loadJsonlDataset(data, tok, {
               seqLength: o.seqLength,
               format: 'auto',
@@ -147,7 +160,7 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
               useChatTemplate: false,
               skipMalformed: false,
             });
-            model.checkIds(ds.inputIds, data);
+            model.checkIds([ds.maxId], data);
             const cfg = defaultTrainConfig();
             cfg.seed = o.seed;
             cfg.step_scheduler.local_batch_size = o.batchSize;
@@ -164,13 +177,13 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
               const n = o.maxExamples > 0 ? Math.min(o.maxExamples, ds.nRows) : ds.nRows;
               const lls: number[] = [];
               for (let r = 0; r < n; r++) {
-                const row = ds.inputIds.subarray(r * ds.T, (r + 1) * ds.T);
+                const { ids: row, prompt: promptMask } = readRow(ds, r);
                 const prompt: number[] = [],
                   answer: number[] = [];
                 // the answer runs through its end token; the EOS padding after it is not scored
                 const ends = endTokenIds(tok);
                 for (let i = 0; i < ds.T; i++) {
-                  if (ds.promptMask[r * ds.T + i]) prompt.push(row[i]);
+                  if (promptMask[i]) prompt.push(row[i]);
                   else if (!ends.includes(answer[answer.length - 1] ?? -1)) answer.push(row[i]);
                 }
                 lls.push(

@@ -160,7 +160,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     )
     .option(
       '--steps <n>',
-      'denoising steps in total (default: gen-length, one token per step; infill: the most [MASK] tokens of a prompt)',
+      'denoising steps in total, at most gen-length (default: gen-length, one token per step; infill: the most [MASK] tokens of a prompt)',
       parseIntOpt('--steps', 1),
     )
     .addOption(
@@ -236,15 +236,23 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
         if (!texts.length && !o.promptIds && !messages)
           throw new UserError('give --prompt TEXT, --prompts FILE.jsonl, --messages FILE.json or --prompt-ids 1,2,3');
         if (ck.note) log(ck.note);
-        const [{ loadModel }, { endTokenIds }, { generate, trimEnd }, { infill }, { modelDenoiser }, { renderLive }] =
-          await Promise.all([
-            import('../model/io.ts'),
-            import('../model/tokenizer.ts'),
-            import('../sample/generate.ts'),
-            import('../sample/infill.ts'),
-            import('../sample/denoiser.ts'),
-            import('../sample/live.ts'),
-          ]);
+        const [
+          { loadModel },
+          { endTokenIds },
+          { generate, trimEnd },
+          { infill },
+          { modelDenoiser },
+          { renderLive },
+          { checkBatchFits },
+        ] = await Promise.all([
+          import('../model/io.ts'),
+          import('../model/tokenizer.ts'),
+          import('../sample/generate.ts'),
+          import('../sample/infill.ts'),
+          import('../sample/denoiser.ts'),
+          import('../sample/live.ts'),
+          import('../model/memory-plan.ts'),
+        ]);
         await withDevice(deviceOpts(), async (dev) => {
           const model = await loadModel(ck.dir, {
             device: dev,
@@ -294,6 +302,17 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
             if ('note' in fit && fit.note) log(fit.note);
             const masks = Math.max(...built.ids.map((r) => r.filter((t) => t === maskId).length));
             const endIds = tok ? endTokenIds(tok) : [model.config.eos_token_id];
+            const rows = built.ids.length * (o.cfgScale > 0 ? 2 : 1); // guidance runs an unconditioned copy
+            const seq = built.mode === 'infill' ? promptLen : promptLen + fit.genLength;
+            const cacheBytes = o.cache === 'none' ? 0 : o.cacheDtype === 'bf16' || o.cacheDtype === 'f16' ? 2 : 4;
+            // Refused before the sampler allocates: prompts and lengths whose activations and KV cache
+            // cannot fit beside the model (a 16-bit auto cache is counted at f32 width, an upper bound).
+            checkBatchFits(
+              model,
+              { rows, seq, kvCacheBytes: cacheBytes, logitsRows: rows * fit.blockLength },
+              'sample',
+              'give fewer prompts at once, a shorter --gen-length or prompt, or --cache-dtype bf16',
+            );
             const den = modelDenoiser(model, { cache: o.cache, cacheDtype: o.cacheDtype });
             if (o.cache !== 'none') log(`KV cache: ${den.cacheDtype}`);
             // peak memory of this process's sampling: parameters + the pool's high-water (GPU), VmHWM (host)

@@ -1,9 +1,10 @@
 // f32 -> f16 encoding (round to nearest even) against the exact decoder, over every binary16 bit
 // pattern: each finite value encodes back to its own bits, and each midpoint between neighbours
-// rounds to the even one (just above / below it rounds away / toward). Plus overflow and NaN.
+// rounds to the even one (just above / below it rounds away / toward). Plus overflow and NaN, and
+// firstNonFinite (the load-time NaN/Inf scan) against the decoders on every 16-bit pattern.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { f16ToF32, f32ToF16, f32ToF16Bits } from './float-convert.ts';
+import { bf16BitsToF32, f16ToF32, f32ToF16, f32ToF16Bits, firstNonFinite } from './float-convert.ts';
 
 test('f16: every finite pattern encodes back to itself', () => {
   const vals = new Float32Array(65536);
@@ -47,6 +48,46 @@ test('f16: overflow is Inf, NaN stays NaN, tiny values flush to signed zero', ()
   assert.is(f32ToF16(-(2 ** -26)), 0x8000);
   assert.is(f32ToF16(2 ** -25), 0); // tie between 0 and the smallest subnormal: even is 0
   assert.is(f32ToF16(2 ** -25 * 1.0001), 1);
+});
+
+test('firstNonFinite finds exactly the NaN and infinite patterns, at their index, from unaligned bytes', () => {
+  const decode = {
+    f16: (h: number) => f16ToF32(h),
+    bf16: (h: number) => {
+      const out = new Float32Array(1);
+      bf16BitsToF32(new Uint16Array([h]), out);
+      return out[0];
+    },
+  };
+  for (const kind of ['f16', 'bf16'] as const) {
+    // Each pattern as the low half, the high half and the odd last value of the 32-bit words the
+    // scan reads, 5 bytes into a buffer (an odd offset).
+    const one = kind === 'f16' ? 0x3c00 : 0x3f80;
+    const buf = new Uint8Array(5 + 8);
+    for (const [len, at] of [
+      [4, 2],
+      [4, 3],
+      [3, 2],
+    ]) {
+      for (let h = 0; h < 65536; h++) {
+        for (let i = 0; i < len; i++) {
+          const e = i === at ? h : one;
+          buf[5 + 2 * i] = e & 0xff;
+          buf[6 + 2 * i] = e >> 8;
+        }
+        const want = Number.isFinite(decode[kind](h)) ? -1 : at;
+        const got = firstNonFinite(buf.subarray(5, 5 + 2 * len), kind);
+        assert.is(got, want, `${kind} 0x${h.toString(16)} at ${at} of ${len}`);
+      }
+    }
+  }
+  const f = new Float32Array([1, -0, 3.4e38, 2, NaN, Infinity]);
+  assert.is(firstNonFinite(f, 'f32'), 4);
+  assert.is(firstNonFinite(f.subarray(5), 'f32'), 0);
+  assert.is(firstNonFinite(f.subarray(0, 4), 'f32'), -1);
+  const long = new Float32Array(10000).fill(-2.5); // past the first block of words the scan ORs
+  long[9001] = -Infinity;
+  assert.is(firstNonFinite(long, 'f32'), 9001);
 });
 
 test.run();

@@ -9,20 +9,20 @@
 // written: host memory stays flat at any model size. Also createModel: a seeded random model.
 // Deliberately not here: optimizer state and trainer state (train/state.ts).
 import { existsSync, mkdirSync } from 'node:fs';
-import { freemem } from 'node:os';
 import { join } from 'node:path';
 import type { Runtime } from '../engine/runtime.ts';
 import { UserError } from '../engine/errors.ts';
 import { loadConfig, saveConfig, type ModelConfig } from './config.ts';
 import { LLaDAModel } from './llada.ts';
-import { checkWeightsMatch, parameterTable } from './names.ts';
+import { checkWeightsMatch } from './names.ts';
 import { openCheckpointWeights, saveShardedWeights, type CheckpointWeights } from './weights-dir.ts';
 import { loadTokenizer, saveTokenizer, type Tokenizer } from './tokenizer.ts';
 import { initValues } from './init.ts';
+import { checkPlan, memoryPlan, planLimits } from './memory-plan.ts';
 import type { ParamDType } from './params.ts';
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './float-convert.ts';
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, firstNonFinite } from './float-convert.ts';
 import type { SaveDtype, TensorData } from './safetensors-write.ts';
-import { bytesFor, type Tensor } from '../engine/tensor.ts';
+import type { Tensor } from '../engine/tensor.ts';
 
 export const TORCH_DTYPES = { float32: 'f32', bfloat16: 'bf16', float16: 'f16' } as const;
 export type TorchDtypeName = keyof typeof TORCH_DTYPES;
@@ -72,34 +72,13 @@ const CHUNK_BYTES = 64 << 20;
 const CHUNKS_PER_SYNC = 2;
 
 /**
- * Refuse, before anything is allocated, a model whose parameters cannot fit the adapter: its
- * largest buffer (a weight matrix, or the f32 arena chunk holding it, model/params.ts) over
- * maxBufferSize, or, on a CPU adapter (whose "GPU memory" is host memory), more than the host's
- * free memory. Weight matrices take `dtype`'s size, vectors f32 (as LLaDAModel stores them).
+ * Refuse, before anything is allocated (the parameter table included: a config.json with a million
+ * layers must not build one), a model whose parameters cannot fit the adapter: the memory plan
+ * (model/memory-plan.ts) with no batch, in the dtype the weight matrices will be stored in.
  */
 export function checkModelFits(rt: Runtime, cfg: ModelConfig, source: string, dtype: ParamDType = 'f32'): void {
-  const table = parameterTable(cfg);
-  const numel = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1);
-  const sizes = table.map((p) => bytesFor(p.shape.length >= 2 ? dtype : 'f32', numel(p.shape)));
-  const count = table.reduce((s, p) => s + numel(p.shape), 0);
-  const bytes = sizes.reduce((a, b) => a + b, 0);
-  const largest = Math.max(...sizes);
-  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-  const max = rt.limits.maxBufferSize;
-  if (largest > max) {
-    throw new UserError(
-      `${source}: the model's largest parameter needs ${gib(largest)} in ${dtype} in one buffer; this adapter allows ` +
-        `${gib(max)} per buffer (maxBufferSize): use a device with more memory or a smaller model`,
-    );
-  }
-  const info = (rt as { adapterInfo?: { architecture?: string; description?: string } }).adapterInfo;
-  const cpu = info?.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|warp/i.test(info?.description ?? '');
-  if (cpu && bytes > freemem()) {
-    throw new UserError(
-      `${source}: the model's ${count} parameters need ${gib(bytes)} in ${dtype}; this CPU adapter computes in host ` +
-        `memory and ${gib(freemem())} of it is free: free memory or use a smaller model`,
-    );
-  }
+  const lim = planLimits(rt);
+  checkPlan(memoryPlan({ config: cfg, dtype }, lim), lim, source, 'use a device with more memory or a smaller model');
 }
 
 export async function loadModel(dir: string, opts: LoadOptions): Promise<LLaDAModel> {
@@ -107,13 +86,13 @@ export async function loadModel(dir: string, opts: LoadOptions): Promise<LLaDAMo
   const cfg = loadConfig(dir);
   const w = openCheckpointWeights(dir);
   try {
-    const shapes = new Map(w.names().map((n) => [n, w.info(n).shape]));
-    checkWeightsMatch(cfg, shapes, dir);
     const dtype = opts.dtype ?? checkpointDtype(w);
     checkModelFits(opts.device, cfg, dir, dtype);
+    const shapes = new Map(w.names().map((n) => [n, w.info(n).shape]));
+    checkWeightsMatch(cfg, shapes, dir);
     const model = new LLaDAModel(opts.device, cfg, dtype);
     try {
-      await upload(model, w, opts);
+      await upload(model, w, opts, dir);
     } catch (e) {
       model.dispose();
       throw e;
@@ -126,12 +105,24 @@ export async function loadModel(dir: string, opts: LoadOptions): Promise<LLaDAMo
 }
 
 /**
+ * NaN or infinite weights would sample garbage with exit 0: refused at load, naming the tensor (the
+ * scan is integer compares over chunks already in host memory, small beside reading them).
+ */
+function checkFinite(at: number, name: string, start: number, source: string): void {
+  if (at < 0) return;
+  throw new UserError(
+    `${source}: tensor ${name} holds NaN or infinity (element ${start + at}); the checkpoint is corrupt or its ` +
+      'training diverged: use an earlier checkpoint',
+  );
+}
+
+/**
  * Every tensor read, converted and uploaded in chunks of at most chunkBytes through reusable host
  * buffers, waiting for the queue every CHUNKS_PER_SYNC chunks so Dawn's upload staging drains:
  * host memory stays flat whatever the size of the largest tensor. A 16-bit parameter whose file
  * has the same dtype gets the file's bits as they are; any other pairing converts per chunk.
  */
-async function upload(model: LLaDAModel, w: CheckpointWeights, opts: LoadOptions): Promise<void> {
+async function upload(model: LLaDAModel, w: CheckpointWeights, opts: LoadOptions, source: string): Promise<void> {
   const rt = opts.device;
   const f32Chunk = Math.max(1, Math.floor((opts.chunkBytes ?? CHUNK_BYTES) / 4));
   // 16-bit chunks start on even elements: GPU copies need 4-byte aligned offsets.
@@ -156,10 +147,13 @@ async function upload(model: LLaDAModel, w: CheckpointWeights, opts: LoadOptions
     for (let start = 0; start < sizes[index]; start += chunk) {
       const n = Math.min(chunk, sizes[index] - start);
       let data: ArrayBufferView;
-      if (raw)
-        data = w.readRawRange(p.name, start, n); // the checkpoint's own 16-bit bits
-      else {
+      if (raw) {
+        const b = w.readRawRange(p.name, start, n); // the checkpoint's own 16-bit bits
+        checkFinite(firstNonFinite(b, dtype), p.name, start, source);
+        data = b;
+      } else {
         const f = w.readRange(p.name, start, n, scratch);
+        checkFinite(firstNonFinite(f, 'f32'), p.name, start, source);
         if (!half) data = f;
         else {
           if (bits.length < n) bits = new Uint16Array(scratch.length);

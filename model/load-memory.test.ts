@@ -4,7 +4,8 @@
 // openDevice({ limits })) is refused before anything is allocated, with what it needs and what
 // there is; tensors that disagree with config.json and a truncated shard are one-line UserErrors
 // that name the tensor or the file. The checkpoint is written with lazily produced tensors, so
-// writing it never holds it whole either; saving reads parameters back in ranges.
+// writing it never holds it whole either; saving reads parameters back in ranges. A NaN or infinite
+// weight is refused at load, naming the tensor.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
@@ -132,6 +133,42 @@ test('tensors that disagree with config.json, and a truncated shard, are one-lin
     const shard = join(bad, shardFileName(2, 4));
     truncateSync(shard, statSync(shard).size - 1000);
     await rejectsUser(loadModel(bad, { device: rt }), new RegExp(shardFileName(2, 4)), /run past the data section/);
+  } finally {
+    rmSync(bad, { recursive: true, force: true });
+  }
+});
+
+test('a NaN or infinite weight is refused at load with the tensor name (f32 and bf16 files)', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  const small = createConfig({ d_model: 16, n_heads: 2, n_kv_heads: 2, n_layers: 1, mlp_hidden_size: 16 });
+  const bad = mkdtempSync(join(tmpdir(), 'load-nan-'));
+  try {
+    saveConfig(bad, small);
+    const target = 'model.transformer.blocks.0.ff_proj.weight';
+    for (const [dtype, value] of [
+      ['F32', NaN],
+      ['BF16', -Infinity],
+      ['BF16', NaN],
+    ] as const) {
+      await saveShardedWeights(
+        bad,
+        parameterTable(small).map((p) => ({
+          name: p.name,
+          shape: p.shape,
+          data: () => {
+            const a = new Float32Array(numel(p.shape)).fill(0.01);
+            if (p.name === target) a[37] = value;
+            return a;
+          },
+        })),
+        { dtype },
+      );
+      await rejectsUser(
+        loadModel(bad, { device: rt }),
+        /blocks\.0\.ff_proj\.weight holds NaN or infinity \(element 37\)/,
+      );
+    }
   } finally {
     rmSync(bad, { recursive: true, force: true });
   }

@@ -5,8 +5,19 @@
 // whatever the model's size; no GPU is needed. The merge sums in float64 and rounds once to the
 // output dtype (default: the base's own). config.json is copied with its torch_dtype updated (other
 // keys, such as LLaDA's auto_map, kept), and so are the tokenizer files and remote-code *.py files.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// The output appears whole or not at all: written in a temporary sibling folder, renamed at the end.
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../engine/errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { loadConfig } from './config.ts';
@@ -48,6 +59,9 @@ export async function mergeAdapter(
   if (resolve(outDir) === resolve(baseDir) || resolve(outDir) === resolve(adapterDir)) {
     throw new UserError(`--out ${outDir} must be a new folder, not the base or the adapter`);
   }
+  if (existsSync(outDir) && (!statSync(outDir).isDirectory() || readdirSync(outDir).length > 0)) {
+    throw new UserError(`--out ${outDir} already exists; give a new folder (or remove that one)`);
+  }
   const cfg = loadConfig(baseDir);
   const adapter = readPeftAdapter(adapterDir, cfg); // every shape checked against the base
   const byWeight = new Map(adapter.modules.map((m) => [`${m.path}.weight`, m]));
@@ -75,17 +89,29 @@ export async function mergeAdapter(
         },
       };
     });
+    // Written into a temporary sibling folder renamed to --out at the end: a failure (disk full,
+    // Ctrl-C) leaves no half-written model folder that would load as a complete one.
+    const tmp = join(dirname(resolve(outDir)), `.${basename(resolve(outDir))}.tmp-merge-${process.pid}`);
     try {
-      mkdirSync(outDir, { recursive: true });
+      mkdirSync(dirname(resolve(outDir)), { recursive: true });
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp);
     } catch (e) {
       throw new UserError(`cannot create --out ${outDir}: ${(e as Error).message}`);
     }
-    const files = await saveShardedWeights(outDir, sources);
-    const json = JSON.parse(readFileSync(join(baseDir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    json.torch_dtype = TORCH_NAME[dtype];
-    writeFileAtomic(join(outDir, 'config.json'), JSON.stringify(json, null, 2) + '\n');
-    for (const f of readdirSync(baseDir)) if (COPIED.test(f)) copyFileSync(join(baseDir, f), join(outDir, f));
-    return { dtype, merged: adapter.modules.length, files };
+    try {
+      const written = await saveShardedWeights(tmp, sources);
+      const json = JSON.parse(readFileSync(join(baseDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+      json.torch_dtype = TORCH_NAME[dtype];
+      writeFileAtomic(join(tmp, 'config.json'), JSON.stringify(json, null, 2) + '\n');
+      for (const f of readdirSync(baseDir)) if (COPIED.test(f)) copyFileSync(join(baseDir, f), join(tmp, f));
+      if (existsSync(outDir)) rmdirSync(outDir); // empty (checked above); rename onto a folder is POSIX-only
+      renameSync(tmp, outDir);
+      return { dtype, merged: adapter.modules.length, files: written.map((f) => join(outDir, basename(f))) };
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
   } finally {
     w.close();
   }

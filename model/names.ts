@@ -71,6 +71,16 @@ export function checkWeightsMatch(
   available: ReadonlyMap<string, readonly number[]>,
   source: string,
 ): void {
+  // Counted before the table is built: a config.json with a million layers must not build one.
+  const one = parameterTable({ ...cfg, n_layers: 1 }).length;
+  const perLayer = parameterTable({ ...cfg, n_layers: 2 }).length - one;
+  const count = one + (cfg.n_layers - 1) * perLayer;
+  if (count > available.size) {
+    throw new UserError(
+      `${source}: weights do not match config.json: its n_layers ${cfg.n_layers} needs ${count} tensors, the ` +
+        `weights hold ${available.size}`,
+    );
+  }
   const table = parameterTable(cfg);
   const problems: string[] = [];
   const expected = new Set<string>();

@@ -1,7 +1,8 @@
 // Tests for tokenizer.ts, char-tokenizer.ts and chat-format.ts: the char tokenizer builds, saves,
 // loads back through @huggingface/tokenizers and round-trips text; special ids sit where
 // createConfig expects them; chats render exactly LLaDA's format, through the Jinja template and
-// through the fallback alike; bad input and broken tokenizer files are UserErrors.
+// through the fallback alike; bad input and broken tokenizer files are UserErrors, a token id of
+// 1e9 at once, and a chat template's range() and output are bounded.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
@@ -169,6 +170,33 @@ test('broken or foreign tokenizer files are UserErrors naming the file', () => {
   );
   const badTemplate = { ...tok.files, tokenizerConfig: { ...tok.files.tokenizerConfig, chat_template: '{% for %}' } };
   expectUserError(() => tokenizerFromFiles(badTemplate, 'src3'), 'src3', 'chat_template');
+});
+
+test('a token id far past the vocabulary is refused at once, not walked to', () => {
+  const files = charTokenizerFiles('ab');
+  (files.tokenizerJson.model as { vocab: Record<string, number> }).vocab['b'] = 1e9;
+  const t0 = performance.now();
+  expectUserError(() => tokenizerFromFiles(files, 'src'), 'src', 'token "b" has id 1000000000', 'below');
+  assert.ok(performance.now() - t0 < 1000, 'refused in well under a second (it took minutes)');
+  (files.tokenizerJson.model as { vocab: Record<string, number> }).vocab['b'] = -3;
+  expectUserError(() => tokenizerFromFiles(files, 'src'), 'token "b" has id -3');
+});
+
+test("a checkpoint's chat template cannot allocate without limit: range() budget, output cap", () => {
+  const withTemplate = (t: string) =>
+    tokenizerFromFiles({ ...tok.files, tokenizerConfig: { ...tok.files.tokenizerConfig, chat_template: t } }, 'src');
+  const msgs: ChatMessage[] = [{ role: 'user', content: 'hello' }];
+  const huge = withTemplate('{% for i in range(1000000000) %}{{ i }}{% endfor %}');
+  expectUserError(() => huge.applyChat(msgs, { addGenerationPrompt: true }), 'src', 'range() past 100000 items');
+  // within the range budget, but 5 chars x 50000 x 2 loops of output from 9 characters of messages
+  const wide = withTemplate(
+    '{% for i in range(50000) %}{% for m in messages %}{{ m.content }}{% endfor %}{% endfor %}' +
+      '{% for i in range(50000) %}{{ messages[0].content }}{% endfor %}',
+  );
+  expectUserError(() => wide.applyChat(msgs, { addGenerationPrompt: true }), 'src', 'rendered 500000 characters');
+  // what a template may do: its own loop over a few items, within the budget and the cap
+  const fine = withTemplate('{% for i in range(3) %}{{ i }}{% endfor %}{{ messages[0].content }}');
+  assert.is(fine.applyChat(msgs, { addGenerationPrompt: true }), '012hello');
 });
 
 test.run();

@@ -12,6 +12,7 @@ import { Tokenizer as HfTokenizerClass } from '@huggingface/tokenizers';
 import { UserError } from '../engine/errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { SPECIAL, renderLladaChat, type ChatMessage } from './chat-format.ts';
+import { renderChatTemplate } from './chat-template.ts';
 import { charTokenizerFiles } from './char-tokenizer.ts';
 
 export { SPECIAL, renderLladaChat, LLADA_CHAT_TEMPLATE, type ChatMessage } from './chat-format.ts';
@@ -76,8 +77,38 @@ function chatTemplateOf(config: Record<string, unknown>, source: string): string
   throw new UserError(`${source}: chat_template must be a string or a list of {name, template}`);
 }
 
+/**
+ * Token ids in tokenizer.json (the model's vocab and added_tokens) must be non-negative integers
+ * and near-dense: the tokenizer library walks the id range, so a single id of 1e9 took minutes.
+ * Ids up to twice the number of tokens (plus 1024) are accepted: real vocabularies have small gaps.
+ */
+function checkTokenIds(json: Record<string, unknown>, source: string): void {
+  const ids: [string, unknown][] = [];
+  const vocab = (json.model as { vocab?: unknown } | undefined)?.vocab;
+  // BPE/WordPiece/WordLevel: {token: id}; Unigram: [[piece, score], ...] whose ids are positions.
+  if (vocab && typeof vocab === 'object' && !Array.isArray(vocab)) ids.push(...Object.entries(vocab));
+  const added = Array.isArray(json.added_tokens) ? (json.added_tokens as { id?: unknown; content?: unknown }[]) : [];
+  for (const t of added) ids.push([String(t?.content), t?.id]);
+  const count = (Array.isArray(vocab) ? vocab.length : ids.length - added.length) + added.length;
+  const limit = 2 * count + 1024;
+  for (const [token, id] of ids) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      throw new UserError(
+        `${source}: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; ids are integers >= 0`,
+      );
+    }
+    if (id >= limit) {
+      throw new UserError(
+        `${source}: token ${JSON.stringify(token)} has id ${id}, far past the ${count} tokens it holds (ids must be ` +
+          `nearly dense: below ${limit}, twice the token count plus 1024); the file is damaged`,
+      );
+    }
+  }
+}
+
 /** Build from already-parsed files; `source` names them in errors. */
 export function tokenizerFromFiles(files: TokenizerFiles, source: string): Tokenizer {
+  checkTokenIds(files.tokenizerJson, source);
   let hf: HfTokenizer;
   try {
     hf = new HfTokenizerCtor(structuredClone(files.tokenizerJson), structuredClone(files.tokenizerConfig));
@@ -164,17 +195,18 @@ export function tokenizerFromFiles(files: TokenizerFiles, source: string): Token
     idToToken: (id) => hf.id_to_token(id),
     applyChat(messages, { addGenerationPrompt }) {
       if (compiled === null) return renderLladaChat(messages, addGenerationPrompt, bosToken);
-      try {
-        return compiled.render({
+      return renderChatTemplate(
+        compiled,
+        {
           messages,
           add_generation_prompt: addGenerationPrompt,
           bos_token: bosToken,
           eos_token: hf.id_to_token(eosId),
           pad_token: hf.id_to_token(padId),
-        });
-      } catch (e) {
-        throw new UserError(`${source}: chat_template failed to render (${(e as Error).message})`);
-      }
+        },
+        messages,
+        source,
+      );
     },
   };
 }

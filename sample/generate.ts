@@ -100,6 +100,10 @@ export function checkOptions(
   ] as const) {
     if (!Number.isInteger(v) || v < 1) bad(`--${k} must be a positive integer, got ${v}`);
   }
+  // Each step commits at least one token (LLaDA's schedule gives extra steps nothing to do), and a
+  // step count past the tokens would only size schedules by it: refused before anything is built.
+  if (o.steps > o.genLength)
+    bad(`--steps ${o.steps} is more than --gen-length ${o.genLength}: each step commits at least one token`);
   if (o.genLength % o.blockLength !== 0)
     bad(`--gen-length ${o.genLength} is not divisible by --block-length ${o.blockLength}`);
   const numBlocks = o.genLength / o.blockLength;

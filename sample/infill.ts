@@ -45,6 +45,7 @@ export async function infill(
   rows.forEach((r, b) => {
     if (!r.includes(o.maskId)) throw new UserError(`infill prompt ${b + 1} has no mask span to fill`);
   });
+  if (o.steps > L) throw new UserError(`--steps ${o.steps} is more than the ${L} tokens of the longest infill prompt`);
 
   const x = new Int32Array(B * L).fill(padId);
   rows.forEach((r, b) => x.set(r, b * L));

@@ -2,11 +2,12 @@
 // its bytes on disk and on the GPU unchanged), resume through the CLI is exact (adapter and moments
 // bit for bit), `merge --dtype f32` gives the logits of base + adapter, and bad input (unknown
 // target module, rank 0 or above the layer, an adapter for another base, a folder without
-// adapter_config.json) stops with one line and exit code 1.
+// adapter_config.json) stops with one line and exit code 1; a merge that fails writing leaves no
+// half-written output folder.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -156,6 +157,32 @@ test('merge --dtype f32 gives the logits of base + adapter (within 1e-5 of max |
   assert.ok(err <= 1e-5 * max, `max |merged - (base + adapter)| ${err} vs max |logit| ${max}`);
   const moved = Math.max(...noAdapter.map((v, i) => Math.abs(v - want[i])));
   assert.ok(moved > 1e-2 * max, `the adapter changes the logits (${moved})`);
+});
+
+test('a merge that fails writing leaves neither --out nor a temporary folder; an existing --out is refused', () => {
+  const adapter = join(tmp, 'ext'); // written by the test above
+  if (!existsSync(adapter)) return;
+  for (const fault of ['config.json:ENOSPC', 'model.safetensors:EROFS']) {
+    const out = join(tmp, 'merge-fail');
+    const r = spawnSync(process.execPath, [BIN, 'merge', '--checkpoint', base, '--adapter', adapter, '--out', out], {
+      encoding: 'utf8',
+      cwd: tmp,
+      timeout: 240_000,
+      env: { ...process.env, DLLM_WGPU_TEST_FAIL_WRITE: fault },
+    });
+    assert.is(r.status, 1, `${fault}: ${r.stderr}`);
+    assert.match(r.stderr, /no space left on device|read-only file system/, fault);
+    assert.not.match(r.stderr, /^\s+at /m, `${fault}: no stack trace`);
+    assert.not.ok(existsSync(out), `${fault}: no half-written --out`);
+    assert.equal(
+      readdirSync(tmp).filter((n) => n.includes('.tmp-')),
+      [],
+      `${fault}: no temporary folder left`,
+    );
+  }
+  const r = run(['merge', '--checkpoint', 'base', '--adapter', 'ext', '--out', 'merged']);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /--out merged already exists; give a new folder/);
 });
 
 test('bad LoRA input: one-line errors, exit 1', () => {

@@ -3,7 +3,7 @@
 // stream word = e), so the order is a pure function of (shuffle_seed, epoch) and a run resumed from
 // a saved DataPosition {epoch, index} sees exactly the rows the uninterrupted run would have.
 // Batches run across epoch boundaries (no dropped remainder). Deliberately no prefetching, workers
-// or length bucketing: rows are already fixed-length and in memory.
+// or length bucketing: rows are already fixed-length, read from the token store one by one.
 import { UserError } from '../engine/errors.ts';
 import { STREAM_TAG, philoxPermutation, streamOf } from '../kernels/rng/philox.ts';
 import type { TokenizedDataset } from './data.ts';
@@ -102,9 +102,7 @@ export function makeBatch(ds: TokenizedDataset, rows: readonly number[]): Batch 
   };
   rows.forEach((r, b) => {
     if (!Number.isInteger(r) || r < 0 || r >= ds.nRows) throw new RangeError(`row ${r} not in [0, ${ds.nRows})`);
-    batch.inputIds.set(ds.inputIds.subarray(r * T, (r + 1) * T), b * T);
-    batch.promptMask.set(ds.promptMask.subarray(r * T, (r + 1) * T), b * T);
-    batch.lossMask.set(ds.lossMask.subarray(r * T, (r + 1) * T), b * T);
+    ds.store.readRow(r, batch.inputIds, batch.promptMask, batch.lossMask, b);
     batch.answerLength[b] = ds.answerLength[r]!;
   });
   return batch;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { UserError } from '../engine/errors.ts';
 import { loadJsonlDataset, tokenizeExamples, type TokenizeOptions } from './data.ts';
 import { DataOrder, epochPermutation, makeBatch, sequentialBatches, type DataPosition } from './data-order.ts';
-import { decode, fakeTokenizer } from './fake-tokenizer.test-util.ts';
+import { allRows, decode, fakeTokenizer } from './fake-tokenizer.test-util.ts';
 
 const FC = { seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined, numRuns: 100 };
 const dir = mkdtempSync(join(tmpdir(), 'dllm-data-'));
@@ -45,12 +45,12 @@ test('prompt_response: prompt, answer, EOS, EOS padding; masks and answer length
   const tok = fakeTokenizer();
   const ds = loadJsonlDataset(jsonl([{ prompt: '1+2=', response: '3' }]), tok, opts());
   assert.is(ds.format, 'prompt_response');
-  assert.is(decode(row(ds.inputIds, 0, 8)), '1+2=3$$$');
-  assert.equal(row(ds.promptMask, 0, 8), [1, 1, 1, 1, 0, 0, 0, 0]);
-  assert.equal(row(ds.lossMask, 0, 8), [0, 0, 0, 0, 1, 1, 1, 1]);
+  assert.is(decode(row(allRows(ds).inputIds, 0, 8)), '1+2=3$$$');
+  assert.equal(row(allRows(ds).promptMask, 0, 8), [1, 1, 1, 1, 0, 0, 0, 0]);
+  assert.equal(row(allRows(ds).lossMask, 0, 8), [0, 0, 0, 0, 1, 1, 1, 1]);
   assert.is(ds.answerLength[0], 4);
   const noPad = loadJsonlDataset(jsonl([{ prompt: '1+2=', response: '3' }]), tok, opts({ supervisePadding: false }));
-  assert.equal(row(noPad.lossMask, 0, 8), [0, 0, 0, 0, 1, 1, 0, 0]);
+  assert.equal(row(allRows(noPad).lossMask, 0, 8), [0, 0, 0, 0, 1, 1, 0, 0]);
   assert.is(noPad.answerLength[0], 2);
 });
 
@@ -60,8 +60,8 @@ test('prompt_response with the chat template ends the answer with EOT', () => {
     fakeTokenizer(),
     opts({ seqLength: 12, useChatTemplate: true }),
   );
-  assert.is(decode(row(ds.inputIds, 0, 12)), 'U:hi\nA:yo#$$');
-  assert.equal(row(ds.promptMask, 0, 12), [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0]);
+  assert.is(decode(row(allRows(ds).inputIds, 0, 12)), 'U:hi\nA:yo#$$');
+  assert.equal(row(allRows(ds).promptMask, 0, 12), [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0]);
 });
 
 test('messages: earlier turns are prompt, only the last assistant answer is supervised', () => {
@@ -73,7 +73,7 @@ test('messages: earlier turns are prompt, only the last assistant answer is supe
   ];
   const ds = loadJsonlDataset(jsonl([{ messages: msgs }]), fakeTokenizer(), opts({ seqLength: 16 }));
   assert.is(ds.format, 'messages');
-  assert.is(decode(row(ds.inputIds, 0, 16)), 'U:a\nb\nU:c\nA:dd#$');
+  assert.is(decode(row(allRows(ds).inputIds, 0, 16)), 'U:a\nb\nU:c\nA:dd#$');
   assert.is(ds.answerLength[0], 4); // "dd", EOT, one padding EOS
   throwsUser(
     () => loadJsonlDataset(jsonl([{ messages: msgs }]), fakeTokenizer({ chat: false }), opts({ seqLength: 16 })),
@@ -90,15 +90,15 @@ test('text: documents packed with EOS between them, every position supervised', 
   const ds = loadJsonlDataset(jsonl([{ text: 'ab' }, { text: 'cde' }]), fakeTokenizer(), opts({ seqLength: 4 }));
   assert.is(ds.format, 'text');
   assert.is(ds.nRows, 2);
-  assert.is(decode(ds.inputIds), 'ab$cde$$');
-  assert.equal(Array.from(ds.promptMask), [0, 0, 0, 0, 0, 0, 0, 0]);
-  assert.equal(Array.from(ds.lossMask), [1, 1, 1, 1, 1, 1, 1, 1]);
+  assert.is(decode(allRows(ds).inputIds), 'ab$cde$$');
+  assert.equal(Array.from(allRows(ds).promptMask), [0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.equal(Array.from(allRows(ds).lossMask), [1, 1, 1, 1, 1, 1, 1, 1]);
   const noPad = loadJsonlDataset(
     jsonl([{ text: 'ab' }, { text: 'cde' }]),
     fakeTokenizer(),
     opts({ seqLength: 4, supervisePadding: false }),
   );
-  assert.equal(Array.from(noPad.lossMask), [1, 1, 1, 1, 1, 1, 1, 0]);
+  assert.equal(Array.from(allRows(noPad).lossMask), [1, 1, 1, 1, 1, 1, 1, 0]);
   assert.equal(Array.from(noPad.answerLength), [4, 3]);
 });
 
@@ -142,7 +142,7 @@ test('over-long examples: truncated, dropped or an error, with counts', () => {
   ]);
   const t = loadJsonlDataset(p, tok, opts());
   assert.equal([t.stats.truncated, t.stats.dropped, t.nRows], [1, 1, 2]);
-  assert.is(decode(row(t.inputIds, 0, 8)), '12=abcde'); // no end token after a cut answer
+  assert.is(decode(row(allRows(t).inputIds, 0, 8)), '12=abcde'); // no end token after a cut answer
   const d = loadJsonlDataset(p, tok, opts({ truncation: 'drop' }));
   assert.equal([d.stats.truncated, d.stats.dropped, d.nRows], [0, 2, 1]);
   throwsUser(

@@ -1,14 +1,17 @@
 // Training data: JSONL in three formats ({"text"} documents, {"prompt","response"} pairs, OpenAI
 // {"messages"} through the chat template) or builtin task examples, parsed, checked and tokenised
 // once; train/data-rows.ts lays the ids out as LLaDA's unshifted rows (no next-token shift) kept in
-// memory as typed arrays. Errors name file:line; skip_malformed turns bad lines into a count.
+// a token store (train/token-store.ts). Files are read line by line (train/jsonl-lines.ts), never
+// as one string. Errors name file:line; skip_malformed turns bad lines into a count.
 // Deliberately not here: data order and batches (train/data-order.ts), masking (train/mdlm.ts).
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { jsonlLines } from './jsonl-lines.ts';
 import { UserError } from '../engine/errors.ts';
 import type { Example } from './tasks.ts';
 import { buildRows, emptyStats, type SftRecord, type TextRecord, type TokenizedDataset } from './data-rows.ts';
 
 export type { DataStats, TokenizedDataset } from './data-rows.ts';
+export { readRow } from './data-rows.ts';
 
 export interface ChatMessage {
   role: string;
@@ -60,6 +63,18 @@ function checkIds(ids: number[], tok: TrainTokenizer, where: string): number[] {
   return ids;
 }
 
+/** Ids of `text`, checked; a tokenizer's refusal (a character outside its vocabulary) names file:line. */
+function encodeAt(tok: TrainTokenizer, text: string, where: string): number[] {
+  let ids: number[];
+  try {
+    ids = tok.encode(text);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${where}: ${e.message}`);
+    throw e;
+  }
+  return checkIds(ids, tok, where);
+}
+
 function chat(tok: TrainTokenizer, messages: readonly ChatMessage[], what: string): string {
   if (!tok.applyChat) {
     throw new UserError(`${what} needs a tokenizer with a chat template, and this tokenizer has none`);
@@ -88,7 +103,7 @@ function toRecord(
   const rec = raw as Record<string, unknown>;
   if (format === 'text') {
     const text = field(rec, 'text', 'expected {"text": string}');
-    return { kind: 'text', where, ids: checkIds(tok.encode(text), tok, where) };
+    return { kind: 'text', where, ids: encodeAt(tok, text, where) };
   }
   const chatEnd = tok.eotId ?? tok.eosId;
   if (format === 'prompt_response') {
@@ -101,8 +116,8 @@ function toRecord(
     return {
       kind: 'sft',
       where,
-      prompt: checkIds(tok.encode(promptText), tok, where),
-      answer: checkIds(tok.encode(response), tok, where),
+      prompt: encodeAt(tok, promptText, where),
+      answer: encodeAt(tok, response, where),
       end: opts.useChatTemplate ? chatEnd : tok.eosId,
     };
   }
@@ -129,8 +144,8 @@ function toRecord(
   return {
     kind: 'sft',
     where,
-    prompt: checkIds(tok.encode(promptText), tok, where),
-    answer: checkIds(tok.encode(last.content), tok, where),
+    prompt: encodeAt(tok, promptText, where),
+    answer: encodeAt(tok, last.content, where),
     end: chatEnd,
   };
 }
@@ -141,13 +156,14 @@ function checkOptions(opts: TokenizeOptions): void {
   }
 }
 
-/** Tokenises a JSONL file (format given or detected from its first well-formed line). */
+/**
+ * Tokenises a JSONL file (format given or detected from its first well-formed line), line by line:
+ * no whole-file string, and rows go to a token store (train/token-store.ts).
+ */
 export function loadJsonlDataset(path: string, tok: TrainTokenizer, opts: TokenizeOptions): TokenizedDataset {
   checkOptions(opts);
-  let text: string;
   try {
     if (statSync(path).isDirectory()) throw new UserError(`dataset path ${path} is a folder; expected a .jsonl file`);
-    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, ''); // a UTF-8 byte-order mark is not data
   } catch (e) {
     if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
@@ -159,52 +175,55 @@ export function loadJsonlDataset(path: string, tok: TrainTokenizer, opts: Tokeni
   }
   const stats = emptyStats();
   let format: DataFormat | undefined = opts.format === 'auto' ? undefined : opts.format;
-  const lines = text.split('\n');
-  const parsed: { raw: unknown; where: string }[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].replace(/\r$/, '');
-    if (line.trim() === '') continue;
-    const where = `${path}:${i + 1}`;
-    try {
-      parsed.push({ raw: JSON.parse(line), where });
-    } catch (e) {
-      if (!opts.skipMalformed) {
-        throw new UserError(
-          `${where}: malformed JSON (${(e as Error).message}); fix the line or set skip_malformed = true`,
-        );
-      }
-      stats.malformedSkipped++;
-    }
-  }
-  if (format === undefined) {
-    for (const p of parsed) {
-      format = detectFormat(p.raw);
-      if (format) break;
-      if (!opts.skipMalformed) {
-        throw new UserError(
-          `${p.where}: cannot detect the data format: expected a "text", "prompt"+"response" or "messages" field; ` +
-            `set format explicitly`,
-        );
-      }
-    }
-    if (format === undefined) {
-      stats.malformedSkipped += parsed.length; // parsable JSON, but no record of any known shape
-      throw new UserError(`${path}: dataset is empty (${stats.malformedSkipped} malformed lines skipped)`);
-    }
-  }
-  const fmt = format;
   function* records(): Generator<SftRecord | TextRecord> {
-    for (const p of parsed) {
+    for (const { text, line } of jsonlLines(path)) {
+      if (text.trim() === '') continue;
+      const where = `${path}:${line}`;
+      let raw: unknown;
       try {
-        yield toRecord(p.raw, fmt, tok, opts, p.where);
+        raw = JSON.parse(text);
+      } catch (e) {
+        if (!opts.skipMalformed) {
+          throw new UserError(
+            `${where}: malformed JSON (${(e as Error).message}); fix the line or set skip_malformed = true`,
+          );
+        }
+        stats.malformedSkipped++;
+        continue;
+      }
+      if (format === undefined) {
+        format = detectFormat(raw);
+        if (format === undefined) {
+          if (!opts.skipMalformed) {
+            throw new UserError(
+              `${where}: cannot detect the data format: expected a "text", "prompt"+"response" or "messages" field; ` +
+                `set format explicitly`,
+            );
+          }
+          stats.malformedSkipped++;
+          continue;
+        }
+      }
+      try {
+        yield toRecord(raw, format, tok, opts, where);
       } catch (e) {
         if (!(e instanceof MalformedRecord)) throw e;
-        if (!opts.skipMalformed) throw new UserError(`${p.where}: ${e.message} (format ${fmt})`);
+        if (!opts.skipMalformed) throw new UserError(`${where}: ${e.message} (format ${format})`);
         stats.malformedSkipped++;
       }
     }
   }
-  return buildRows(records(), tok.eosId, opts, path, fmt, stats);
+  let ds: TokenizedDataset;
+  try {
+    // The format is known once the first record is built; buildRows reads it when it returns.
+    ds = buildRows(records(), tok.eosId, opts, path, 'text', stats);
+  } catch (e) {
+    if (format === undefined && e instanceof UserError && /dataset is empty after tokenisation/.test(e.message)) {
+      throw new UserError(`${path}: dataset is empty (${stats.malformedSkipped} malformed lines skipped)`);
+    }
+    throw e;
+  }
+  return { ...ds, format: format! };
 }
 
 /** Tokenises in-memory prompt/response pairs (builtin tasks); `source` names them in messages. */

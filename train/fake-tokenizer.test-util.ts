@@ -3,6 +3,8 @@
 // Its chat template is "U:<content>\nA:" per user turn (assistant turns: "<content>\n"), plain ASCII
 // so it tokenises with the same charset. Not the project's tokenizer (model/ writes that one).
 import type { ChatMessage, TrainTokenizer } from './data.ts';
+import type { TokenizedDataset } from './data-rows.ts';
+import { makeBatch, type Batch } from './data-order.ts';
 
 export const CHARSET = 'abcdefghijklmnopqrstuvwxyz0123456789+=:,. \nUA';
 
@@ -34,4 +36,12 @@ export function decode(ids: ArrayLike<number>): string {
     ids,
     (id) => CHARSET[id] ?? (id === CHARSET.length ? '$' : id === CHARSET.length + 2 ? '#' : '?'),
   ).join('');
+}
+
+/** Every row of a dataset, in order, as one batch (tests read a whole dataset's rows this way). */
+export function allRows(ds: TokenizedDataset): Batch {
+  return makeBatch(
+    ds,
+    Array.from({ length: ds.nRows }, (_, i) => i),
+  );
 }

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { tokenizeExamples, type TokenizeOptions } from './data.ts';
 import { makeBatch } from './data-order.ts';
 import { drawGenLength, layoutForGenLength } from './gen-length.ts';
-import { fakeTokenizer } from './fake-tokenizer.test-util.ts';
+import { allRows, fakeTokenizer } from './fake-tokenizer.test-util.ts';
 import { VALIDATION_STEP, foldNormalizer, mdlmCorrupt, stepNormalizer } from './mdlm.ts';
 import { batchLoss, stepBatch } from './trainer.ts';
 import { defaultTrainConfig } from './config-schema.ts';
@@ -57,9 +57,13 @@ test('a row laid out for gen length G is the row built with seq_length = prompt 
           const L = lens[b];
           const alone = tokenizeExamples([e], tok, { ...OPTS, supervisePadding, seqLength: L }, 'y');
           const row = <A extends ArrayLike<number>>(a: A) => Array.from(a).slice(b * out.T, (b + 1) * out.T);
-          assert.equal(row(out.inputIds).slice(0, L), Array.from(alone.inputIds), `ids of row ${b}`);
-          assert.equal(row(out.lossMask).slice(0, L), Array.from(alone.lossMask), `loss mask of row ${b}`);
-          assert.equal(row(out.promptMask).slice(0, L), Array.from(alone.promptMask), `prompt mask of row ${b}`);
+          assert.equal(row(out.inputIds).slice(0, L), Array.from(allRows(alone).inputIds), `ids of row ${b}`);
+          assert.equal(row(out.lossMask).slice(0, L), Array.from(allRows(alone).lossMask), `loss mask of row ${b}`);
+          assert.equal(
+            row(out.promptMask).slice(0, L),
+            Array.from(allRows(alone).promptMask),
+            `prompt mask of row ${b}`,
+          );
           assert.is(out.answerLength[b], alone.answerLength[0]);
           // past the row's end: hidden from attention, never masked (prompt), never supervised
           const tail = (a: number[]) => a.slice(L);

@@ -11,7 +11,7 @@ import { InterruptedError } from '../engine/errors.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { resolvedConfigToToml, type TrainConfig } from './config.ts';
-import { adoptTrainingIds, buildRun } from './setup.ts';
+import { adoptTrainingIds, buildRun, checkRunFits } from './setup.ts';
 import { DataOrder } from './data-order.ts';
 import { describeDataset, type TokenizedDataset } from './data.ts';
 import { cleanStaleTemps, newestCheckpoint } from './checkpoint-dir.ts';
@@ -65,6 +65,7 @@ async function trainIn(
   const runDir = folder.dir;
   const plan = folder.plan;
   const resume = plan.kind === 'resume' ? plan.from : plan.kind === 'complete' ? newestCheckpoint(runDir) : undefined;
+  checkRunFits(rt, cfg);
   const configToml = resolvedConfigToToml(cfg);
   if (plan.kind !== 'complete') {
     rmSync(join(runDir, 'summary.json'), { force: true }); // a continued run has no results until it ends
@@ -78,7 +79,7 @@ async function trainIn(
   let model = parts.model;
   o.log(describeDataset(parts.train));
   if (parts.val) o.log(describeDataset(parts.val));
-  model.checkIds(parts.train.inputIds, `${parts.train.source}`);
+  model.checkIds([parts.train.maxId], `${parts.train.source}`);
   let startStep = 0;
   let data = new DataOrder(parts.train.nRows, cfg.dataset.shuffle_seed);
   if (resume) {

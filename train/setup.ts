@@ -11,6 +11,7 @@ import type { LLaDAModel } from '../model/llada.ts';
 import { buildCharTokenizer, loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import { createModel, loadModel, parseDtype } from '../model/io.ts';
 import { addLora, loraSpecs } from '../model/lora-io.ts';
+import { checkPlan, memoryPlan, planLimits } from '../model/memory-plan.ts';
 import type { TrainConfig } from './config.ts';
 import { loadJsonlDataset, tokenizeExamples, type TokenizedDataset, type TokenizeOptions } from './data.ts';
 import { taskExamples, type TaskName } from './tasks.ts';
@@ -85,12 +86,7 @@ function checkGenLength(cfg: TrainConfig, ds: TokenizedDataset): void {
   if (ds.format === 'text') {
     throw new UserError(`${ds.source}: dataset.gen_length lays out prompt/response rows, and this data is text`);
   }
-  let longest = 0;
-  for (let r = 0; r < ds.nRows; r++) {
-    let P = 0;
-    while (P < ds.T && ds.promptMask[r * ds.T + P]) P++;
-    longest = Math.max(longest, P);
-  }
+  const longest = ds.longestPrompt;
   if (longest + gMax > ds.T) {
     throw new UserError(
       `${ds.source}: the longest prompt (${longest} tokens) + dataset.gen_length max (${gMax}) exceeds seq_length ` +
@@ -148,6 +144,42 @@ export function trainingMemoryLine(cfg: TrainConfig): string {
     `# GPU memory for training (full fine-tuning, f32 master weights): ${count} parameters x 16 bytes = ` +
     `weights ${gib(4 * n)} + gradients ${gib(4 * n)} + AdamW moments ${gib(8 * n)} = ${gib(16 * n)}, plus activations\n`
   );
+}
+
+/**
+ * Refuses, before the run folder gets its config or anything is allocated, a run whose model, batch
+ * and sequence cannot fit this adapter (model/memory-plan.ts): parameters in the dtype training
+ * keeps them in, gradients and AdamW moments of what trains, activations of local_batch_size rows
+ * of dataset.seq_length tokens.
+ */
+export function checkRunFits(rt: Runtime, cfg: TrainConfig): void {
+  const tok = cfg.model.path ? null : makeTokenizer(cfg);
+  const mc = cfg.model.path
+    ? loadConfig(cfg.model.path)
+    : scratchModelConfig(cfg, tok!, cfg.dllm.mask_token_id ?? tok!.maskId);
+  const td = cfg.model.torch_dtype;
+  // LoRA keeps the base in its checkpoint's dtype, not known before its weights are opened: the
+  // narrowest is assumed here, and loading checks the real one.
+  const dtype = !cfg.peft ? 'f32' : td === 'float32' ? 'bf16' : parseDtype(td, 'model.torch_dtype');
+  const lim = planLimits(rt);
+  const plan = memoryPlan(
+    {
+      config: mc,
+      dtype,
+      rows: cfg.step_scheduler.local_batch_size,
+      seq: cfg.dataset.seq_length,
+      fullTraining: !cfg.peft,
+      adapterParams: cfg.peft ? loraSpecs(mc, cfg.peft).reduce((s, m) => s + m.rank * (m.inF + m.outF), 0) : 0,
+      backward: true,
+      recompute: cfg.distributed.activation_checkpointing,
+    },
+    lim,
+  );
+  const shrink =
+    'lower step_scheduler.local_batch_size (global_batch_size accumulates over several), dataset.seq_length or ' +
+    'the model size';
+  const recompute = cfg.distributed.activation_checkpointing ? '' : ', or turn on distributed.activation_checkpointing';
+  checkPlan(plan, lim, 'train', shrink, recompute);
 }
 
 /**
