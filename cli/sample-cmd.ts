@@ -82,7 +82,7 @@ function readMessagesFile(path: string) {
  */
 /** The upper end of `dataset.gen_length` in the training config saved beside a checkpoint, if any: a
  *  model trained on generation lengths up to G answers at G, not necessarily at longer ones. */
-function trainedGenLength(dir: string): number | undefined {
+export function trainedGenLength(dir: string): number | undefined {
   const path = join(dir, 'config.toml');
   if (!existsSync(path)) return undefined;
   try {

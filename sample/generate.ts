@@ -48,7 +48,7 @@ export interface GenerateOptions {
    * its output is what it had committed. The other rows sample what they would have (batch
    * invariance). A server drops a disconnected client's row this way.
    */
-  cancelled?(prompt: number): boolean;
+  cancelled?: (prompt: number) => boolean;
   /** After every step. `rows[b]` is the prompt index of batch row b (rows leave on `cancelled`). */
   onStep?(s: {
     x: Int32Array;
