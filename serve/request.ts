@@ -162,6 +162,22 @@ export function parseRequest(body: unknown, chat: boolean, model: LLaDAModel, li
   try {
     if (chat) {
       const messages = chatMessages(b);
+      if (!tok)
+        throw new HttpError(
+          400,
+          'this model has no tokenizer, so it has no chat template: use /v1/completions with token ids',
+          'messages',
+        );
+      try {
+        tok.encode(tok.applyChat([{ role: 'user', content: '' }], { addGenerationPrompt: true }));
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        throw new HttpError(
+          400,
+          `this model's tokenizer cannot encode its chat template (${e.message}): use /v1/completions`,
+          'messages',
+        );
+      }
       prompts = buildPrompts({
         texts: [],
         messages,
