@@ -1,10 +1,11 @@
 // `dllm-wgpu serve`: an OpenAI-compatible HTTP API over one loaded model (node:http, no framework).
-// Routes: GET /v1/models (and /v1/models/<id>), POST /v1/completions, POST /v1/chat/completions,
-// GET /v1/dllm/stats (queue and batch counters); anything else is a 404, and no route reads a
-// file, so no URL reaches outside the checkpoint. Responses are OpenAI's shapes (id, object,
-// created, model, choices with finish_reason, usage); `stream: true` answers with server-sent
-// events, one chunk per committed block and `data: [DONE]` last; with `dllm_steps: true` every
-// denoising step also comes as `event: dllm.step` (the generated region, masked positions null).
+// Routes: GET / (the web page, serve/page.ts), GET /v1/models (and /v1/models/<id>),
+// POST /v1/completions, POST /v1/chat/completions, GET /v1/dllm/stats (queue and batch counters);
+// anything else is a 404, and no route reads a file (the page is a string in the code), so no URL
+// reaches outside the checkpoint. Responses are OpenAI's shapes (id, object, created, model,
+// choices with finish_reason, usage); `stream: true` answers with server-sent events, one chunk per
+// committed block and `data: [DONE]` last; with `dllm_steps: true` every denoising step also comes
+// as `event: dllm.step` (the generated region, masked positions null).
 // Errors are OpenAI's error JSON: 400 bad input, 404, 405, 413 body over --max-body, 429 full
 // queue (with Retry-After), 503 shutting down, 500 a failure of the model run.
 // Deliberately not here: validation (request.ts), batching (batcher.ts), answer text (rows.ts).
@@ -15,6 +16,7 @@ import { endTokenIds } from '../model/tokenizer.ts';
 import { Batcher, type Job, type RowSink } from './batcher.ts';
 import { HttpError, parseRequest, type ParsedRequest, type ServeLimits } from './request.ts';
 import { RowText } from './rows.ts';
+import { PAGE_HTML } from './page.ts';
 
 export interface ServeOptions extends ServeLimits {
   /** The id /v1/models lists and responses carry. */
@@ -225,6 +227,14 @@ export function startServer(model: LLaDAModel, o: ServeOptions): DllmServer {
     const only = (m: string) => {
       if (method !== m) throw new HttpError(405, `${method} ${path}: use ${m}`);
     };
+    if (path === '/' || path === '/index.html') {
+      only('GET');
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-length': Buffer.byteLength(PAGE_HTML),
+      });
+      return void res.end(PAGE_HTML);
+    }
     if (path === '/v1/models') {
       only('GET');
       return sendJson(res, 200, { object: 'list', data: [modelObj] });
