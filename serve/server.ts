@@ -268,6 +268,10 @@ export function startServer(model: LLaDAModel, o: ServeOptions): DllmServer {
       else sendError(res, new HttpError(500, `internal error: ${(e as Error).message}`));
     });
   });
+  // Idle keep-alive sockets stay open longer than clients keep them (undici: 4 s), so a client never
+  // reuses a socket the server is closing at that moment (Node's default, 5 s, races with it).
+  http.keepAliveTimeout = 65_000;
+  http.headersTimeout = 66_000;
   http.on('clientError', (_e, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
   });
