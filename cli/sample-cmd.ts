@@ -64,7 +64,7 @@ let parseToml: typeof import('smol-toml').parse;
 let buildPrompts: typeof import('../sample/prompt.ts').buildPrompts;
 let parseMessages: typeof import('../sample/prompt.ts').parseMessages;
 let peakRssBytes: typeof import('../bench/harness.ts').peakRssBytes;
-async function loadRunDeps() {
+export async function loadRunDeps() {
   ({ parse: parseToml } = await import('smol-toml'));
   ({ buildPrompts, parseMessages } = await import('../sample/prompt.ts'));
   ({ peakRssBytes } = await import('../bench/harness.ts'));

@@ -8,7 +8,7 @@ import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
 import { action, DTYPE_HELP, loadProgress, log, parseDtypeOpt, parseIntOpt, withDevice } from './run.ts';
 import { resolveCheckpointArg } from './checkpoint-arg.ts';
-import { trainedGenLength } from './sample-cmd.ts';
+import { loadRunDeps, trainedGenLength } from './sample-cmd.ts';
 import type { ParamDType } from '../model/params.ts';
 
 interface ServeFlags {
@@ -88,6 +88,7 @@ export function registerServe(program: Command, deviceOpts: () => DeviceOptions)
               const lora = loadAdapter(model, adapter);
               log(`LoRA adapter ${adapter}: ${lora.modules.size} modules, ${lora.count} parameters (not merged)`);
             }
+            await loadRunDeps(); // trainedGenLength reads the config.toml with smol-toml, loaded lazily
             const trained = trainedGenLength(ck.dir);
             const srv = startServer(model, {
               modelId: basename(resolve(o.checkpoint)),
