@@ -20,7 +20,7 @@ function walk(dir) {
     else if (name.endsWith('.test.ts')) files.push(relative(root, p));
   }
 }
-for (const d of ['engine', 'kernels', 'model', 'train', 'sample', 'cli', 'bench', 'tests']) {
+for (const d of ['engine', 'kernels', 'model', 'train', 'sample', 'serve', 'cli', 'bench', 'tests']) {
   try {
     walk(join(root, d));
   } catch {}

@@ -9,6 +9,8 @@ import { action, log, parseIntOpt, withDevice } from './run.ts';
 import type { BenchResult } from '../bench/harness.ts';
 import { PRESET_NAMES, SCALE_LORA, type ScalePresetName } from '../bench/scale-presets.ts';
 
+const SERVE_MAX_CLIENTS = 256; // bench/serve.ts's bound, spelled here so --help loads no bench code
+
 interface BenchFlags {
   json: boolean;
   peers: boolean;
@@ -20,6 +22,8 @@ interface BenchFlags {
   layers?: number;
   out?: string;
   lora?: boolean;
+  clients?: number;
+  seconds?: number;
 }
 
 export function registerBench(program: Command, deviceOpts: () => DeviceOptions): void {
@@ -28,11 +32,12 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
     .description(
       'benchmarks (not tests): kernels, a training step, sampling, CLI start-up; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run;\n' +
         '`scale` writes a random-weight LLaDA checkpoint of real size (once), loads it and samples (not part of all);\n' +
-        '`scale --lora` runs LoRA training steps on it instead of sampling',
+        '`scale --lora` runs LoRA training steps on it instead of sampling;\n' +
+        '`serve`: the HTTP server on loopback, N concurrent streaming clients against the same requests one by one (not part of all)',
     )
     .addArgument(
-      new Argument('[section]', 'kernels | train | sample | startup | all | scale')
-        .choices(['kernels', 'train', 'sample', 'startup', 'all', 'scale'])
+      new Argument('[section]', 'kernels | train | sample | startup | all | scale | serve')
+        .choices(['kernels', 'train', 'sample', 'startup', 'all', 'scale', 'serve'])
         .default('all'),
     )
     .option('--json', 'one JSON object per case on stdout', false)
@@ -40,7 +45,7 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
     .option('--repeat <n>', 'timed repetitions per case (after a warm-up)', parseIntOpt('--repeat', 1), 10)
     .option(
       '--checkpoint <dir>',
-      'trained long-generation model for the sample section (examples/sort-long.toml; default: newest in runs/sort-long)',
+      'sample: trained long-generation model (examples/sort-long.toml; default: newest in runs/sort-long); serve: the model to serve (default: newest in runs/addition, else a random one of its shape)',
     )
     .option('--report <file.md>', 'also write a Markdown report and an SVG chart (ours vs peers) beside it')
     .addOption(
@@ -64,6 +69,12 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
       `scale: instead of sampling, ${SCALE_LORA.steps} LoRA training steps (rank 8 on q/k/v/attn_out, frozen bf16 base, ` +
         `batch ${SCALE_LORA.batch} x ${SCALE_LORA.seqLength} tokens, recomputation on): s/step, peak RSS, GPU memory`,
     )
+    .option(
+      '--clients <n>',
+      `serve: concurrent streaming clients, 1-${SERVE_MAX_CLIENTS} (default 16)`,
+      parseIntOpt('--clients', 1, SERVE_MAX_CLIENTS),
+    )
+    .option('--seconds <n>', 'serve: time limit of each phase (default 300)', parseIntOpt('--seconds', 1))
     .action(
       action(async (section: string, o: BenchFlags) => {
         const scaleFlags = ['preset', 'layers', 'out', 'lora'] as const;
@@ -71,6 +82,9 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
         if (section !== 'scale' && stray.length) {
           throw new UserError(`--${stray[0]} applies to \`bench scale\` only (section here: ${section})`);
         }
+        const serveStray = (['clients', 'seconds'] as const).filter((f) => o[f] !== undefined);
+        if (section !== 'serve' && serveStray.length)
+          throw new UserError(`--${serveStray[0]} applies to \`bench serve\` only (section here: ${section})`);
         const preset = (o.preset ?? 'llada-8b') as ScalePresetName;
         const { printTable } = await import('../bench/harness.ts');
         const { benchAdamw, benchAttention, benchMatmul, benchXent } = await import('../bench/kernels.ts');
@@ -124,6 +138,17 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
             emit(await benchSampleTrained(dev, ckpt, o.checkpoint !== undefined, o.sampleLimit, log));
           }
           if (want('startup')) emit(benchStartup(o.repeat, log));
+          if (section === 'serve') {
+            const { benchServe } = await import('../bench/serve.ts');
+            emit(
+              await benchServe(dev, {
+                checkpoint: o.checkpoint,
+                clients: o.clients ?? 16,
+                seconds: o.seconds ?? 300,
+                log,
+              }),
+            );
+          }
           if (section === 'scale' && o.lora) {
             const { benchScaleLora } = await import('../bench/scale-lora.ts');
             emit(await benchScaleLora(dev, { preset, layers: o.layers, out: o.out, log }));

@@ -13,6 +13,7 @@ import { peftHelp } from '../train/config-peft.ts';
 import { distributedHelp } from '../train/config-schema.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { registerSample } from './sample-cmd.ts';
+import { registerServe } from './serve-cmd.ts';
 import { registerEval } from './eval-cmd.ts';
 import { registerBench } from './bench-cmd.ts';
 import { registerExportRecipe } from './export-recipe-cmd.ts';
@@ -187,6 +188,7 @@ export function register(program: Command, deviceOpts: () => DeviceOptions): voi
       }),
     );
   registerSample(program, deviceOpts);
+  registerServe(program, deviceOpts);
   registerEval(program, deviceOpts);
   registerBench(program, deviceOpts);
 }

@@ -64,7 +64,7 @@ let parseToml: typeof import('smol-toml').parse;
 let buildPrompts: typeof import('../sample/prompt.ts').buildPrompts;
 let parseMessages: typeof import('../sample/prompt.ts').parseMessages;
 let peakRssBytes: typeof import('../bench/harness.ts').peakRssBytes;
-async function loadRunDeps() {
+export async function loadRunDeps() {
   ({ parse: parseToml } = await import('smol-toml'));
   ({ buildPrompts, parseMessages } = await import('../sample/prompt.ts'));
   ({ peakRssBytes } = await import('../bench/harness.ts'));
@@ -82,7 +82,7 @@ function readMessagesFile(path: string) {
  */
 /** The upper end of `dataset.gen_length` in the training config saved beside a checkpoint, if any: a
  *  model trained on generation lengths up to G answers at G, not necessarily at longer ones. */
-function trainedGenLength(dir: string): number | undefined {
+export function trainedGenLength(dir: string): number | undefined {
   const path = join(dir, 'config.toml');
   if (!existsSync(path)) return undefined;
   try {

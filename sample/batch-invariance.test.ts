@@ -140,6 +140,69 @@ for (const [name, o] of cases) {
   });
 }
 
+test('a cancelled row leaves the batch: later forwards skip it, the others sample what they would have', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  const m = createModel(cfg, { device: rt, seed: 21 });
+  const o: RefOptions = {
+    steps: 6,
+    gen: 6,
+    block: 3,
+    cfgScale: 0,
+    temperature: 1,
+    remasking: 'low_confidence',
+    seed: 3,
+  };
+  const w = await weightsOf(m);
+  const want = cpuGenerate(cfg, w, A, o, MASK);
+  assert.ok(
+    want.every((s) => !decided(s, o)),
+    'a CPU step is undecided; pick another seed',
+  );
+  // prompts N1, A, N3 (lengths 6, 4, 8: P = 8, L = 14); N1 leaves after the second step
+  const prompts = [N1, A, N3];
+  const seen: number[][] = [];
+  let nfe = 0,
+    n1AtCancel: number[] = [];
+  const den = modelDenoiser(m);
+  const r = await generate(den, prompts, EOS, 64, {
+    steps: o.steps,
+    genLength: o.gen,
+    blockLength: o.block,
+    temperature: o.temperature,
+    remasking: o.remasking,
+    cfgScale: 0,
+    seed: o.seed,
+    maskId: MASK,
+    endIds: [EOS],
+    earlyStop: false,
+    cancelled: (p) => p === 0 && nfe >= 2,
+    onStep: (s) => {
+      nfe = s.nfe;
+      seen.push([...s.rows]);
+      const b = s.rows.indexOf(1);
+      assert.equal(Array.from(s.x.subarray(b * s.L + 4, (b + 1) * s.L)), want[s.nfe - 1].x, `A at step ${s.nfe}`);
+      if (s.rows.includes(0)) n1AtCancel = Array.from(s.x.subarray(8, 14));
+    },
+  });
+  den.dispose();
+  assert.equal(seen, [
+    [0, 1, 2],
+    [0, 1, 2],
+    [1, 2],
+    [1, 2],
+    [1, 2],
+    [1, 2],
+  ]);
+  // 2 forwards of 3 rows, then 4 of 2 rows (14 tokens each); N1 keeps what it had committed
+  assert.is(den.tokensEvaluated, 14 * (2 * 3 + 4 * 2));
+  assert.equal(r.outputIds[0], n1AtCancel);
+  assert.is(r.outputIds[0].filter((t) => t === MASK).length, 4, 'N1 left with 2 of its 6 positions filled');
+  assert.equal(r.outputIds[1], want[want.length - 1].x.slice(4));
+  assert.is(r.outputIds[2].length, 6);
+  m.dispose();
+});
+
 test('a left-padded row has its unpadded logits within the stated error', async () => {
   const rt = await gpuDevice();
   if (!rt) return;

@@ -42,6 +42,14 @@ export interface GenerateOptions {
   threshold?: number;
   /** Stop once every row has an end token with nothing masked before it. */
   earlyStop?: boolean;
+  /**
+   * generate() only: asked before every step for each row still in the batch (by its prompt's
+   * index); a row it answers true for leaves the batch, so later forwards no longer compute it, and
+   * its output is what it had committed. The other rows sample what they would have (batch
+   * invariance). A server drops a disconnected client's row this way.
+   */
+  cancelled?: (prompt: number) => boolean;
+  /** After every step. `rows[b]` is the prompt index of batch row b (rows leave on `cancelled`). */
   onStep?(s: {
     x: Int32Array;
     B: number;
@@ -50,6 +58,7 @@ export interface GenerateOptions {
     block: number;
     step: number;
     nfe: number;
+    rows: number[];
   }): void;
 }
 
@@ -172,6 +181,30 @@ export interface Seq {
   /** Per row: its seed, and the position its noise keys count as 0. */
   seeds: number[];
   origins: number[];
+  /** Per row: the index of its prompt (rows leave the batch on `o.cancelled`). */
+  rows: number[];
+  /** Rows that left the batch: their sequence as it was then, by prompt index. */
+  left: Map<number, Int32Array>;
+}
+
+/** Keep only batch rows `keep` of q (their order kept); the others' sequences go to q.left. */
+function keepRows(q: Seq, keep: number[]): void {
+  const { L } = q;
+  const pick = <T extends Int32Array | Float32Array | Uint8Array>(a: T): T => {
+    const out = new (a.constructor as new (n: number) => T)(keep.length * L);
+    keep.forEach((b, k) => out.set(a.subarray(b * L, (b + 1) * L), k * L));
+    return out;
+  };
+  q.rows.forEach((r, b) => {
+    if (!keep.includes(b)) q.left.set(r, q.x.slice(b * L, (b + 1) * L));
+  });
+  q.x = pick(q.x);
+  if (q.keyMask) q.keyMask = pick(q.keyMask);
+  if (q.cond) q.cond = pick(q.cond);
+  q.seeds = keep.map((b) => q.seeds[b]);
+  q.origins = keep.map((b) => q.origins[b]);
+  q.rows = keep.map((b) => q.rows[b]);
+  q.B = keep.length;
 }
 
 /**
@@ -188,15 +221,24 @@ export async function denoiseBlock(
   nfe0: number,
   o: GenerateOptions,
 ): Promise<number> {
-  const { x, B, L } = q;
+  let { x, B } = q;
+  const { L } = q;
   const suppress = o.logitsEosInf ? o.endIds : [];
-  const sched = Array.from({ length: B }, (_, b) => {
+  let sched = Array.from({ length: B }, (_, b) => {
     let cnt = 0;
     for (let i = s0; i < s1; i++) if (x[b * L + i] === o.maskId) cnt++;
     return transferSchedule(cnt, steps);
   });
   let nfe = nfe0;
   for (let step = 0; ; step++) {
+    const cancelled = o.cancelled;
+    if (cancelled && q.rows.some((r) => cancelled(r))) {
+      const keep = q.rows.flatMap((r, b) => (cancelled(r) ? [] : [b]));
+      sched = keep.map((b) => sched[b]);
+      keepRows(q, keep);
+      ({ x, B } = q);
+      if (!B) break;
+    }
     const masked: number[][] = Array.from({ length: B }, (_, b) => {
       const r: number[] = [];
       for (let i = s0; i < s1; i++) if (x[b * L + i] === o.maskId) r.push(i);
@@ -244,7 +286,7 @@ export async function denoiseBlock(
       }
       for (const i of pick) x[b * L + i] = tokens[b * L + i];
     }
-    o.onStep?.({ x, B, L, promptLen: q.promptLen, block: blk, step, nfe });
+    o.onStep?.({ x, B, L, promptLen: q.promptLen, block: blk, step, nfe, rows: q.rows });
   }
   return nfe;
 }
@@ -293,7 +335,7 @@ function makeSeq(rows: number[][], padId: number, extra: number, o: GenerateOpti
     for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) if (!keyMask || keyMask[b * L + i]) cond[b * L + i] = 1;
   }
   const origins = rows.map((r) => (extra > 0 ? P : P - r.length));
-  return { x, B, L, keyMask, cond, promptLen: P, seeds, origins };
+  return { x, B, L, keyMask, cond, promptLen: P, seeds, origins, rows: rows.map((_, b) => b), left: new Map() };
 }
 
 export async function generate(
@@ -313,8 +355,11 @@ export async function generate(
   for (let blk = 0; blk < numBlocks; blk++) {
     const s0 = P + blk * o.blockLength;
     nfe = await denoiseBlock(den, q, s0, s0 + o.blockLength, stepsPerBlock, blk, nfe, o);
-    if (o.earlyStop !== false && blk < numBlocks - 1 && allEnded(q, P, o)) break;
+    if (!q.B || (o.earlyStop !== false && blk < numBlocks - 1 && allEnded(q, P, o))) break;
   }
-  const outputIds = Array.from({ length: q.B }, (_, b) => Array.from(q.x.subarray(b * q.L + P, (b + 1) * q.L)));
+  const outputIds = prompts.map((_, r) => {
+    const b = q.rows.indexOf(r);
+    return Array.from(b >= 0 ? q.x.subarray(b * q.L + P, (b + 1) * q.L) : q.left.get(r)!.subarray(P));
+  });
   return { outputIds, nfe, seconds: (performance.now() - t0) / 1000 };
 }

@@ -58,7 +58,19 @@ export async function infill(
     rows.forEach((r, b) => r.forEach((t, i) => (cond![b * L + i] = t === o.maskId ? 0 : 1)));
   }
   // Rows are right-padded, so every row's noise positions count from its first token.
-  const q = { x, B, L, keyMask, cond, promptLen: 0, seeds: rowSeeds(B, o), origins: rows.map(() => 0) };
+  // No `cancelled` here: rows stay (q.rows is only read when o.cancelled is set, and infill drops it).
+  const q = {
+    x,
+    B,
+    L,
+    keyMask,
+    cond,
+    promptLen: 0,
+    seeds: rowSeeds(B, o),
+    origins: rows.map(() => 0),
+    rows: rows.map((_, b) => b),
+    left: new Map<number, Int32Array>(),
+  };
 
   const blocks: number[] = [];
   for (let s0 = 0; s0 < L; s0 += o.blockLength) {
@@ -69,7 +81,10 @@ export async function infill(
   let nfe = 0;
   for (let k = 0; k < blocks.length; k++) {
     const s0 = blocks[k];
-    nfe = await denoiseBlock(den, q, s0, Math.min(s0 + o.blockLength, L), steps[k], k, nfe, o);
+    nfe = await denoiseBlock(den, q, s0, Math.min(s0 + o.blockLength, L), steps[k], k, nfe, {
+      ...o,
+      cancelled: undefined,
+    });
   }
   const outputIds = rows.map((r, b) => Array.from(x.subarray(b * L, b * L + r.length)));
   return { outputIds, nfe, seconds: (performance.now() - t0) / 1000 };

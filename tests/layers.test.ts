@@ -1,4 +1,5 @@
-// The layering of the README's Architecture section, enforced: cli -> train/sample -> model -> kernels -> engine.
+// The layering of the README's Architecture section, enforced: cli -> train/sample/serve -> model -> kernels -> engine
+// (serve -> sample).
 // train and sample never import each other, nothing imports cli/ or bench/, the CPU references
 // import nothing from the engine, and no layer imports one above it.
 import { test } from 'uvu';
@@ -13,8 +14,9 @@ const ALLOWED: Record<string, string[]> = {
   model: ['model', 'kernels', 'engine'],
   train: ['train', 'model', 'kernels', 'engine'],
   sample: ['sample', 'model', 'kernels', 'engine'],
-  bench: ['bench', 'train', 'sample', 'model', 'kernels', 'engine'],
-  cli: ['cli', 'bench', 'train', 'sample', 'model', 'kernels', 'engine'],
+  serve: ['serve', 'sample', 'model', 'kernels', 'engine'],
+  bench: ['bench', 'serve', 'train', 'sample', 'model', 'kernels', 'engine'],
+  cli: ['cli', 'bench', 'serve', 'train', 'sample', 'model', 'kernels', 'engine'],
 };
 
 function files(dir: string): string[] {

@@ -1,0 +1,114 @@
+// The page at `/` in a real headless Chromium (Debian's, installed by scripts/setup-browser.sh
+// where missing; driven by puppeteer-core): a greedy run from the page draws the canvas from the
+// step events and ends with `sample --json`'s answer, token for token wherever the float64 sampler
+// decided by more than 1e-3; mid-run (slowed to 250 ms per step, end tokens off) the canvas shows masked and
+// committed cells side by side. DLLM_WGPU_SCREENSHOT=docs/serve-page.png saves that moment.
+// Without a browser the tests skip visibly, except under CI=true.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { closeDevice, gpuDevice } from './gpu.ts';
+import { endTokenIds } from '../model/tokenizer.ts';
+import { trimEnd } from '../sample/generate.ts';
+import {
+  assertAgrees,
+  firmPositions,
+  root,
+  startServe,
+  tinyCheckpoint,
+  type ServeProcess,
+  type TinyCheckpoint,
+} from './serve.test-util.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'serve-page-'));
+let ck: TinyCheckpoint;
+let srv: ServeProcess;
+let browser: Browser | undefined;
+
+function browserPath(): string | null {
+  const r = spawnSync('bash', [join(root, 'scripts/setup-browser.sh')], { encoding: 'utf8', timeout: 600_000 });
+  if (r.status === 0) return r.stdout.trim().split('\n').pop()!;
+  if (process.env.CI === 'true') throw new Error(`no browser for the page tests:\n${r.stderr}`);
+  console.warn(`SKIP page tests: ${r.stderr.trim()}`);
+  return null;
+}
+
+async function setKnobs(page: Page, knobs: Record<string, string>): Promise<void> {
+  for (const [id, v] of Object.entries(knobs))
+    await page.evaluate(`document.getElementById(${JSON.stringify(id)}).value = ${JSON.stringify(v)}`);
+}
+
+test('setup: a browser, a tiny checkpoint, a server', async () => {
+  const rt = await gpuDevice();
+  if (!rt) return;
+  const exe = browserPath();
+  if (!exe) return;
+  ck = await tinyCheckpoint(rt, join(tmp, 'ck'));
+  await closeDevice();
+  srv = await startServe(['--checkpoint', ck.dir]);
+  browser = await puppeteer.launch({ executablePath: exe, headless: true, args: ['--no-sandbox'] });
+});
+
+test("a greedy run from the page ends with sample --json's answer", async () => {
+  if (!browser) return;
+  const page = await browser.newPage();
+  await page.goto(`${srv.url}/`);
+  await page.waitForFunction("document.getElementById('model').textContent === 'ck'");
+  await setKnobs(page, { prompt: 'abc=', max_tokens: '8', block_length: '4', steps: '8' });
+  await page.click('#run');
+  await page.waitForFunction("document.body.dataset.state === 'done'", { timeout: 60_000 });
+  const got = JSON.parse((await page.evaluate('document.body.dataset.tokenIds')) as string) as number[];
+  const nfe = Number(await page.evaluate("document.getElementById('nfe').textContent"));
+  const cells = await page.$$eval('#canvas span', (s) => s.length);
+  const r = spawnSync(
+    process.execPath,
+    [join(root, 'bin/dev.js'), 'sample', '--checkpoint', ck.dir, '--prompt', 'abc=', '--mode', 'raw'].concat([
+      '--gen-length',
+      '8',
+      '--block-length',
+      '4',
+      '--json',
+    ]),
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  assert.is(r.status, 0, r.stderr);
+  const cli = JSON.parse(r.stdout) as { prompt_ids: number[]; output_ids: number[]; text: string };
+  const want = trimEnd(cli.output_ids, endTokenIds(ck.tok), ck.cfg.mask_token_id);
+  assertAgrees(got, want, firmPositions(ck, cli.prompt_ids, { gen: 8, block: 4, steps: 8 }), 'page');
+  assert.is(await page.evaluate("document.getElementById('output').textContent"), cli.text);
+  assert.ok(nfe >= 4 && nfe <= 8, `NFE ${nfe}`);
+  assert.is(cells, 8, 'a cell per generated position');
+  await page.close();
+});
+
+test('mid-run the canvas shows masked and committed cells (the screenshot)', async () => {
+  if (!browser) return;
+  const page = await browser.newPage();
+  await page.setViewport({ width: 900, height: 560 });
+  await page.goto(`${srv.url}/`);
+  await setKnobs(page, { prompt: 'the cat=', max_tokens: '32', block_length: '8', steps: '32', delay: '250' });
+  await page.click('#no_eos'); // the random model would end its answer in the first block
+  await page.click('#run');
+  await page.waitForFunction('Number(document.body.dataset.nfe) >= 13', { timeout: 60_000 });
+  const masked = await page.$$eval('#canvas span.m', (s) => s.length);
+  const shot = process.env.DLLM_WGPU_SCREENSHOT ?? join(tmp, 'page.png');
+  await page.screenshot({ path: shot });
+  assert.ok(masked > 0 && masked < 32, `${masked} of 32 cells masked mid-run`);
+  assert.ok(statSync(shot).size > 10_000, 'a screenshot was written');
+  await page.waitForFunction("document.body.dataset.state === 'done'", { timeout: 60_000 });
+  assert.is(await page.$$eval('#canvas span.m', (s) => s.length), 0, 'no mask left at the end');
+  await page.close();
+});
+
+test.after(async () => {
+  await browser?.close();
+  srv?.proc.kill('SIGTERM');
+  if (srv) await srv.exited;
+  await closeDevice();
+  rmSync(tmp, { recursive: true, force: true });
+});
+test.run();
