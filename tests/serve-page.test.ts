@@ -30,7 +30,7 @@ let srv: ServeProcess;
 let browser: Browser | undefined;
 
 function browserPath(): string | null {
-  const r = spawnSync('bash', [join(root, 'scripts/setup-browser.sh')], { encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync('bash', [join(root, 'scripts/setup-browser.sh')], { encoding: 'utf8', timeout: 1_800_000 });
   if (r.status === 0) return r.stdout.trim().split('\n').pop()!;
   if (process.env.CI === 'true') throw new Error(`no browser for the page tests:\n${r.stderr}`);
   console.warn(`SKIP page tests: ${r.stderr.trim()}`);
