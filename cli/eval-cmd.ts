@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
-import { action, loadProgress, log, parseIntOpt, withDevice, DTYPE_HELP, parseDtypeOpt } from './run.ts';
+import { action, loadCheckpointModel, log, parseIntOpt, withDevice, DTYPE_HELP, parseDtypeOpt } from './run.ts';
 import { resolveCheckpointArg } from './checkpoint-arg.ts';
 import type { ParamDType } from '../model/params.ts';
 import { TASK_NAMES, type TaskName } from '../train/task-names.ts';
@@ -100,31 +100,19 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
         const ck = resolveCheckpointArg(o.checkpoint);
         if (o.data !== undefined && !existsSync(o.data)) throw new UserError(`--data file not found: ${o.data}`);
         if (ck.note) log(ck.note);
-        const [{ loadModel }, { endTokenIds }, { defaultTrainConfig }, { loadJsonlDataset, readRow }] =
-          await Promise.all([
-            import('../model/io.ts'),
-            import('../model/tokenizer.ts'),
-            import('../train/config-schema.ts'),
-            import('../train/data.ts'),
-          ]);
+        const [{ endTokenIds }, { defaultTrainConfig }, { loadJsonlDataset, readRow }] = await Promise.all([
+          import('../model/tokenizer.ts'),
+          import('../train/config-schema.ts'),
+          import('../train/data.ts'),
+        ]);
         const [{ validationLoss }, { logLikelihood }, { checkBatchFits }] = await Promise.all([
           import('../train/trainer.ts'),
           import('../train/likelihood.ts'),
           import('../model/memory-plan.ts'),
         ]);
         await withDevice(deviceOpts(), async (dev) => {
-          const model = await loadModel(ck.dir, {
-            device: dev,
-            dtype: o.dtype === 'auto' ? undefined : o.dtype,
-            onProgress: loadProgress(ck.dir),
-          });
+          const model = await loadCheckpointModel(dev, ck, o);
           try {
-            const adapter = o.adapter ?? ck.adapter;
-            if (adapter) {
-              const { loadAdapter } = await import('../model/lora-io.ts');
-              const lora = loadAdapter(model, adapter);
-              log(`LoRA adapter ${adapter}: ${lora.modules.size} modules, ${lora.count} parameters (not merged)`);
-            }
             const tok = model.tokenizer;
             if (!tok) throw new UserError(`${ck.dir} has no tokenizer.json; eval needs it to encode prompts`);
             if (o.task) {
@@ -135,7 +123,7 @@ export function registerEval(program: Command, deviceOpts: () => DeviceOptions):
                 limit: o.maxExamples,
               });
               if (o.json) {
-                const out = { checkpoint: ck.dir, adapter: adapter ?? null, task: o.task, ...r };
+                const out = { checkpoint: ck.dir, adapter: o.adapter ?? ck.adapter ?? null, task: o.task, ...r };
                 process.stdout.write(JSON.stringify(out) + '\n');
               }
               return;

@@ -8,6 +8,8 @@ import { InvalidArgumentError } from 'commander';
 import { DeviceError, EngineError, EXIT, InterruptedError, UserError } from '../engine/errors.ts';
 import type { Device, DeviceOptions } from '../engine/device.ts';
 import type { ParamDType } from '../model/params.ts';
+import type { LLaDAModel } from '../model/llada.ts';
+import type { ResolvedCheckpoint } from './checkpoint-arg.ts';
 
 /**
  * A user-named text file (config, prompts, messages): a clear error when it is missing, a folder or
@@ -162,4 +164,33 @@ export function loadProgress(dir: string): (p: LoadProgress) => void {
       `loading ${dir}: ${gb(p.bytes)}/${gb(p.total)} GB (${pct}%), ${(rate / 1e6).toFixed(0)} MB/s, ETA ${eta.toFixed(0)} s`,
     );
   };
+}
+
+/**
+ * The model a resolved `--checkpoint` names, on `dev`, in `dtype` (auto: the checkpoint's own), with
+ * its LoRA adapter (`adapter`, else the LoRA run folder's) applied unmerged and logged; disposed again
+ * if the adapter does not fit it. For sample, eval and serve.
+ */
+export async function loadCheckpointModel(
+  dev: Device,
+  ck: ResolvedCheckpoint,
+  o: { dtype: ParamDType | 'auto'; adapter?: string },
+): Promise<LLaDAModel> {
+  const { loadModel } = await import('../model/io.ts');
+  const model = await loadModel(ck.dir, {
+    device: dev,
+    dtype: o.dtype === 'auto' ? undefined : o.dtype,
+    onProgress: loadProgress(ck.dir),
+  });
+  const adapter = o.adapter ?? ck.adapter;
+  if (!adapter) return model;
+  try {
+    const { loadAdapter } = await import('../model/lora-io.ts');
+    const lora = loadAdapter(model, adapter);
+    log(`LoRA adapter ${adapter}: ${lora.modules.size} modules, ${lora.count} parameters (not merged)`);
+    return model;
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
 }

@@ -8,7 +8,7 @@ import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
 import {
   action,
-  loadProgress,
+  loadCheckpointModel,
   log,
   parseFloatOpt,
   parseIntOpt,
@@ -237,7 +237,6 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
           throw new UserError('give --prompt TEXT, --prompts FILE.jsonl, --messages FILE.json or --prompt-ids 1,2,3');
         if (ck.note) log(ck.note);
         const [
-          { loadModel },
           { endTokenIds },
           { generate, trimEnd },
           { infill },
@@ -245,7 +244,6 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
           { renderLive },
           { checkBatchFits },
         ] = await Promise.all([
-          import('../model/io.ts'),
           import('../model/tokenizer.ts'),
           import('../sample/generate.ts'),
           import('../sample/infill.ts'),
@@ -254,18 +252,8 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
           import('../model/memory-plan.ts'),
         ]);
         await withDevice(deviceOpts(), async (dev) => {
-          const model = await loadModel(ck.dir, {
-            device: dev,
-            dtype: o.dtype === 'auto' ? undefined : o.dtype,
-            onProgress: loadProgress(ck.dir),
-          });
+          const model = await loadCheckpointModel(dev, ck, o);
           try {
-            const adapter = o.adapter ?? ck.adapter;
-            if (adapter) {
-              const { loadAdapter } = await import('../model/lora-io.ts');
-              const lora = loadAdapter(model, adapter);
-              log(`LoRA adapter ${adapter}: ${lora.modules.size} modules, ${lora.count} parameters (not merged)`);
-            }
             const tok = model.tokenizer;
             const built = buildPrompts({
               texts,

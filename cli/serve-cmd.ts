@@ -6,7 +6,7 @@ import { basename, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
-import { action, DTYPE_HELP, loadProgress, log, parseDtypeOpt, parseIntOpt, withDevice } from './run.ts';
+import { action, DTYPE_HELP, loadCheckpointModel, log, parseDtypeOpt, parseIntOpt, withDevice } from './run.ts';
 import { resolveCheckpointArg } from './checkpoint-arg.ts';
 import { loadRunDeps, trainedGenLength } from './sample-cmd.ts';
 import type { ParamDType } from '../model/params.ts';
@@ -71,23 +71,10 @@ export function registerServe(program: Command, deviceOpts: () => DeviceOptions)
       action(async (o: ServeFlags) => {
         const ck = resolveCheckpointArg(o.checkpoint);
         if (ck.note) log(ck.note);
-        const [{ loadModel }, { startServer }] = await Promise.all([
-          import('../model/io.ts'),
-          import('../serve/server.ts'),
-        ]);
+        const { startServer } = await import('../serve/server.ts');
         await withDevice(deviceOpts(), async (dev) => {
-          const model = await loadModel(ck.dir, {
-            device: dev,
-            dtype: o.dtype === 'auto' ? undefined : o.dtype,
-            onProgress: loadProgress(ck.dir),
-          });
+          const model = await loadCheckpointModel(dev, ck, o);
           try {
-            const adapter = o.adapter ?? ck.adapter;
-            if (adapter) {
-              const { loadAdapter } = await import('../model/lora-io.ts');
-              const lora = loadAdapter(model, adapter);
-              log(`LoRA adapter ${adapter}: ${lora.modules.size} modules, ${lora.count} parameters (not merged)`);
-            }
             await loadRunDeps(); // trainedGenLength reads the config.toml with smol-toml, loaded lazily
             const trained = trainedGenLength(ck.dir);
             const srv = startServer(model, {
