@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import type { Device } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
-import { createConfig } from '../model/config.ts';
+import { createConfig, tokenizerConfigFields } from '../model/config.ts';
 import { createModel, loadModel } from '../model/io.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 import { buildCharTokenizer } from '../model/tokenizer.ts';
@@ -79,11 +79,7 @@ async function benchModel(dev: Device, checkpoint: string | undefined, log: (s: 
     n_heads: 4,
     mlp_hidden_size: 192,
     max_sequence_length: 64,
-    vocab_size: tok.vocabSize,
-    embedding_size: tok.vocabSize,
-    mask_token_id: tok.maskId,
-    eos_token_id: tok.eosId,
-    pad_token_id: tok.padId,
+    ...tokenizerConfigFields(tok),
   });
   const m = createModel(cfg, { device: dev, seed: 1 });
   m.tokenizer = tok;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { UserError } from '../engine/errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { readConfigFields } from './config-fields.ts';
+import type { Tokenizer } from './tokenizer.ts';
 
 export type InitFn = 'mitchell' | 'normal' | 'kaiming_normal' | 'fan_in' | 'full_megatron';
 
@@ -153,6 +154,19 @@ export function loadConfig(dir: string): ModelConfig {
     throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
   }
   return parseConfig(json, path);
+}
+
+/** A config's vocabulary and special-token fields as a tokenizer defines them (the embedding as wide as the vocabulary). */
+export function tokenizerConfigFields(
+  tok: Pick<Tokenizer, 'vocabSize' | 'maskId' | 'eosId' | 'padId'>,
+): Pick<ModelConfig, 'vocab_size' | 'embedding_size' | 'mask_token_id' | 'eos_token_id' | 'pad_token_id'> {
+  return {
+    vocab_size: tok.vocabSize,
+    embedding_size: tok.vocabSize,
+    mask_token_id: tok.maskId,
+    eos_token_id: tok.eosId,
+    pad_token_id: tok.padId,
+  };
 }
 
 /**

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { closeDevice, gpuDevice, seededFloats } from './gpu.ts';
-import { createConfig } from '../model/config.ts';
+import { createConfig, tokenizerConfigFields } from '../model/config.ts';
 import { createModel, loadModel, saveModel } from '../model/io.ts';
 import { buildCharTokenizer } from '../model/tokenizer.ts';
 import { loadAdapter } from '../model/lora-io.ts';
@@ -34,11 +34,7 @@ const cfg = createConfig({
   n_kv_heads: 2,
   mlp_hidden_size: 24,
   max_sequence_length: 32,
-  vocab_size: tok.vocabSize,
-  embedding_size: tok.vocabSize,
-  mask_token_id: tok.maskId,
-  eos_token_id: tok.eosId,
-  pad_token_id: tok.padId,
+  ...tokenizerConfigFields(tok),
 });
 const TOML = `name = "lora"
 seed = 1

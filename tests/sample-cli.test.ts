@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeDevice, gpuDevice } from './gpu.ts';
-import { createConfig } from '../model/config.ts';
+import { createConfig, tokenizerConfigFields } from '../model/config.ts';
 import { createModel, saveModel } from '../model/io.ts';
 import { buildCharTokenizer } from '../model/tokenizer.ts';
 import { buildPrompts } from '../sample/prompt.ts';
@@ -58,11 +58,7 @@ test('setup: tiny checkpoints with and without a tokenizer', async () => {
     n_kv_heads: 2,
     n_layers: 1,
     mlp_hidden_size: 16,
-    vocab_size: tok.vocabSize,
-    embedding_size: tok.vocabSize,
-    mask_token_id: tok.maskId,
-    eos_token_id: tok.eosId,
-    pad_token_id: tok.padId,
+    ...tokenizerConfigFields(tok),
   });
   const m = createModel(cfg, { device: rt, seed: 2 });
   await saveModel(m, join(tmp, 'with-tok'), { tokenizer: tok });
@@ -78,11 +74,7 @@ test('setup: tiny checkpoints with and without a tokenizer', async () => {
       n_layers: 1,
       mlp_hidden_size: 16,
       max_sequence_length: 16,
-      vocab_size: digits.vocabSize,
-      embedding_size: digits.vocabSize,
-      mask_token_id: digits.maskId,
-      eos_token_id: digits.eosId,
-      pad_token_id: digits.padId,
+      ...tokenizerConfigFields(digits),
     }),
     { device: rt, seed: 3 },
   );

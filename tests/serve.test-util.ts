@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Device } from '../engine/device.ts';
-import { createConfig, type ModelConfig } from '../model/config.ts';
+import { createConfig, tokenizerConfigFields, type ModelConfig } from '../model/config.ts';
 import { createModel, saveModel } from '../model/io.ts';
 import { buildCharTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import type { Weights } from './llada-ref.ts';
@@ -32,11 +32,7 @@ export async function tinyCheckpoint(rt: Device, dir: string, maxSeq = 64): Prom
     n_layers: 1,
     mlp_hidden_size: 24,
     max_sequence_length: maxSeq,
-    vocab_size: tok.vocabSize,
-    embedding_size: tok.vocabSize,
-    mask_token_id: tok.maskId,
-    eos_token_id: tok.eosId,
-    pad_token_id: tok.padId,
+    ...tokenizerConfigFields(tok),
     init_fn: 'normal',
     init_std: 0.5,
   });

@@ -10,7 +10,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeDevice, gpuDevice } from './gpu.ts';
-import { createConfig } from '../model/config.ts';
+import { createConfig, tokenizerConfigFields } from '../model/config.ts';
 import { createModel, saveModel } from '../model/io.ts';
 import { buildCharTokenizer } from '../model/tokenizer.ts';
 
@@ -56,11 +56,7 @@ test('setup: a tiny checkpoint, and a copy whose config.json says a million laye
     n_layers: 1,
     mlp_hidden_size: 16,
     max_sequence_length: 64,
-    vocab_size: tok.vocabSize,
-    embedding_size: tok.vocabSize,
-    mask_token_id: tok.maskId,
-    eos_token_id: tok.eosId,
-    pad_token_id: tok.padId,
+    ...tokenizerConfigFields(tok),
   });
   const m = createModel(cfg, { device: rt, seed: 1 });
   await saveModel(m, ck, { tokenizer: tok });

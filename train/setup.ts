@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Runtime } from '../engine/runtime.ts';
 import { UserError } from '../engine/errors.ts';
-import { createConfig, loadConfig, paramCount, type ModelConfig } from '../model/config.ts';
+import { createConfig, tokenizerConfigFields, loadConfig, paramCount, type ModelConfig } from '../model/config.ts';
 import type { LLaDAModel } from '../model/llada.ts';
 import { buildCharTokenizer, loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import { createModel, loadModel, parseDtype } from '../model/io.ts';
@@ -109,11 +109,8 @@ function scratchModelConfig(cfg: TrainConfig, tokenizer: Tokenizer, maskId: numb
     rms_norm_eps: m.rms_norm_eps,
     init_std: m.init_std,
     weight_tying: m.weight_tying,
-    vocab_size: tokenizer.vocabSize,
-    embedding_size: tokenizer.vocabSize,
+    ...tokenizerConfigFields(tokenizer),
     mask_token_id: maskId,
-    eos_token_id: tokenizer.eosId,
-    pad_token_id: tokenizer.padId,
   });
 }
 
