@@ -4,6 +4,8 @@
 #                               torch's own fp32 matmul rate at 1024^3 (median of timed repetitions)
 #   {"cmd": "build", ...}    -> one MDLM training step's model of that shape, two warm-up steps
 #   {"cmd": "step"}          -> one timed training step: {"ms": ...}
+#   {"cmd": "matmul", ...}   -> op(A) @ op(B) with A, B stored as our engine stores them (M, K, N,
+#                               trans_a, trans_b), `calls` back-to-back products: {"ms": per call}
 # The step is a bidirectional LLaMA-style block as LLaDA's (RMSNorm, RoPE, SwiGLU, no causal mask),
 # masked-token cross-entropy, global-norm clip, AdamW; written for this benchmark from the model
 # definition; not part of the test suite.
@@ -119,6 +121,23 @@ def build(s):
     return step
 
 
+def matmul_ms(r):
+    M, K, N, calls = r["M"], r["K"], r["N"], r.get("calls", 10)
+    key = (M, K, N, r["trans_a"], r["trans_b"])
+    if key not in mm_cache:
+        a = torch.randn(K, M) if r["trans_a"] else torch.randn(M, K)
+        b = torch.randn(N, K) if r["trans_b"] else torch.randn(K, N)
+        mm_cache.clear()  # one shape at a time: the bench walks them in order
+        mm_cache[key] = (a.T if r["trans_a"] else a, b.T if r["trans_b"] else b)
+        mm_cache[key][0] @ mm_cache[key][1]
+    a, b = mm_cache[key]
+    t = time.perf_counter()
+    for _ in range(calls):
+        a @ b
+    return (time.perf_counter() - t) * 1000 / calls
+
+
+mm_cache = {}
 step = None
 for line in sys.stdin:
     req = json.loads(line)
@@ -132,5 +151,7 @@ for line in sys.stdin:
         t = time.perf_counter()
         step()
         reply({"ms": (time.perf_counter() - t) * 1000})
+    elif cmd == "matmul":
+        reply({"ms": matmul_ms(req)})
     elif cmd == "quit":
         break

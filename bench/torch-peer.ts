@@ -107,6 +107,17 @@ export class TorchPeer {
     return (await request(this.proc, this.lines, { cmd: 'step' }, this.stderr)).ms as number;
   }
 
+  /** op(A) @ op(B) in the engine's storage layouts, `calls` products back to back: ms per product. */
+  async matmul(M: number, K: number, N: number, transA: boolean, transB: boolean, calls = 10): Promise<number> {
+    const r = await request(
+      this.proc,
+      this.lines,
+      { cmd: 'matmul', M, K, N, trans_a: transA, trans_b: transB, calls },
+      this.stderr,
+    );
+    return r.ms as number;
+  }
+
   close(): void {
     this.proc.stdin.end(JSON.stringify({ cmd: 'quit' }) + '\n');
     setTimeout(() => this.proc.kill(), 5000).unref();

@@ -6,10 +6,9 @@
 // process's peak host RSS. Figures are per case: idle pool buffers are dropped and the high-water
 // mark and peak-RSS counter restarted before each.
 import type { Device } from '../engine/device.ts';
-import { createConfig } from '../model/config.ts';
 import { createModel } from '../model/io.ts';
 import { median, peakRssBytes, resetPeakRss, type BenchResult } from './harness.ts';
-import { TRAIN_SHAPES } from './train.ts';
+import { TRAIN_SHAPES, shapeConfig } from './train.ts';
 import { BENCH_LORA, addBenchLora, benchStepper, trainingGpuBytes } from './train-step.ts';
 
 const MiB = 2 ** 20;
@@ -28,16 +27,7 @@ export async function benchTrainMemory(
   shape: (typeof TRAIN_SHAPES)[number] = TRAIN_SHAPES.find((s) => s.name === 'llada-tiny')!,
 ): Promise<BenchResult[]> {
   const s = shape;
-  const cfg = createConfig({
-    d_model: s.C,
-    n_layers: s.L,
-    n_heads: s.H,
-    n_kv_heads: s.H,
-    mlp_hidden_size: s.F,
-    vocab_size: s.V,
-    embedding_size: s.V,
-    max_sequence_length: Math.max(256, s.T),
-  });
+  const cfg = shapeConfig(s);
   const out: BenchResult[] = [];
   for (const c of MEMORY_CASES) {
     log(`train memory ${s.name}: ${c.name}`);

@@ -15,6 +15,8 @@ import { softmaxCrossEntropy } from '../kernels/softmax-xent/softmax-xent.ts';
 import { adamwStep, clipScale, gradNormSquared } from '../kernels/adamw/adamw.ts';
 import { median, peakRssBytes, resetPeakRss, type BenchResult, type PeerFigure } from './harness.ts';
 import { TORCH_INSTALL, TorchPeer } from './torch-peer.ts';
+import { benchStepProducts, stepProducts } from './train-profile.ts';
+import { fmaCeiling } from './fma-ceiling.ts';
 
 // Between our repetition and the peer's: OpenBLAS worker threads spin for about 2^28 cycles after
 // their last call before they sleep, and that spin would run on the cores of our next repetition.
@@ -38,6 +40,20 @@ function family(label: string): string {
   return 'elementwise/other';
 }
 
+/** The model config of a bench shape (all heads full, embedding = vocabulary). */
+export function shapeConfig(s: (typeof TRAIN_SHAPES)[number]) {
+  return createConfig({
+    d_model: s.C,
+    n_layers: s.L,
+    n_heads: s.H,
+    n_kv_heads: s.H,
+    mlp_hidden_size: s.F,
+    vocab_size: s.V,
+    embedding_size: s.V,
+    max_sequence_length: Math.max(256, s.T),
+  });
+}
+
 export async function benchTrain(
   dev: Device,
   reps: number,
@@ -52,6 +68,29 @@ export async function benchTrain(
   else if (started && 'skipped' in started) log(`peer: PyTorch CPU skipped: ${started.skipped}`);
   try {
     for (const s of TRAIN_SHAPES) out.push(await benchShape(dev, s, reps, matmulGflops, torch, started));
+    // Where the llada-tiny step's time goes, shape by shape, and the adapter's arithmetic ceiling.
+    const tiny = TRAIN_SHAPES[1];
+    const peerOn = torch?.blas.optimised ? torch : null;
+    out.push(
+      ...(await benchStepProducts(
+        dev,
+        tiny.name,
+        stepProducts(shapeConfig(tiny), tiny.B * tiny.T),
+        reps,
+        matmulGflops,
+        peerOn,
+      )),
+    );
+    const ceiling = await fmaCeiling(dev, reps);
+    const step = out.find((r) => r.case === `train step ${tiny.name}`);
+    const peerMs = step?.peer['pytorch-cpu']?.ms;
+    if (step?.gflops && peerMs) {
+      // The model FLOP/s a step at PyTorch's time would need, against what the adapter's ALUs reach.
+      const need = (step.gflops * step.ms_median) / peerMs;
+      ceiling.extra = { [`${tiny.name}_step_at_pytorch_time_needs_gflops`]: need };
+      ceiling.shape += `; ${tiny.name} at PyTorch's ${peerMs.toFixed(0)} ms/step needs ${need.toFixed(1)}`;
+    }
+    out.push(ceiling);
   } finally {
     torch?.close();
   }
@@ -72,16 +111,7 @@ async function benchShape(
   dev.pool.trim();
   dev.pool.stats.highWaterBytes = dev.pool.stats.allocatedBytes;
   const rssReset = resetPeakRss();
-  const cfg = createConfig({
-    d_model: s.C,
-    n_layers: s.L,
-    n_heads: s.H,
-    n_kv_heads: s.H,
-    mlp_hidden_size: s.F,
-    vocab_size: s.V,
-    embedding_size: s.V,
-    max_sequence_length: Math.max(256, s.T),
-  });
+  const cfg = shapeConfig(s);
   const model = createModel(cfg, { device: dev, seed: 1 });
   const P = model.params;
   P.enableGrad();

@@ -30,7 +30,7 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
   program
     .command('bench')
     .description(
-      'benchmarks (not tests): kernels, a training step, sampling, CLI start-up; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run;\n' +
+      "benchmarks (not tests): kernels, a training step (then its matmul shapes one by one and the adapter's fma ceiling), sampling, CLI start-up; --peers adds TF.js WebGPU, gpu.js and PyTorch CPU measured in the same run;\n" +
         '`scale` writes a random-weight LLaDA checkpoint of real size (once), loads it and samples (not part of all);\n' +
         '`scale --lora` runs LoRA training steps on it instead of sampling;\n' +
         '`serve`: the HTTP server on loopback, N concurrent streaming clients against the same requests one by one (not part of all)',
