@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../engine/errors.ts';
@@ -83,6 +84,27 @@ test('property: rows read back in any order are the rows added, in memory or on 
     FC,
   );
   assert.is(storeDirs(), before, 'every store folder removed on close');
+});
+
+test('a process killed with SIGKILL while its rows are on disk leaves no file or folder behind', async () => {
+  const before = storeDirs();
+  const store = new URL('./token-store.ts', import.meta.url).pathname;
+  // The child stores rows on disk (budget 0), reads one back, says so, and waits to be killed.
+  const code = `import { TokenStore } from ${JSON.stringify(store)};
+    const s = new TokenStore(4, 0);
+    for (let i = 0; i < 1000; i++) s.add(new Int32Array([i, 1, 2, 3]), new Uint8Array(4), new Uint8Array(4), 1);
+    const ids = new Int32Array(4);
+    s.readRow(999, ids, new Uint8Array(4), new Uint8Array(4), 0);
+    console.log(s.onDisk && ids[0] === 999 ? 'ready' : 'wrong');
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const said = await new Promise<string>((res) => child.stdout.once('data', (d: Buffer) => res(d.toString().trim())));
+  assert.is(said, 'ready');
+  child.kill('SIGKILL');
+  await new Promise((res) => child.once('exit', res));
+  assert.is(storeDirs(), before, 'no dllm-wgpu-rows-* folder left in the temporary directory');
 });
 
 test('a dataset on disk gives the same batches in the same data order as one in memory', () => {

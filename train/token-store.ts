@@ -3,11 +3,13 @@
 // training visits them. Up to a memory budget (64 MiB) rows stay in host memory; past it they all
 // go to a file and every later row is appended there, so a dataset is bounded by disk, not by host
 // memory or by the longest JS string. Per row only its supervised-token count stays in memory.
-// The file lives in a fresh folder under the OS temporary directory and is removed on close() and
-// when the process exits (a SIGKILL leaves it to the OS's temporary-file cleanup).
+// The file lives in a fresh folder under the OS temporary directory, and both are unlinked as soon as
+// the file is open: the rows live on through the descriptor, and the system frees them when it
+// closes, however the process ends (close(), exit, a crash or SIGKILL leave nothing behind). Where
+// an open file cannot be unlinked (some Windows set-ups), they are removed on close() and at exit.
 // Test hook: DLLM_WGPU_TOKEN_STORE_MEMORY=BYTES sets the memory budget (0: every row on disk).
 // Deliberately not here: how rows are laid out (data-rows.ts) or ordered (data-order.ts).
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -96,8 +98,14 @@ export class TokenStore {
   /** Moves every row so far into a new file; later rows are appended there. */
   private spill(): void {
     const dir = mkdtempSync(join(tmpdir(), 'dllm-wgpu-rows-'));
-    this.file = { dir, fd: openSync(join(dir, 'rows.bin'), 'w+') };
-    removeAtExit(dir, this.file.fd);
+    const path = join(dir, 'rows.bin');
+    this.file = { dir, fd: openSync(path, 'w+') };
+    try {
+      unlinkSync(path);
+      rmdirSync(dir);
+    } catch {
+      removeAtExit(dir, this.file.fd);
+    }
     this.flush();
     this.buf = new Uint8Array(Math.max(1, Math.floor(FLUSH_BYTES / this.rowBytes)) * this.rowBytes);
   }
