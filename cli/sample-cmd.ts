@@ -59,19 +59,13 @@ const GEN_LENGTH = 128,
 /** NeMo AutoModel's dLLM generate.py expands each [MASK] of an infill prompt to 20 mask tokens. */
 const MASK_SPAN = 20;
 
-// Loaded when the command runs, not when the CLI starts: `dllm-wgpu --help` does not pay for them.
-let parseToml: typeof import('smol-toml').parse;
-let buildPrompts: typeof import('../sample/prompt.ts').buildPrompts;
-let parseMessages: typeof import('../sample/prompt.ts').parseMessages;
-let peakRssBytes: typeof import('../bench/harness.ts').peakRssBytes;
-export async function loadRunDeps() {
-  ({ parse: parseToml } = await import('smol-toml'));
-  ({ buildPrompts, parseMessages } = await import('../sample/prompt.ts'));
-  ({ peakRssBytes } = await import('../bench/harness.ts'));
-}
-
-function readMessagesFile(path: string) {
-  return parseMessages(readUserFile(path, '--messages file'), path);
+/** What `sample` needs once it runs, loaded then and not when the CLI starts (`--help` does not pay for it). */
+async function runDeps() {
+  const [{ buildPrompts, parseMessages }, { peakRssBytes }] = await Promise.all([
+    import('../sample/prompt.ts'),
+    import('../bench/harness.ts'),
+  ]);
+  return { buildPrompts, parseMessages, peakRssBytes };
 }
 
 /**
@@ -82,11 +76,12 @@ function readMessagesFile(path: string) {
  */
 /** The upper end of `dataset.gen_length` in the training config saved beside a checkpoint, if any: a
  *  model trained on generation lengths up to G answers at G, not necessarily at longer ones. */
-export function trainedGenLength(dir: string): number | undefined {
+export async function trainedGenLength(dir: string): Promise<number | undefined> {
   const path = join(dir, 'config.toml');
   if (!existsSync(path)) return undefined;
+  const { parse } = await import('smol-toml');
   try {
-    const cfg = parseToml(readFileSync(path, 'utf8')) as { dataset?: { gen_length?: unknown } };
+    const cfg = parse(readFileSync(path, 'utf8')) as { dataset?: { gen_length?: unknown } };
     const g = cfg.dataset?.gen_length;
     return Array.isArray(g) && g.length === 2 && Number.isInteger(g[1]) && (g[1] as number) > 0
       ? (g[1] as number)
@@ -229,10 +224,11 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
     )
     .action(
       action(async (o: SampleFlags, cmd: Command) => {
-        await loadRunDeps();
+        const { buildPrompts, parseMessages, peakRssBytes } = await runDeps();
         const ck = resolveCheckpointArg(o.checkpoint);
         const texts = [...o.prompt, ...(o.prompts ? readPromptsFile(o.prompts) : [])];
-        const messages = o.messages !== undefined ? readMessagesFile(o.messages) : undefined;
+        const messages =
+          o.messages !== undefined ? parseMessages(readUserFile(o.messages, '--messages file'), o.messages) : undefined;
         if (!texts.length && !o.promptIds && !messages)
           throw new UserError('give --prompt TEXT, --prompts FILE.jsonl, --messages FILE.json or --prompt-ids 1,2,3');
         if (ck.note) log(ck.note);
@@ -271,7 +267,7 @@ export function registerSample(program: Command, deviceOpts: () => DeviceOptions
             const maskId = model.config.mask_token_id;
             const given = (k: string) => cmd.getOptionValueSource(k) !== 'default';
             const promptLen = Math.max(...built.ids.map((r) => r.length));
-            const trained = given('genLength') ? undefined : trainedGenLength(ck.dir);
+            const trained = given('genLength') ? undefined : await trainedGenLength(ck.dir);
             if (trained !== undefined && built.mode !== 'infill') {
               o.genLength = trained;
               log(

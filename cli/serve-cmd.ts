@@ -8,7 +8,7 @@ import type { DeviceOptions } from '../engine/device.ts';
 import { UserError } from '../engine/errors.ts';
 import { action, DTYPE_HELP, loadCheckpointModel, log, parseDtypeOpt, parseIntOpt, withDevice } from './run.ts';
 import { resolveCheckpointArg } from './checkpoint-arg.ts';
-import { loadRunDeps, trainedGenLength } from './sample-cmd.ts';
+import { trainedGenLength } from './sample-cmd.ts';
 import type { ParamDType } from '../model/params.ts';
 
 interface ServeFlags {
@@ -75,8 +75,7 @@ export function registerServe(program: Command, deviceOpts: () => DeviceOptions)
         await withDevice(deviceOpts(), async (dev) => {
           const model = await loadCheckpointModel(dev, ck, o);
           try {
-            await loadRunDeps(); // trainedGenLength reads the config.toml with smol-toml, loaded lazily
-            const trained = trainedGenLength(ck.dir);
+            const trained = await trainedGenLength(ck.dir);
             const srv = startServer(model, {
               modelId: basename(resolve(o.checkpoint)),
               maxBatch: o.maxBatch,
