@@ -1,4 +1,4 @@
-// A training step as the memory benches run it (bench train's LoRA / full fine-tuning figures and
+// A training step as the benches run it (bench train's step and its LoRA / full fine-tuning figures, and
 // `bench scale --lora`): an MDLM-shaped batch (random ids, every other position masked, loss
 // weight 2 / N on the masked ones), forward with the fused loss where the head needs it, backward,
 // global-norm clip and AdamW on whatever trains (the adapters under LoRA, every parameter

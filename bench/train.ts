@@ -7,15 +7,12 @@
 // with ours (bench/torch-peer.ts), named with the BLAS it runs on and that BLAS's 1024^3 rate.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Device } from '../engine/device.ts';
-import { tensor } from '../engine/tensor.ts';
-import { backward } from '../engine/autograd.ts';
 import { createConfig } from '../model/config.ts';
 import { createModel } from '../model/io.ts';
-import { softmaxCrossEntropy } from '../kernels/softmax-xent/softmax-xent.ts';
-import { adamwStep, clipScale, gradNormSquared } from '../kernels/adamw/adamw.ts';
 import { median, peakRssBytes, resetPeakRss, type BenchResult, type PeerFigure } from './harness.ts';
 import { TORCH_INSTALL, TorchPeer } from './torch-peer.ts';
 import { benchStepProducts, stepProducts } from './train-profile.ts';
+import { benchStepper } from './train-step.ts';
 import { fmaCeiling } from './fma-ceiling.ts';
 
 // Between our repetition and the peer's: OpenBLAS worker threads spin for about 2^28 cycles after
@@ -113,35 +110,10 @@ async function benchShape(
   const rssReset = resetPeakRss();
   const cfg = shapeConfig(s);
   const model = createModel(cfg, { device: dev, seed: 1 });
-  const P = model.params;
-  P.enableGrad();
-  const ranges = P.optimizerRanges();
+  const stepper = benchStepper(model, s.B, s.T);
+  const P = stepper.P;
   const N = s.B * s.T;
-  let seed = 1;
-  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), seed);
-  const ids = Int32Array.from({ length: N }, () => rnd() % s.V);
-  const noisy = ids.map((t, i) => (i % 2 ? cfg.mask_token_id : t));
-  const w = Float32Array.from(noisy, (t) => (t === cfg.mask_token_id ? 2 / N : 0));
-  const step = (k: number) => {
-    P.zeroGrads();
-    dev.tidy(() => {
-      const logits = model.forward({ ids: noisy, B: s.B, T: s.T });
-      backward(softmaxCrossEntropy(logits, tensor(dev, ids, [N], 'i32'), tensor(dev, w, [N])));
-      const sc = clipScale(gradNormSquared(P.gradChunks()), 1);
-      for (const r of ranges) {
-        adamwStep(r.p, r.g, r.m, r.v, {
-          lr: 1e-4,
-          beta1: 0.9,
-          beta2: 0.98,
-          eps: 1e-8,
-          weightDecay: r.decay ? 0.1 : 0,
-          step: k,
-          gradScale: sc,
-        });
-      }
-    });
-    dev.flush();
-  };
+  const step = (k: number) => stepper.step(k);
   const t0 = performance.now();
   step(1);
   step(2);
@@ -218,7 +190,7 @@ async function benchShape(
     r.extra!.ours_matmul_1024_gflops = matmulGflops;
   }
   if (started) r.peer['pytorch-cpu'] = torchFigure(torch, started, peerTimes, times, N);
-  for (const q of ranges) [q.p, q.g, q.m, q.v].forEach((t) => t.dispose());
+  stepper.dispose();
   model.dispose();
   return r;
 }
