@@ -2,7 +2,7 @@
 // (kernels/ops.test.ts) fails when a kernels/<op>/ folder lacks its .wgsl, .ref.ts, .spec.ts or a
 // spec here. Test code: the library never imports this file (fuzz loads it on demand).
 import type { OpSpec } from './spec.ts';
-import { binarySpecs, unarySpecs } from './elementwise/elementwise.spec.ts';
+import { axpySpec, binarySpecs, unarySpecs } from './elementwise/elementwise.spec.ts';
 import { reduceSpecs } from './reduce/reduce.spec.ts';
 import { matmulSpecs } from './matmul/matmul.spec.ts';
 import { attentionSpecs } from './attention/attention.spec.ts';
@@ -21,6 +21,7 @@ import { castSpecs } from './cast/cast.spec.ts';
 export const ALL_SPECS: OpSpec[] = [
   ...binarySpecs,
   ...unarySpecs,
+  axpySpec,
   ...reduceSpecs,
   ...matmulSpecs,
   ...attentionSpecs,

@@ -1,5 +1,6 @@
 // Property-test specs of the elementwise ops (kernels/spec.ts): broadcasting binary ops over rank 1-4
-// shapes, the unary maps and scale.
+// shapes, the unary maps and scale, and axpy (the in-place gradient accumulation) on flat lengths
+// that are and are not multiples of 4 (its vec4 and scalar entry points).
 import * as fc from 'fast-check';
 import type { OpCase, OpSpec } from '../spec.ts';
 import { f32s } from '../arb.ts';
@@ -11,7 +12,7 @@ import {
   type BinaryOp,
   type UnaryOp,
 } from './elementwise.ref.ts';
-import { binary, unary } from './elementwise.ts';
+import { axpyInPlace, binary, unary } from './elementwise.ts';
 
 const dim = fc.integer({ min: 1, max: 7 });
 const vals = f32s;
@@ -103,3 +104,24 @@ export const unarySpecs: OpSpec[] = (['scale', 'exp', 'log', 'neg', 'sqrt', 'rsq
     gradTol: () => ({ atol: 1e-4, rtol: 1e-4 }),
   }),
 );
+
+export const axpySpec: OpSpec<UnaryCase> = {
+  name: 'elementwise.axpy',
+  kernel: 'elementwise',
+  arb: fc.integer({ min: 1, max: 600 }).chain((n) =>
+    fc.tuple(vals(n), vals(n), fc.float({ min: -3, max: 3, noNaN: true })).map(([y, x, alpha]): UnaryCase => ({
+      inputs: [
+        { name: 'y', shape: [n], data: y },
+        { name: 'x', shape: [n], data: x },
+      ],
+      params: { alpha: Math.fround(alpha) },
+    })),
+  ),
+  gpu: (_rt, [y, x], c) => {
+    const out = unary('scale', y, 1, 0); // a copy: axpy writes in place
+    axpyInPlace(out, x, c.params.alpha);
+    return out;
+  },
+  ref: (c) => c.inputs[0].data.map((y, i) => y + c.params.alpha * c.inputs[1].data[i]),
+  tol: () => ({ atol: 1e-5, rtol: 1e-5 }),
+};

@@ -39,16 +39,21 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const rt = a.rt;
   const out = empty(rt, shape, 'f32', op);
   const bc = !(sameShape(a.shape, shape) && sameShape(b.shape, shape));
+  // Same shapes and a multiple of 4 floats: 4 per invocation (binary4).
+  const v4 = !bc && out.size % 4 === 0;
+  const n = v4 ? out.size / 4 : out.size;
   const u = new Uniforms()
-    .u32(out.size)
+    .u32(n)
     .f32(0)
     .f32(0)
     .u32(0)
     .vec4u(pad4(shape, 1))
     .vec4u(pad4(broadcastStrides(a.shape, shape), 0))
     .vec4u(pad4(broadcastStrides(b.shape, shape), 0));
-  const k = rt.kernel(WGSL, 'binary', { OP: BIN[op], WG, BROADCAST: bc });
-  rt.run(k, { uniforms: u.bytes(), bindings: [a, b, out], grid: grid1d(Math.ceil(out.size / WG)) });
+  const k = v4
+    ? rt.kernel(WGSL, 'binary4', { OP: BIN[op], WG })
+    : rt.kernel(WGSL, 'binary', { OP: BIN[op], WG, BROADCAST: bc });
+  rt.run(k, { uniforms: u.bytes(), bindings: [a, b, out], grid: grid1d(Math.ceil(n / WG)) });
   return record(op, out, [a, b], (g) => {
     let ga: Tensor | null = null;
     let gb: Tensor | null = null;
@@ -123,15 +128,13 @@ export function axpyInPlace(y: Tensor, x: Tensor, alpha = 1): void {
     const i1 = Math.min(y.size, i0 + chunk);
     const xs = chunk >= y.size ? xf : rowsView(xf, i0, i1);
     const ys = chunk >= y.size ? yf : rowsView(yf, i0, i1);
-    const u = new Uniforms()
-      .u32(i1 - i0)
-      .f32(alpha)
-      .f32(0)
-      .u32(0);
-    rt.run(rt.kernel(WGSL, 'axpy', { WG }), {
+    const v4 = (i1 - i0) % 4 === 0; // 4 floats per invocation (axpy4)
+    const n = v4 ? (i1 - i0) / 4 : i1 - i0;
+    const u = new Uniforms().u32(n).f32(alpha).f32(0).u32(0);
+    rt.run(rt.kernel(WGSL, v4 ? 'axpy4' : 'axpy', { WG }), {
       uniforms: u.bytes(),
       bindings: [xs, ys],
-      grid: grid1d(Math.ceil((i1 - i0) / WG)),
+      grid: grid1d(Math.ceil(n / WG)),
     });
     if (xs !== xf) [xs, ys].forEach((t) => t.dispose());
   }
