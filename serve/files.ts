@@ -31,13 +31,44 @@ export function checkpointFiles(dir: string): Map<string, string> {
   return new Map(names.map((n) => [n, join(dir, n)]));
 }
 
-/** The manifest's file list, with sizes. */
-export function fileList(files: Map<string, string>): { name: string; bytes: number }[] {
-  return [...files].map(([name, path]) => ({ name, bytes: statSync(path).size }));
+/**
+ * GET /dllm-wgpu.js, /v1/dllm/checkpoint (the manifest: `about` plus the files with their sizes)
+ * and /v1/dllm/checkpoint/<file>. `files` is null when the server has no checkpoint folder.
+ */
+export async function browserRoute(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  files: Map<string, string> | null,
+  about: () => object,
+): Promise<void> {
+  if (path === BUNDLE_ROUTE) {
+    const code = await browserBundle();
+    res.writeHead(200, {
+      'content-type': 'text/javascript; charset=utf-8',
+      'content-length': Buffer.byteLength(code),
+      'cache-control': 'no-cache',
+    });
+    return void res.end(code);
+  }
+  if (!files) throw new HttpError(404, 'this server offers no checkpoint files');
+  if (path === FILES_ROUTE) {
+    const list = [...files].map(([name, p]) => ({ name, bytes: statSync(p).size }));
+    const data = JSON.stringify({ ...about(), base: FILES_ROUTE + '/', files: list });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
+    return void res.end(data);
+  }
+  let name: string;
+  try {
+    name = decodeURIComponent(path.slice(FILES_ROUTE.length + 1));
+  } catch {
+    throw new HttpError(404, `no route ${req.method} ${path.slice(0, 200)}`);
+  }
+  sendFile(req, res, files, name);
 }
 
 /** Send one of `files` (by exact name), honouring a single byte range. */
-export function sendFile(req: IncomingMessage, res: ServerResponse, files: Map<string, string>, name: string): void {
+function sendFile(req: IncomingMessage, res: ServerResponse, files: Map<string, string>, name: string): void {
   const path = files.get(name);
   if (path === undefined) throw new HttpError(404, `the checkpoint offers no file ${name.slice(0, 200)}`);
   const size = statSync(path).size;

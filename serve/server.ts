@@ -19,7 +19,7 @@ import { Batcher, type Job, type RowSink } from './batcher.ts';
 import { HttpError, parseRequest, type ParsedRequest, type ServeLimits } from './request.ts';
 import { RowText } from './rows.ts';
 import { PAGE_HTML } from './page.ts';
-import { BUNDLE_ROUTE, FILES_ROUTE, browserBundle, checkpointFiles, fileList, sendFile } from './files.ts';
+import { BUNDLE_ROUTE, FILES_ROUTE, browserRoute, checkpointFiles } from './files.ts';
 
 export interface ServeOptions extends ServeLimits {
   /** The id /v1/models lists and responses carry. */
@@ -259,35 +259,15 @@ export function startServer(model: LLaDAModel, o: ServeOptions): DllmServer {
         );
       return sendJson(res, 200, modelObj);
     }
-    if (path === BUNDLE_ROUTE) {
-      only('GET');
-      const code = await browserBundle();
-      res.writeHead(200, {
-        'content-type': 'text/javascript; charset=utf-8',
-        'content-length': Buffer.byteLength(code),
-        'cache-control': 'no-cache',
-      });
-      return void res.end(code);
-    }
-    if (path === FILES_ROUTE || path.startsWith(FILES_ROUTE + '/')) {
+    if (path === BUNDLE_ROUTE || path === FILES_ROUTE || path.startsWith(FILES_ROUTE + '/')) {
       if (method !== 'HEAD') only('GET');
-      if (!files) throw new HttpError(404, 'this server offers no checkpoint files');
-      if (path === FILES_ROUTE)
-        return sendJson(res, 200, {
-          model: o.modelId,
-          base: FILES_ROUTE + '/',
-          files: fileList(files),
-          dtype: model.dtype,
-          adapter: o.adapter ?? false,
-          limits: { maxBatch: o.maxBatch, maxGenLength: o.maxGenLength, defaultGenLength: o.defaultGenLength },
-        });
-      let name: string;
-      try {
-        name = decodeURIComponent(path.slice(FILES_ROUTE.length + 1));
-      } catch {
-        throw new HttpError(404, `no route ${method} ${path.slice(0, 200)}`);
-      }
-      return sendFile(req, res, files, name);
+      const manifest = () => ({
+        model: o.modelId,
+        dtype: model.dtype,
+        adapter: o.adapter ?? false,
+        limits: { maxBatch: o.maxBatch, maxGenLength: o.maxGenLength, defaultGenLength: o.defaultGenLength },
+      });
+      return browserRoute(req, res, path, files, manifest);
     }
     if (path === '/v1/dllm/stats') {
       only('GET');
