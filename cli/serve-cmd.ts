@@ -83,6 +83,8 @@ export function registerServe(program: Command, deviceOpts: () => DeviceOptions)
               maxBody: o.maxBody,
               maxGenLength: o.maxGenLength,
               defaultGenLength: trained ?? 128,
+              checkpointDir: ck.dir,
+              adapter: model.lora !== null,
             });
             await new Promise<void>((ok, fail) => {
               srv.http.once('error', (e: NodeJS.ErrnoException) =>

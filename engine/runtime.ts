@@ -95,6 +95,11 @@ export class Runtime {
 
   private factsCache: AdapterFacts | null = null;
   readonly limits: Limits;
+  /**
+   * Free host memory in bytes, where the platform can tell (Node: os.freemem, set by openDevice; a
+   * browser tab cannot). On a CPU adapter the host's memory is the device's: plans check it.
+   */
+  hostFreeBytes: (() => number) | null = null;
 
   constructor(
     readonly gpu: GPUDevice,

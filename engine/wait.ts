@@ -16,6 +16,12 @@
 // global at every re-queue, so the swap takes effect from its next poll. Anything else that calls
 // setImmediate during such a wait sleeps the same way. setImmediate is back as soon as no wait is
 // pending.
+//
+// In a browser tab there is no setImmediate to swap (the browser's own event loop delivers GPU
+// completions, without a busy loop), the main thread may not block in Atomics.wait, and
+// SharedArrayBuffer exists only on cross-origin-isolated pages: there waitGpu is a plain await, and
+// nothing of the above is touched until a wait runs under Node. This is the wait half of the
+// platform seam (engine/gpu-device.ts is the device half).
 
 const SPIN_MS = 1;
 const MIN_SLEEP_MS = 0.05;
@@ -26,17 +32,19 @@ type Immediate = (cb: (...args: unknown[]) => void, ...args: unknown[]) => unkno
 let depth = 0;
 let started = 0;
 let nativeSet: Immediate | null = null;
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
+let sleeper: Int32Array | null = null;
 
 function politeSet(cb: (...args: unknown[]) => void, ...args: unknown[]): unknown {
   const waited = performance.now() - started;
-  if (waited >= SPIN_MS) Atomics.wait(sleeper, 0, 0, Math.min(MAX_SLEEP_MS, Math.max(MIN_SLEEP_MS, waited / 16)));
+  if (waited >= SPIN_MS) Atomics.wait(sleeper!, 0, 0, Math.min(MAX_SLEEP_MS, Math.max(MIN_SLEEP_MS, waited / 16)));
   return nativeSet!(cb, ...args);
 }
 
 /** Await `promise` (a Dawn promise: mapAsync, onSubmittedWorkDone, ...) without spinning a core. */
 export async function waitGpu<T>(promise: Promise<T>): Promise<T> {
-  const g = globalThis as unknown as { setImmediate: Immediate };
+  const g = globalThis as unknown as { setImmediate?: Immediate };
+  if (typeof g.setImmediate !== 'function') return promise; // a browser: nothing polls by setImmediate
+  sleeper ??= new Int32Array(new SharedArrayBuffer(4));
   if (depth++ === 0) {
     started = performance.now();
     nativeSet = g.setImmediate;

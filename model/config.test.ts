@@ -11,13 +11,12 @@ import {
   createConfig,
   headDim,
   kvHeads,
-  loadConfig,
   mlpHidden,
   paramCount,
   parseConfig,
-  saveConfig,
   type ModelConfig,
 } from './config.ts';
+import { loadConfig, saveConfig } from './config-file.ts';
 import { parameterTable } from './names.ts';
 import { LLADA_8B_BASE_CONFIG } from './llada-8b-config.ts';
 import { expectUserError, fcOptions, scratchDir } from './model.test-util.ts';

@@ -1,15 +1,13 @@
 // LLaDA model configuration: the `ModelConfig` type with LLaDA's own snake_case field names, a
 // parser for the config.json LLaDA publishes on the Hugging Face Hub, the inverse writer, and
 // derived sizes (head dim, key/value heads, parameter count).
-// Deliberately not here: tensor names (names.ts), weights (safetensors.ts), training knobs.
+// Deliberately not here: reading and writing the file (config-file.ts; this module runs in a
+// browser too), tensor names (names.ts), weights (safetensors.ts), training knobs.
 // Field meanings and the defaults for absent fields follow LLaDA's configuration_llada.py
 // (ModelConfig dataclass, GSAI-ML/LLaDA-8B-Base on the Hub); the supported subset is the one
 // LLaDA-8B uses: llama block, RMSNorm, SiLU-gated MLP, RoPE, no biases.
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { UserError } from '../engine/errors.ts';
-import { writeFileAtomic } from './atomic-file.ts';
 import { readConfigFields } from './config-fields.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
@@ -138,15 +136,8 @@ export function parseConfig(json: unknown, source: string): ModelConfig {
   return readConfigFields(json, source, LLADA_DEFAULTS);
 }
 
-/** Read `<dir>/config.json`. */
-export function loadConfig(dir: string): ModelConfig {
-  const path = join(dir, 'config.json');
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UserError(`${path}: cannot read the model config (${(e as Error).message})`);
-  }
+/** config.json's text (read or fetched; `path` names it in errors) as a ModelConfig. */
+export function parseConfigText(text: string, path: string): ModelConfig {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -234,9 +225,4 @@ export function configToJson(cfg: ModelConfig, opts: { torchDtype?: TorchDtype }
       .sort()
       .map((k) => [k, out[k]]),
   );
-}
-
-/** Write `<dir>/config.json` atomically. */
-export function saveConfig(dir: string, cfg: ModelConfig, opts: { torchDtype?: TorchDtype } = {}): void {
-  writeFileAtomic(join(dir, 'config.json'), JSON.stringify(configToJson(cfg, opts), null, 2) + '\n');
 }

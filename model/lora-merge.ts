@@ -20,7 +20,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../engine/errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
-import { loadConfig } from './config.ts';
+import { loadConfig } from './config-file.ts';
 import { checkpointDtype } from './io.ts';
 import { checkWeightsMatch, parameterTable } from './names.ts';
 import type { ParamDType } from './params.ts';

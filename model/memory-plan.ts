@@ -9,7 +9,6 @@
 // running out is the engine's out-of-memory error. Activation sizes are estimates (the tensors one
 // block saves for its backward, times the layers, or once with recomputation), not measurements.
 // Deliberately not here: allocating anything, or the data set's rows (train/data-rows.ts).
-import { freemem } from 'node:os';
 import { UserError } from '../engine/errors.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import { embeddingRows, headDim, kvHeads, mlpHidden, paramCount, type ModelConfig } from './config.ts';
@@ -119,7 +118,7 @@ export function planLimits(rt: Runtime): PlanLimits {
   return {
     maxBufferSize: l.maxBufferSize,
     maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-    hostFreeBytes: rt.facts.software ? freemem() : null,
+    hostFreeBytes: rt.facts.software && rt.hostFreeBytes ? rt.hostFreeBytes() : null,
   };
 }
 

@@ -1,298 +1,45 @@
-// safetensors reader: header parsing with strict validation, then tensors read one at a time from
-// an open file descriptor (whole, or in element ranges) and converted to Float32Array (F32, F64,
-// F16, BF16), so host memory holds one range at a time, never the whole file.
-// Deliberately not here: writing (safetensors-write.ts), sharded directories (weights-dir.ts),
-// integer tensors as numbers (their raw bytes are available through readRaw).
-// Format: huggingface/safetensors README ("Format"): u64 little-endian header length N, N bytes of
-// UTF-8 JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {str: str}}, then
-// the data section; offsets are relative to its start. The 100 MB header cap is the reference's.
+// safetensors files on disk: a SafetensorsReader (safetensors-format.ts: header validation, tensors
+// read whole or in element ranges and converted to f32) over an open file descriptor, so host memory
+// holds one range at a time, never the whole file. The format's parts re-exported for Node callers.
+// Deliberately not here: writing (safetensors-write.ts), sharded directories (weights-dir.ts).
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { endianness } from 'node:os';
-import { EngineError, UserError } from '../engine/errors.ts';
-import { bf16BitsToF32, f16BitsToF32 } from './float-convert.ts';
+import { UserError } from '../engine/errors.ts';
+import { SafetensorsReader, type ByteSource } from './safetensors-format.ts';
 
-export const DTYPE_BYTES = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U64: 8,
-  U32: 4,
-  U16: 2,
-  U8: 1,
-  BOOL: 1,
-  F8_E4M3: 1,
-  F8_E5M2: 1,
-} as const;
-export type Dtype = keyof typeof DTYPE_BYTES;
-const FLOAT_DTYPES: readonly Dtype[] = ['F64', 'F32', 'F16', 'BF16'];
-
-export const MAX_HEADER_BYTES = 100_000_000;
-// Read granularity: a multiple of 8 so every chunk holds whole elements of every dtype.
-const CHUNK_BYTES = 16 << 20;
-
-export interface TensorInfo {
-  name: string;
-  dtype: Dtype;
-  shape: number[];
-  /** Byte range inside the data section. */
-  begin: number;
-  end: number;
-}
-
-export interface ParsedHeader {
-  /** Sorted by data offset. */
-  tensors: TensorInfo[];
-  metadata: Record<string, string> | null;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isCount(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-}
-
-/** Validate a header against the length of the data section that follows it. */
-export function parseSafetensorsHeader(bytes: Uint8Array, dataLength: number, file: string): ParsedHeader {
-  const bad = (what: string) => new UserError(`${file}: invalid safetensors header: ${what}`);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw bad('not valid UTF-8');
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw bad(`not valid JSON (${(e as Error).message})`);
-  }
-  if (!isObject(json)) throw bad('the header must be a JSON object');
-
-  let metadata: Record<string, string> | null = null;
-  const tensors: TensorInfo[] = [];
-  for (const [name, entry] of Object.entries(json)) {
-    if (name === '__metadata__') {
-      if (!isObject(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
-        throw bad('"__metadata__" must be an object of string values');
-      }
-      metadata = entry as Record<string, string>;
-      continue;
-    }
-    const badT = (what: string) => bad(`tensor "${name}": ${what}`);
-    if (!isObject(entry)) throw badT('entry must be an object');
-    const { dtype, shape, data_offsets: offsets } = entry;
-    if (dtype === undefined || shape === undefined || offsets === undefined) {
-      throw badT('entry needs "dtype", "shape" and "data_offsets"');
-    }
-    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
-      throw badT(`unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`);
-    }
-    if (!Array.isArray(shape) || !shape.every(isCount)) {
-      throw badT(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
-    }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-      throw badT(`data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
-    }
-    const [begin, end] = offsets as [number, number];
-    if (begin > end) throw badT(`data_offsets [${begin}, ${end}] has begin > end`);
-    if (end > dataLength) {
-      throw badT(`data_offsets [${begin}, ${end}] run past the data section (${dataLength} bytes)`);
-    }
-    // Bound the element count by the data section before multiplying on, so a hostile shape can
-    // neither overflow the safe-integer range unnoticed nor drive any allocation.
-    let numel = shape.includes(0) ? 0 : 1;
-    for (const d of shape) {
-      if (numel > dataLength) break;
-      numel *= d;
-    }
-    const size = DTYPE_BYTES[dtype as Dtype];
-    if (numel > dataLength || numel * size !== end - begin) {
-      const need = numel > dataLength ? `more than ${dataLength}` : String(numel * size);
-      throw badT(`shape ${JSON.stringify(shape)} x ${dtype} needs ${need} bytes but data_offsets span ${end - begin}`);
-    }
-    tensors.push({ name, dtype: dtype as Dtype, shape: shape, begin, end });
-  }
-  tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let last: TensorInfo | null = null;
-  for (const t of tensors) {
-    if (t.begin === t.end) continue;
-    if (last && t.begin < last.end) {
-      throw bad(`tensors "${last.name}" [${last.begin}, ${last.end}] and "${t.name}" [${t.begin}, ${t.end}] overlap`);
-    }
-    last = t;
-  }
-  return { tensors, metadata };
-}
-
-export function numelOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
+export {
+  DTYPE_BYTES,
+  MAX_HEADER_BYTES,
+  numelOf,
+  parseSafetensorsHeader,
+  SafetensorsReader,
+  type Dtype,
+  type ParsedHeader,
+  type TensorInfo,
+} from './safetensors-format.ts';
 
 /** An open .safetensors file; tensors are read on demand. Call close() when done. */
-export class SafetensorsFile {
-  readonly metadata: Record<string, string> | null;
-  private readonly byName: Map<string, TensorInfo>;
-  private readonly list: TensorInfo[];
-  private fd: number | null;
-
-  private constructor(
-    readonly path: string,
-    fd: number,
-    private readonly dataStart: number,
-    header: ParsedHeader,
-  ) {
-    this.fd = fd;
-    this.metadata = header.metadata;
-    this.list = header.tensors;
-    this.byName = new Map(header.tensors.map((t) => [t.name, t]));
-  }
-
+export class SafetensorsFile extends SafetensorsReader {
   static open(path: string): SafetensorsFile {
-    if (endianness() !== 'LE') throw new UserError(`${path}: reading safetensors needs a little-endian host`);
     let fd: number;
     try {
       fd = openSync(path, 'r');
     } catch (e) {
       throw new UserError(`${path}: cannot open (${(e as Error).message})`);
     }
+    let size: number;
     try {
-      const fileSize = fstatSync(fd).size;
-      if (fileSize < 8)
-        throw new UserError(
-          `${path}: not a safetensors file: ${fileSize} bytes, shorter than the 8-byte header length`,
-        );
-      const lenBytes = new Uint8Array(8);
-      readFully(fd, lenBytes, 0, path);
-      const n = new DataView(lenBytes.buffer).getBigUint64(0, true);
-      if (n > BigInt(MAX_HEADER_BYTES)) {
-        throw new UserError(
-          `${path}: invalid safetensors header: length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`,
-        );
-      }
-      if (n > BigInt(fileSize - 8)) {
-        throw new UserError(
-          `${path}: invalid safetensors header: length ${n} exceeds the ${fileSize - 8} bytes after it (truncated file?)`,
-        );
-      }
-      const headerLen = Number(n);
-      const headerBytes = new Uint8Array(headerLen);
-      readFully(fd, headerBytes, 8, path);
-      const header = parseSafetensorsHeader(headerBytes, fileSize - 8 - headerLen, path);
-      return new SafetensorsFile(path, fd, 8 + headerLen, header);
+      size = fstatSync(fd).size;
     } catch (e) {
       closeSync(fd);
-      throw e;
+      throw new UserError(`${path}: cannot read (${(e as Error).message})`);
     }
-  }
-
-  /** Tensors in data-offset order. */
-  tensors(): readonly TensorInfo[] {
-    return this.list;
-  }
-
-  names(): string[] {
-    return this.list.map((t) => t.name);
-  }
-
-  has(name: string): boolean {
-    return this.byName.has(name);
-  }
-
-  info(name: string): TensorInfo {
-    const t = this.byName.get(name);
-    if (!t) throw new UserError(`${this.path}: no tensor "${name}" in this file`);
-    return t;
-  }
-
-  /** Raw little-endian bytes of one tensor, any dtype. */
-  readRaw(name: string): Uint8Array {
-    const t = this.info(name);
-    const out = new Uint8Array(t.end - t.begin);
-    readFully(this.openFd(), out, this.dataStart + t.begin, `${this.path} (tensor "${name}")`);
-    return out;
-  }
-
-  /** Bytes of elements [start, start + count) of one tensor as stored (no conversion). */
-  readRawRange(name: string, start: number, count: number): Uint8Array {
-    const t = this.info(name);
-    const size = DTYPE_BYTES[t.dtype];
-    const numel = numelOf(t.shape);
-    if (start < 0 || count < 0 || start + count > numel) {
-      throw new EngineError(`readRawRange("${name}"): [${start}, ${start + count}) of ${numel}`);
-    }
-    const out = new Uint8Array(count * size);
-    readFully(this.openFd(), out, this.dataStart + t.begin + start * size, `${this.path} (tensor "${name}")`);
-    return out;
-  }
-
-  /** One floating-point tensor as f32, into `out` when given (its length must match). */
-  readTensor(name: string, out?: Float32Array): Float32Array {
-    const numel = numelOf(this.info(name).shape);
-    if (out && out.length !== numel) {
-      throw new EngineError(`readTensor("${name}"): output has ${out.length} elements, tensor has ${numel}`);
-    }
-    return this.readRange(name, 0, numel, out ?? new Float32Array(numel));
-  }
-
-  /**
-   * Elements [start, start + out.length) of a floating-point tensor (flat, row-major) as f32 into
-   * `out`: a big tensor streams through a buffer of the caller's size.
-   */
-  readRange(name: string, start: number, count: number, out: Float32Array): Float32Array {
-    const t = this.info(name);
-    if (!FLOAT_DTYPES.includes(t.dtype)) {
-      throw new UserError(
-        `${this.path}: tensor "${name}" has dtype ${t.dtype}; only ${FLOAT_DTYPES.join(', ')} load as weights`,
-      );
-    }
-    const numel = numelOf(t.shape);
-    if (start < 0 || count < 0 || start + count > numel || out.length < count) {
-      throw new EngineError(`readRange("${name}"): [${start}, ${start + count}) of ${numel} into ${out.length}`);
-    }
-    const dst = out.subarray(0, count);
-    const fd = this.openFd();
-    const where = `${this.path} (tensor "${name}")`;
-    const size = DTYPE_BYTES[t.dtype];
-    const at = this.dataStart + t.begin + start * size;
-    if (t.dtype === 'F32') {
-      readFully(fd, new Uint8Array(dst.buffer, dst.byteOffset, count * 4), at, where);
-      return dst;
-    }
-    const chunk = new Uint8Array(Math.min(CHUNK_BYTES, count * size));
-    for (let i = 0; i < count;) {
-      const n = Math.min(count - i, CHUNK_BYTES / size);
-      const bytes = chunk.subarray(0, n * size);
-      readFully(fd, bytes, at + i * size, where);
-      const part = dst.subarray(i, i + n);
-      if (t.dtype === 'F64') part.set(new Float64Array(chunk.buffer, 0, n));
-      else if (t.dtype === 'BF16') bf16BitsToF32(new Uint16Array(chunk.buffer, 0, n), part);
-      else f16BitsToF32(new Uint16Array(chunk.buffer, 0, n), part);
-      i += n;
-    }
-    return dst;
-  }
-
-  /** Every tensor in file order, one at a time. */
-  *entries(): Generator<{ name: string; shape: number[]; dtype: Dtype; data: Float32Array }> {
-    for (const t of this.list) yield { name: t.name, shape: t.shape, dtype: t.dtype, data: this.readTensor(t.name) };
-  }
-
-  close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-  }
-
-  private openFd(): number {
-    if (this.fd === null) throw new EngineError(`${this.path}: read after close()`);
-    return this.fd;
+    const src: ByteSource = {
+      size,
+      read: (buf, position, where) => readFully(fd, buf, position, where),
+      close: () => closeSync(fd),
+    };
+    return new SafetensorsFile(path, src, ...SafetensorsReader.readHeader(path, src));
   }
 }
 

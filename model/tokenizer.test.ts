@@ -10,14 +10,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConfig } from './config.ts';
 import { charTokenizerFiles } from './char-tokenizer.ts';
-import {
-  buildCharTokenizer,
-  loadTokenizer,
-  renderLladaChat,
-  saveTokenizer,
-  tokenizerFromFiles,
-  type ChatMessage,
-} from './tokenizer.ts';
+import { buildCharTokenizer, renderLladaChat, tokenizerFromFiles, type ChatMessage } from './tokenizer.ts';
+import { loadTokenizer, saveTokenizer } from './tokenizer-file.ts';
 import { expectUserError, fcOptions, scratchDir } from './model.test-util.ts';
 
 const ARITH = '0123456789+= abcdefghijklmnopqrstuvwxyz\n';

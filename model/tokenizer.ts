@@ -2,15 +2,13 @@
 // @huggingface/tokenizers, finds LLaDA's special tokens, and renders chats with the config's
 // chat_template (through @huggingface/jinja) or, when there is none, LLaDA's Llama-3-style format.
 // Also the entry points for the char tokenizer of from-scratch models (files: char-tokenizer.ts).
-// Deliberately not here: padding/batching, ids -> tensors, the chat format itself (chat-format.ts).
+// Deliberately not here: reading and writing the files (tokenizer-file.ts; this module runs in a
+// browser too), padding/batching, ids -> tensors, the chat format itself (chat-format.ts).
 // API of the files: huggingface/tokenizers (tokenizer.json) and transformers (tokenizer_config.json).
 
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizerClass } from '@huggingface/tokenizers';
 import { UserError } from '../engine/errors.ts';
-import { writeFileAtomic } from './atomic-file.ts';
 import { SPECIAL, renderLladaChat, type ChatMessage } from './chat-format.ts';
 import { renderChatTemplate } from './chat-template.ts';
 import { charTokenizerFiles } from './char-tokenizer.ts';
@@ -211,14 +209,8 @@ export function tokenizerFromFiles(files: TokenizerFiles, source: string): Token
   };
 }
 
-function readJson(path: string, required: boolean): Record<string, unknown> | null {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new UserError(`${path}: cannot read (${(e as Error).message})`);
-  }
+/** A JSON file's text (read or fetched; `path` names it in errors) as an object. */
+export function parseJsonObject(text: string, path: string): Record<string, unknown> {
   let json: unknown;
   try {
     json = JSON.parse(text.replace(/^\uFEFF/, '')); // editors on Windows may add a byte-order mark
@@ -235,26 +227,7 @@ export function endTokenIds(tok: Tokenizer): number[] {
   return tok.eotId !== null ? [tok.eosId, tok.eotId] : [tok.eosId];
 }
 
-/** Load `<dir>/tokenizer.json` and, when present, `<dir>/tokenizer_config.json`. */
-export function loadTokenizer(dir: string): Tokenizer {
-  const tokenizerJson = readJson(join(dir, 'tokenizer.json'), true)!;
-  const tokenizerConfig = readJson(join(dir, 'tokenizer_config.json'), false) ?? {};
-  return tokenizerFromFiles({ tokenizerJson, tokenizerConfig }, join(dir, 'tokenizer.json'));
-}
-
 /** A character-level tokenizer over `chars` with LLaDA's special tokens (see char-tokenizer.ts). */
 export function buildCharTokenizer(chars: string, opts: { extraSpecials?: readonly string[] } = {}): Tokenizer {
   return tokenizerFromFiles(charTokenizerFiles(chars, opts), 'char tokenizer');
-}
-
-/** Write tokenizer.json and tokenizer_config.json into `dir` (created if needed). */
-export function saveTokenizer(dir: string, tok: Tokenizer | TokenizerFiles): void {
-  const files = 'files' in tok ? tok.files : tok;
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new UserError(`${dir}: cannot create the tokenizer directory (${(e as Error).message})`);
-  }
-  writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(files.tokenizerJson, null, 2) + '\n');
-  writeFileAtomic(join(dir, 'tokenizer_config.json'), JSON.stringify(files.tokenizerConfig, null, 2) + '\n');
 }

@@ -7,39 +7,15 @@
 // its shard naming; like transformers, a single model.safetensors wins over an index.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { UserError } from '../engine/errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
-import { DTYPE_BYTES, numelOf, SafetensorsFile, type Dtype } from './safetensors.ts';
+import { DTYPE_BYTES, numelOf, SafetensorsFile } from './safetensors.ts';
+import { INDEX_FILE, parseWeightIndex, SINGLE_FILE, Weights, type CheckpointWeights } from './checkpoint-weights.ts';
 import { collectSources, writeSafetensors, type SaveDtype, type TensorSources } from './safetensors-write.ts';
 
-export const SINGLE_FILE = 'model.safetensors';
-export const INDEX_FILE = 'model.safetensors.index.json';
+export { SINGLE_FILE, INDEX_FILE, type WeightInfo, type CheckpointWeights } from './checkpoint-weights.ts';
 const SHARD_RE = /^model-\d{5}-of-\d{5}\.safetensors$/;
-
-export interface WeightInfo {
-  name: string;
-  dtype: Dtype;
-  shape: number[];
-  /** Path of the file holding it. */
-  file: string;
-}
-
-export interface CheckpointWeights {
-  /** Tensor names: file order for one file, index order for shards. */
-  names(): string[];
-  has(name: string): boolean;
-  info(name: string): WeightInfo;
-  /** One tensor as f32 (into `out` when given). */
-  readTensor(name: string, out?: Float32Array): Float32Array;
-  /** One tensor's bytes as stored (e.g. BF16 bits to upload as they are). */
-  readRaw(name: string): Uint8Array;
-  /** Elements [start, start + count) of one tensor as f32, into `out` (at least count long). */
-  readRange(name: string, start: number, count: number, out: Float32Array): Float32Array;
-  /** Bytes of elements [start, start + count) of one tensor as stored (16-bit ranges uploaded as they are). */
-  readRawRange(name: string, start: number, count: number): Uint8Array;
-  close(): void;
-}
 
 function readIndex(path: string): Map<string, string> {
   let json: unknown;
@@ -48,69 +24,7 @@ function readIndex(path: string): Map<string, string> {
   } catch (e) {
     throw new UserError(`${path}: cannot read the shard index (${(e as Error).message})`);
   }
-  const map = (json as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
-    throw new UserError(`${path}: the shard index needs a "weight_map" object of tensor name -> shard file`);
-  }
-  const out = new Map<string, string>();
-  for (const [name, file] of Object.entries(map)) {
-    // Shards must sit beside the index: no paths, so an index cannot point outside its directory.
-    if (typeof file !== 'string' || file === '' || file !== basename(file) || file === '..' || file.includes('\\')) {
-      throw new UserError(
-        `${path}: weight_map entry "${name}" names ${JSON.stringify(file)}; expected a file name in the same directory`,
-      );
-    }
-    out.set(name, file);
-  }
-  return out;
-}
-
-class Weights implements CheckpointWeights {
-  constructor(
-    private readonly source: string,
-    private readonly files: SafetensorsFile[],
-    private readonly where: Map<string, SafetensorsFile>,
-  ) {}
-
-  names(): string[] {
-    return [...this.where.keys()];
-  }
-
-  has(name: string): boolean {
-    return this.where.has(name);
-  }
-
-  private fileOf(name: string): SafetensorsFile {
-    const f = this.where.get(name);
-    if (!f) throw new UserError(`${this.source}: no tensor "${name}" in this checkpoint`);
-    return f;
-  }
-
-  info(name: string): WeightInfo {
-    const f = this.fileOf(name);
-    const t = f.info(name);
-    return { name, dtype: t.dtype, shape: t.shape, file: f.path };
-  }
-
-  readTensor(name: string, out?: Float32Array): Float32Array {
-    return this.fileOf(name).readTensor(name, out);
-  }
-
-  readRaw(name: string): Uint8Array {
-    return this.fileOf(name).readRaw(name);
-  }
-
-  readRange(name: string, start: number, count: number, out: Float32Array): Float32Array {
-    return this.fileOf(name).readRange(name, start, count, out);
-  }
-
-  readRawRange(name: string, start: number, count: number): Uint8Array {
-    return this.fileOf(name).readRawRange(name, start, count);
-  }
-
-  close(): void {
-    for (const f of this.files) f.close();
-  }
+  return parseWeightIndex(json, path);
 }
 
 /** Open a model directory (or one .safetensors file) for tensor-by-tensor reading. */

@@ -20,6 +20,8 @@ export interface RefOptions {
   remasking: Remasking;
   seed: number;
   threshold?: number;
+  /** Token ids never predicted (LLaDA logits_eos_inf: the end tokens). */
+  suppress?: number[];
 }
 
 export interface RefStep {
@@ -64,7 +66,7 @@ export function cpuGenerate(cfg: ModelConfig, w: Weights, prompt: number[], o: R
         cfg: 0,
         temperature: o.temperature,
         noise: { block: blk, rowsPerSeq: L, start: 0, seqs: [{ seed: o.seed, origin: P, step: s }] },
-        suppress: [],
+        suppress: o.suppress ?? [],
       });
       const cand = [...x.keys()].filter((i) => i >= s0 && i < s1 && x[i] === maskId);
       const conf = new Array<number>(L).fill(-Infinity);

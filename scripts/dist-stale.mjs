@@ -12,6 +12,7 @@ export const BUILD_INPUTS = [
   'model',
   'train',
   'sample',
+  'serve',
   'cli',
   'bench',
   'package.json',
@@ -19,6 +20,7 @@ export const BUILD_INPUTS = [
   'tsconfig.build.json',
   'scripts/build.mjs',
   'scripts/wgsl-modules.mjs',
+  'scripts/bundle-browser.mjs',
 ];
 /** Files that never reach dist/: editing them needs no rebuild. */
 const NOT_BUILT = /\.test\.ts$|\.test-util\.ts$|\.bench\.ts$/;

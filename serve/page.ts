@@ -3,6 +3,10 @@
 // token in its cell, the ones committed by the latest step highlighted), with the forward count
 // (NFE), the elapsed time and tokens/s. It talks to the same /v1 API any client uses (streamed,
 // with dllm_steps). "ms per step" replays the steps no faster than that, to watch them.
+// "run on: this browser" switches to the in-browser mode: the page imports the engine bundle
+// (/dllm-wgpu.js, serve/in-browser.ts), loads the checkpoint's files into the tab's own WebGPU once
+// (download progress shown), names the adapter the browser gave, and runs the same request there,
+// drawing the same canvas from the sampler's step callback; the server computes nothing for it.
 // Self-contained (no external scripts or styles), so it works offline on loopback. After a run the
 // body carries data-state="done", data-nfe and data-token-ids (the answer's ids), for tests.
 
@@ -37,6 +41,7 @@ export const PAGE_HTML = `<!doctype html>
 <div class="sub">masked diffusion sampling, live: <span id="model">…</span></div>
 <textarea id="prompt">37+48=</textarea>
 <div class="knobs">
+  <label>run on<select id="mode"><option value="server">the server</option><option value="browser">this browser</option></select></label>
   <label>endpoint<select id="endpoint"><option value="completions">completions</option><option value="chat">chat</option></select></label>
   <label>max_tokens<input id="max_tokens" type="number" value="16" min="1"></label>
   <label>block_length<input id="block_length" type="number" value="4" min="1"></label>
@@ -49,7 +54,7 @@ export const PAGE_HTML = `<!doctype html>
 </div>
 <button id="run">Run</button>
 <div id="canvas"></div>
-<div class="stats"><span>NFE <b id="nfe">0</b></span><span>time <b id="time">0.00</b> s</span><span><b id="tps">0</b> tokens/s</span><span id="status"></span></div>
+<div class="stats"><span id="adapter"></span><span>NFE <b id="nfe">0</b></span><span>time <b id="time">0.00</b> s</span><span><b id="tps">0</b> tokens/s</span><span id="status"></span></div>
 <h3>answer</h3>
 <div id="output"></div>
 <div id="error"></div>
@@ -121,7 +126,48 @@ async function run() {
   document.body.dataset.state = 'done';
 }
 
-$('run').onclick = () => run().catch((e) => {
+let local = null;
+async function browserModel() {
+  if (local) return local;
+  $('status').textContent = 'loading the engine';
+  const bundle = '/dllm-wgpu.js';
+  const engine = await import(bundle).catch(async () => {
+    const r = await fetch(bundle);
+    throw new Error(r.ok ? 'the engine bundle did not load' : (await r.json()).error.message);
+  });
+  const mib = (b) => (b / 2 ** 20).toFixed(1);
+  local = await engine.openBrowserModel(new URL('/v1/dllm/checkpoint', location.href).href, (p) => {
+    $('status').textContent = 'loading ' + p.file + ' ' + mib(p.bytes) + ' / ' + mib(p.total) + ' MiB';
+  });
+  $('adapter').textContent = 'adapter: ' + local.adapterName;
+  document.body.dataset.adapter = local.adapterName;
+  return local;
+}
+
+async function runInBrowser() {
+  const chat = $('endpoint').value === 'chat';
+  const body = { max_tokens: num('max_tokens'), block_length: num('block_length'), steps: num('steps'),
+    temperature: num('temperature'), threshold: num('threshold'), seed: num('seed'), logits_eos_inf: $('no_eos').checked };
+  if (chat) body.messages = [{ role: 'user', content: $('prompt').value }]; else body.prompt = $('prompt').value;
+  document.body.dataset.state = 'running';
+  $('output').textContent = ''; $('error').textContent = '';
+  const m = await browserModel();
+  $('status').textContent = 'running in this browser';
+  let prev = null;
+  const a = await m.run(body, chat, (s) => {
+    draw(s.canvas, prev); prev = s.canvas;
+    const filled = s.canvas.filter((t) => t !== null).length;
+    $('nfe').textContent = s.nfe; document.body.dataset.nfe = s.nfe;
+    $('time').textContent = s.elapsedS.toFixed(2);
+    $('tps').textContent = (filled / Math.max(s.elapsedS, 1e-3)).toFixed(1);
+  });
+  $('output').textContent = a.text;
+  $('status').textContent = 'done in ' + a.seconds.toFixed(2) + ' s in this browser';
+  document.body.dataset.tokenIds = JSON.stringify(a.tokenIds);
+  document.body.dataset.state = 'done';
+}
+
+$('run').onclick = () => ($('mode').value === 'browser' ? runInBrowser() : run()).catch((e) => {
   $('error').textContent = String(e.message || e);
   $('status').textContent = 'failed';
   document.body.dataset.state = 'failed';

@@ -1,6 +1,6 @@
 // An answer's text as blocks commit: nothing until a block has no mask left, then the block's text;
 // the end token ends it (finish_reason stop), the last block without one is "length"; a stop string
-// cuts the text, and a tail that could begin one is held back until the next block decides it.
+// cuts the text and the ids with it, and a tail that could begin one is held back until the next block decides it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildCharTokenizer } from '../model/tokenizer.ts';
@@ -41,6 +41,11 @@ test('a stop string cuts the text; a possible start of one is held back, then gi
   assert.is(s.update(ids('axy_')), '');
   assert.is(s.text, 'a');
   assert.is(s.finish, 'stop');
+  assert.equal(s.ids, [...ids('a')], 'the ids (usage) end where the text does, not after the stop string');
+  const t = row(4, ['y']);
+  t.update(ids('axyz'));
+  assert.is(t.text, 'ax');
+  assert.equal(t.ids, [...ids('ax')]);
 });
 
 test('the canvas: masked positions null, others their token', () => {

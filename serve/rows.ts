@@ -1,6 +1,7 @@
 // What one choice has answered so far, from its generated region as denoising goes: a block counts
 // once none of its positions is masked (blocks are committed left to right, so the answer grows by
-// whole blocks); the answer ends at the first end token (EOS, end of turn) or at a stop string.
+// whole blocks); the answer ends at the first end token (EOS, end of turn) or at a stop string,
+// and its ids (what usage counts) end with the text.
 // The text handed out never takes back what it gave: a tail that could be the start of a stop
 // string is held back until the next block decides it.
 // Deliberately not here: HTTP (server.ts), the sampler (sample/).
@@ -48,7 +49,7 @@ export class RowText {
     this.ids = end < 0 ? upto : upto.slice(0, end);
     if (end >= 0) this.finish = 'stop';
     else if (c * this.blockLength === gen.length || last) this.finish = 'length';
-    let text = this.tok ? this.tok.decode(this.ids, { skipSpecial: true }) : this.ids.join(' ');
+    let text = this.decode(this.ids);
     let cut = -1;
     for (const s of this.stop) {
       const i = text.indexOf(s);
@@ -57,12 +58,21 @@ export class RowText {
     if (cut >= 0) {
       text = text.slice(0, cut);
       this.finish = 'stop';
+      // OpenAI counts the tokens up to the stop string (usage.completion_tokens), not the ones after
+      // it: keep the fewest leading ids whose text holds the answer (a token across the cut stays).
+      let k = 0;
+      while (k < this.ids.length && this.decode(this.ids.slice(0, k)).length < text.length) k++;
+      this.ids = this.ids.slice(0, k);
     }
     this.text = text;
     const safe = this.finish ? text.length : text.length - this.heldBack(text);
     const delta = text.slice(this.sent, Math.max(safe, this.sent));
     this.sent = Math.max(safe, this.sent);
     return delta;
+  }
+
+  private decode(ids: number[]): string {
+    return this.tok ? this.tok.decode(ids, { skipSpecial: true }) : ids.join(' ');
   }
 
   /** Length of the longest tail of `text` that is a proper prefix of a stop string. */

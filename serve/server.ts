@@ -1,8 +1,10 @@
 // `dllm-wgpu serve`: an OpenAI-compatible HTTP API over one loaded model (node:http, no framework).
 // Routes: GET / (the web page, serve/page.ts), GET /v1/models (and /v1/models/<id>),
-// POST /v1/completions, POST /v1/chat/completions, GET /v1/dllm/stats (queue and batch counters);
-// anything else is a 404, and no route reads a file (the page is a string in the code), so no URL
-// reaches outside the checkpoint. Responses are OpenAI's shapes (id, object, created, model,
+// POST /v1/completions, POST /v1/chat/completions, GET /v1/dllm/stats (queue and batch counters),
+// and for the page's in-browser mode GET /dllm-wgpu.js (the engine bundle), GET /v1/dllm/checkpoint
+// (what the browser may load) and GET /v1/dllm/checkpoint/<file> (the checkpoint's own files,
+// looked up by exact name in a fixed table: serve/files.ts); anything else is a 404, so no URL
+// reaches another file. Responses are OpenAI's shapes (id, object, created, model,
 // choices with finish_reason, usage); `stream: true` answers with server-sent events, one chunk per
 // committed block and `data: [DONE]` last; with `dllm_steps: true` every denoising step also comes
 // as `event: dllm.step` (the generated region, masked positions null).
@@ -17,6 +19,7 @@ import { Batcher, type Job, type RowSink } from './batcher.ts';
 import { HttpError, parseRequest, type ParsedRequest, type ServeLimits } from './request.ts';
 import { RowText } from './rows.ts';
 import { PAGE_HTML } from './page.ts';
+import { BUNDLE_ROUTE, FILES_ROUTE, browserRoute, checkpointFiles } from './files.ts';
 
 export interface ServeOptions extends ServeLimits {
   /** The id /v1/models lists and responses carry. */
@@ -24,6 +27,10 @@ export interface ServeOptions extends ServeLimits {
   maxQueue: number;
   /** Largest request body in bytes (--max-body). */
   maxBody: number;
+  /** The checkpoint folder the model came from: its files are offered to the page's in-browser mode. */
+  checkpointDir?: string;
+  /** The model carries a LoRA adapter (which the in-browser mode does not load). */
+  adapter?: boolean;
 }
 
 export interface DllmServer {
@@ -79,6 +86,7 @@ export function startServer(model: LLaDAModel, o: ServeOptions): DllmServer {
   let closing = false,
     aborting = false;
   const modelObj = { id: o.modelId, object: 'model', created, owned_by: 'dllm-wgpu' };
+  const files = o.checkpointDir ? checkpointFiles(o.checkpointDir) : null;
 
   async function completion(req: IncomingMessage, res: ServerResponse, chat: boolean): Promise<void> {
     if (closing) throw new HttpError(503, 'the server is shutting down');
@@ -250,6 +258,16 @@ export function startServer(model: LLaDAModel, o: ServeOptions): DllmServer {
           'model_not_found',
         );
       return sendJson(res, 200, modelObj);
+    }
+    if (path === BUNDLE_ROUTE || path === FILES_ROUTE || path.startsWith(FILES_ROUTE + '/')) {
+      if (method !== 'HEAD') only('GET');
+      const manifest = () => ({
+        model: o.modelId,
+        dtype: model.dtype,
+        adapter: o.adapter ?? false,
+        limits: { maxBatch: o.maxBatch, maxGenLength: o.maxGenLength, defaultGenLength: o.defaultGenLength },
+      });
+      return browserRoute(req, res, path, files, manifest);
     }
     if (path === '/v1/dllm/stats') {
       only('GET');

@@ -81,7 +81,14 @@ test('npm pack: the tarball holds dist/ and the bin, no sources or tests', () =>
   const r = sh('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: ROOT });
   const info = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   const files = info[0].files.map((f) => f.path);
-  for (const want of ['package.json', 'bin/dllm-wgpu.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js'])
+  for (const want of [
+    'package.json',
+    'bin/dllm-wgpu.js',
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/cli/main.js',
+    'dist/browser/dllm-wgpu.js', // the in-browser engine `serve` hands the page
+  ])
     assert.ok(files.includes(want), `${want} missing from the tarball`);
   assert.ok(files.includes('dist/kernels/matmul/matmul.wgsl.js'), 'WGSL string modules missing');
   const leaked = files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'));

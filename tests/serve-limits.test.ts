@@ -1,12 +1,13 @@
 // `dllm-wgpu serve` under bad input and load: malformed JSON, known fields of the wrong type, an
-// oversize body, a gen length over the limit, path traversal and wrong methods get their documented
-// status and OpenAI's error JSON, and the server keeps answering; a full queue answers 429 with
+// oversize body, a gen length over the limit, path traversal (the API's routes and the checkpoint
+// files offered to the page's in-browser mode) and wrong methods get their documented status and
+// OpenAI's error JSON, and the server keeps answering; a checkpoint file comes whole or by range; a full queue answers 429 with
 // Retry-After; a client that disconnects mid-stream stops its own work (its row leaves the batch,
 // the other row's answer is unchanged); SIGTERM lets the running batch finish and exits 0.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeDevice, gpuDevice } from './gpu.ts';
@@ -81,6 +82,7 @@ test('setup', async () => {
   if (!rt) return;
   ck = await tinyCheckpoint(rt, join(tmp, 'ck'), 1024); // room for a long request that is still running when others come
   await closeDevice();
+  writeFileSync(join(ck.dir, 'notes.txt'), 'in the folder, but not a file a model load reads');
   srv = await startServe([
     '--checkpoint',
     ck.dir,
@@ -115,6 +117,14 @@ test('bad requests: documented status, OpenAI error JSON, and the server keeps a
     ['GET', '/v1/../../ck/config.json', '', 404, null],
     ['GET', '/%2e%2e/%2e%2e/etc/passwd', '', 404, null],
     ['GET', '/v1/models/..%2Fck%2Fmodel.safetensors', '', 404, 'model'],
+    ['GET', '/v1/dllm/checkpoint/..%2F..%2Fetc%2Fpasswd', '', 404, null],
+    ['GET', '/v1/dllm/checkpoint/%2e%2e%2fck%2fconfig.json', '', 404, null],
+    ['GET', '/v1/dllm/checkpoint/../checkpoint/config.json/../../../etc/passwd', '', 404, null],
+    ['GET', `/v1/dllm/checkpoint/${encodeURIComponent(join(tmp, 'ck', 'config.json'))}`, '', 404, null],
+    ['GET', '/v1/dllm/checkpoint/config.json%00', '', 404, null],
+    ['GET', '/v1/dllm/checkpoint/%E0%A4%A', '', 404, null],
+    ['GET', '/v1/dllm/checkpoint/notes.txt', '', 404, null],
+    ['POST', '/v1/dllm/checkpoint/config.json', '', 405, null],
     ['GET', '/v1/completions', '', 405, null],
   ];
   for (const [method, path, body, status, param] of cases) {
@@ -130,6 +140,32 @@ test('bad requests: documented status, OpenAI error JSON, and the server keeps a
   assert.is(ok.status, 200, JSON.stringify(ok.json));
   assert.is(ok.json.choices[0].token_ids.length <= 4, true);
   assert.is((await raw('/v1/models', 'GET')).status, 200);
+});
+
+test('the checkpoint files the in-browser mode loads: listed with sizes, whole with Content-Length, or by range', async () => {
+  if (!srv) return;
+  const m = (await (await fetch(`${srv.url}/v1/dllm/checkpoint`)).json()) as {
+    files: { name: string; bytes: number }[];
+  };
+  assert.equal(m.files.map((f) => f.name).sort(), [
+    'config.json',
+    'model.safetensors',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ]);
+  const disk = readFileSync(join(ck.dir, 'model.safetensors'));
+  assert.is(m.files.find((f) => f.name === 'model.safetensors')!.bytes, disk.length);
+  const whole = await fetch(`${srv.url}/v1/dllm/checkpoint/model.safetensors`);
+  assert.is(whole.headers.get('content-length'), String(disk.length));
+  assert.ok(Buffer.from(await whole.arrayBuffer()).equals(disk), 'the file as it is on disk');
+  const part = await fetch(`${srv.url}/v1/dllm/checkpoint/model.safetensors`, { headers: { range: 'bytes=8-23' } });
+  assert.is(part.status, 206);
+  assert.is(part.headers.get('content-range'), `bytes 8-23/${disk.length}`);
+  assert.ok(Buffer.from(await part.arrayBuffer()).equals(disk.subarray(8, 24)), 'bytes 8..23');
+  const past = await fetch(`${srv.url}/v1/dllm/checkpoint/model.safetensors`, {
+    headers: { range: `bytes=${disk.length}-` },
+  });
+  assert.is(past.status, 416);
 });
 
 test('a full queue answers 429 with Retry-After; a disconnect mid-stream stops its own work', async () => {

@@ -16,6 +16,7 @@ import { endTokenIds } from '../model/tokenizer.ts';
 import { trimEnd } from '../sample/generate.ts';
 import {
   assertAgrees,
+  browserPath,
   firmPositions,
   root,
   startServe,
@@ -28,14 +29,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'serve-page-'));
 let ck: TinyCheckpoint;
 let srv: ServeProcess;
 let browser: Browser | undefined;
-
-function browserPath(): string | null {
-  const r = spawnSync('bash', [join(root, 'scripts/setup-browser.sh')], { encoding: 'utf8', timeout: 1_800_000 });
-  if (r.status === 0) return r.stdout.trim().split('\n').pop()!;
-  if (process.env.CI === 'true') throw new Error(`no browser for the page tests:\n${r.stderr}`);
-  console.warn(`SKIP page tests: ${r.stderr.trim()}`);
-  return null;
-}
 
 async function setKnobs(page: Page, knobs: Record<string, string>): Promise<void> {
   for (const [id, v] of Object.entries(knobs))

@@ -4,7 +4,7 @@
 // only from a step where the float64 CPU sampler's top choice led its runner-up (or a commit its
 // neighbour) by 1e-3 or less.
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Device } from '../engine/device.ts';
 import { createConfig, tokenizerConfigFields, type ModelConfig } from '../model/config.ts';
@@ -77,6 +77,8 @@ export interface Greedy {
   steps: number;
   gen: number;
   block: number;
+  /** Token ids never predicted (a request's logits_eos_inf: the end tokens). */
+  suppress?: number[];
 }
 
 /**
@@ -104,4 +106,13 @@ export function assertAgrees(got: number[], want: number[], f: { firm: Set<numbe
   if (f.all) return assert.equal(got, want, what);
   for (const j of f.firm)
     if (j < got.length && j < want.length) assert.is(got[j], want[j], `${what}: position ${j} (firmly decided)`);
+}
+
+/** A Chromium to drive (scripts/setup-browser.sh finds or installs one); null (with a SKIP line) where there is none, an error under CI=true. */
+export function browserPath(): string | null {
+  const r = spawnSync('bash', [join(root, 'scripts/setup-browser.sh')], { encoding: 'utf8', timeout: 1_800_000 });
+  if (r.status === 0) return r.stdout.trim().split('\n').pop()!;
+  if (process.env.CI === 'true') throw new Error(`no browser for the browser tests:\n${r.stderr}`);
+  console.warn(`SKIP browser tests: ${r.stderr.trim()}`);
+  return null;
 }
