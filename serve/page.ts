@@ -22,7 +22,8 @@ export const PAGE_HTML = `<!doctype html>
   textarea { width: 100%; height: 4em; font: 14px monospace; box-sizing: border-box; }
   .knobs { display: flex; flex-wrap: wrap; gap: .6em 1.2em; margin: .6em 0; }
   .knobs label { display: flex; flex-direction: column; font-size: 12px; color: #555; }
-  .knobs input, .knobs select { width: 7em; font: 14px monospace; }
+  .knobs input { width: 7em; font: 14px monospace; }
+  .knobs select { font: 14px monospace; }
   .knobs input[type=checkbox] { width: auto; }
   button { font-size: 15px; padding: .3em 1.2em; }
   #canvas { display: flex; flex-wrap: wrap; gap: 3px; margin: 1em 0; min-height: 2.2em; }
