@@ -156,9 +156,9 @@ const EXPECT: Record<KernelOp, Record<string, (seen: string[], rt: Runtime) => b
     subgroup: (s) => s.includes('attention-subgroup.wgsl#attention_fwd'),
   },
   rmsnorm: {
-    invocation: (s) => s.includes('rmsnorm.wgsl#rmsnorm_fwd4[LANES=1]'),
-    workgroup: (s) => s.includes('rmsnorm.wgsl#rmsnorm_fwd4[LANES=64]'),
-    subgroup: (s, rt) => s.includes(`rmsnorm-sg.wgsl#rmsnorm_fwd4[LANES=${rt.facts.subgroupSize}]`),
+    invocation: (s) => s.includes('rmsnorm.wgsl#rmsnorm_fwd[LANES=1]'),
+    workgroup: (s) => s.includes('rmsnorm.wgsl#rmsnorm_fwd[LANES=64]'),
+    subgroup: (s, rt) => s.includes(`rmsnorm-sg.wgsl#rmsnorm_fwd[LANES=${rt.facts.subgroupSize}]`),
   },
   'softmax-xent': {
     invocation: (s) => s.includes('softmax-xent.wgsl#xent_fwd4[LANES=1]'),
