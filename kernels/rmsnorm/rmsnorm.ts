@@ -41,11 +41,10 @@ export function rmsnorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   const file = layout === 'subgroup' ? WGSL_SG : WGSL;
   const rows = x.size / c;
   const over = { WG, LANES: lanes };
-  const v4 = c % 4 === 0 ? '4' : ''; // rmsnorm_fwd4 / rmsnorm_bwd_x4: 4 floats per load
   const rowGrid = grid1d(Math.ceil(rows / (WG / lanes)));
   const y = empty(rt, x.shape, 'f32', op);
   const rstd = empty(rt, [rows], 'f32', 'rmsnorm.rstd');
-  rt.run(rt.kernel(file, `rmsnorm_fwd${v4}`, over), {
+  rt.run(rt.kernel(file, 'rmsnorm_fwd', over), {
     uniforms: params(rows, c, eps),
     bindings: [x, weight, y, rstd],
     grid: rowGrid,
@@ -55,7 +54,7 @@ export function rmsnorm(x: Tensor, weight: Tensor, eps: number): Tensor {
     let dw: Tensor | null = null;
     if (x.requiresGrad) {
       dx = empty(rt, x.shape, 'f32', 'rmsnorm_bwd.dx');
-      rt.run(rt.kernel(file, `rmsnorm_bwd_x${v4}`, over), {
+      rt.run(rt.kernel(file, 'rmsnorm_bwd_x', over), {
         uniforms: params(rows, c, eps),
         bindings: [dy, x, weight, rstd, dx],
         grid: rowGrid,
