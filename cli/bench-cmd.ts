@@ -140,9 +140,21 @@ export function registerBench(program: Command, deviceOpts: () => DeviceOptions)
           if (want('startup')) emit(benchStartup(o.repeat, log));
           if (section === 'serve') {
             const { benchServe } = await import('../bench/serve.ts');
+            // A model folder or a run folder (its newest complete checkpoint), as `serve` takes it.
+            let checkpoint: string | undefined;
+            if (o.checkpoint !== undefined) {
+              const { resolveCheckpointArg } = await import('./checkpoint-arg.ts');
+              const ck = resolveCheckpointArg(o.checkpoint);
+              if (ck.adapter)
+                throw new UserError(
+                  `bench serve serves a base model; ${o.checkpoint} is a LoRA adapter: give its base`,
+                );
+              if (ck.note) log(ck.note);
+              checkpoint = ck.dir;
+            }
             emit(
               await benchServe(dev, {
-                checkpoint: o.checkpoint,
+                checkpoint,
                 clients: o.clients ?? 16,
                 seconds: o.seconds ?? 300,
                 log,
