@@ -55,6 +55,34 @@ export function parseWeightIndex(json: unknown, path: string): Map<string, strin
   return out;
 }
 
+/** The tensors of one safetensors file; `source` names it in errors. */
+export function fileWeights(source: string, file: SafetensorsReader): Weights {
+  return new Weights(source, [file], new Map(file.names().map((n) => [n, file])));
+}
+
+/**
+ * The tensors of a shard index (`index`: tensor -> shard file, parsed by parseWeightIndex) whose
+ * shards the caller has opened, however it reads them (`shards`: each file the index names ->
+ * its reader). Every tensor must be in the shard the index puts it in. `indexPath` names the index.
+ */
+export function indexedWeights(
+  indexPath: string,
+  index: Map<string, string>,
+  shards: Map<string, SafetensorsReader>,
+): Weights {
+  const where = new Map<string, SafetensorsReader>();
+  for (const [name, file] of index) {
+    const shard = shards.get(file);
+    if (!shard) throw new Error(`indexedWeights: shard ${file} was not opened`); // a caller's bug
+    if (!shard.has(name))
+      throw new UserError(
+        `${indexPath}: weight_map puts tensor "${name}" in ${file}, but that shard has no such tensor`,
+      );
+    where.set(name, shard);
+  }
+  return new Weights(indexPath, [...shards.values()], where);
+}
+
 /** Tensors spread over safetensors readers (one file, or the shards of an index). */
 export class Weights implements CheckpointWeights {
   constructor(

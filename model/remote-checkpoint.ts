@@ -8,7 +8,14 @@
 // Deliberately not here: the server side (serve/server.ts), any Node API: this runs in a browser.
 import { UserError } from '../engine/errors.ts';
 import { parseConfigText } from './config.ts';
-import { INDEX_FILE, parseWeightIndex, SINGLE_FILE, Weights } from './checkpoint-weights.ts';
+import {
+  fileWeights,
+  indexedWeights,
+  INDEX_FILE,
+  parseWeightIndex,
+  SINGLE_FILE,
+  type Weights,
+} from './checkpoint-weights.ts';
 import { bytesSource, SafetensorsReader } from './safetensors-format.ts';
 import { parseJsonObject, tokenizerFromFiles } from './tokenizer.ts';
 import { checkModelFits, loadModelFrom, type LoadOptions } from './load.ts';
@@ -96,24 +103,19 @@ export async function loadRemoteModel(ck: RemoteCheckpoint, opts: RemoteLoadOpti
     }
     return r;
   };
-  const byTensor = new Map<string, SafetensorsReader>();
-  if (has(SINGLE_FILE)) {
-    const r = await open(SINGLE_FILE);
-    for (const n of r.names()) byTensor.set(n, r);
-  } else if (has(INDEX_FILE)) {
+  let weights: Weights;
+  if (has(SINGLE_FILE)) weights = fileWeights(where(SINGLE_FILE), await open(SINGLE_FILE));
+  else if (has(INDEX_FILE)) {
     const index = parseWeightIndex(
       parseJsonObject(await fetchText(ck.base, INDEX_FILE), where(INDEX_FILE)),
       where(INDEX_FILE),
     );
-    for (const [tensor, file] of index) {
+    for (const file of new Set(index.values())) {
       if (!has(file)) throw new UserError(`${where(INDEX_FILE)}: shard ${file} is not offered by the server`);
-      const r = await open(file);
-      if (!r.has(tensor))
-        throw new UserError(`${where(INDEX_FILE)}: weight_map puts tensor "${tensor}" in ${file}, which lacks it`);
-      byTensor.set(tensor, r);
+      await open(file);
     }
+    weights = indexedWeights(where(INDEX_FILE), index, readers);
   } else throw new UserError(`${ck.base}: the server offers no ${SINGLE_FILE} or ${INDEX_FILE}`);
-  const weights = new Weights(ck.base, [...readers.values()], byTensor);
   let tokFiles: { tokenizerJson: Record<string, unknown>; tokenizerConfig: Record<string, unknown> } | null = null;
   if (has('tokenizer.json')) {
     const tokenizerJson = parseJsonObject(await fetchText(ck.base, 'tokenizer.json'), where('tokenizer.json'));

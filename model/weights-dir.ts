@@ -11,7 +11,14 @@ import { join } from 'node:path';
 import { UserError } from '../engine/errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { DTYPE_BYTES, numelOf, SafetensorsFile } from './safetensors.ts';
-import { INDEX_FILE, parseWeightIndex, SINGLE_FILE, Weights, type CheckpointWeights } from './checkpoint-weights.ts';
+import {
+  fileWeights,
+  indexedWeights,
+  INDEX_FILE,
+  parseWeightIndex,
+  SINGLE_FILE,
+  type CheckpointWeights,
+} from './checkpoint-weights.ts';
 import { collectSources, writeSafetensors, type SaveDtype, type TensorSources } from './safetensors-write.ts';
 
 export { SINGLE_FILE, INDEX_FILE, type WeightInfo, type CheckpointWeights } from './checkpoint-weights.ts';
@@ -29,10 +36,8 @@ function readIndex(path: string): Map<string, string> {
 
 /** Open a model directory (or one .safetensors file) for tensor-by-tensor reading. */
 export function openCheckpointWeights(dirOrFile: string): CheckpointWeights {
-  if (existsSync(dirOrFile) && statSync(dirOrFile).isFile()) {
-    const f = SafetensorsFile.open(dirOrFile);
-    return new Weights(dirOrFile, [f], new Map(f.names().map((n) => [n, f])));
-  }
+  if (existsSync(dirOrFile) && statSync(dirOrFile).isFile())
+    return fileWeights(dirOrFile, SafetensorsFile.open(dirOrFile));
   const single = join(dirOrFile, SINGLE_FILE);
   if (existsSync(single)) return openCheckpointWeights(single);
   const indexPath = join(dirOrFile, INDEX_FILE);
@@ -42,23 +47,14 @@ export function openCheckpointWeights(dirOrFile: string): CheckpointWeights {
   const index = readIndex(indexPath);
   const opened = new Map<string, SafetensorsFile>();
   try {
-    const where = new Map<string, SafetensorsFile>();
     for (const [name, file] of index) {
-      let shard = opened.get(file);
-      if (!shard) {
-        const p = join(dirOrFile, file);
-        if (!existsSync(p))
-          throw new UserError(`${indexPath}: shard ${file} (for tensor "${name}") is missing from ${dirOrFile}`);
-        shard = SafetensorsFile.open(p);
-        opened.set(file, shard);
-      }
-      if (!shard.has(name))
-        throw new UserError(
-          `${indexPath}: weight_map puts tensor "${name}" in ${file}, but that shard has no such tensor`,
-        );
-      where.set(name, shard);
+      if (opened.has(file)) continue;
+      const p = join(dirOrFile, file);
+      if (!existsSync(p))
+        throw new UserError(`${indexPath}: shard ${file} (for tensor "${name}") is missing from ${dirOrFile}`);
+      opened.set(file, SafetensorsFile.open(p));
     }
-    return new Weights(indexPath, [...opened.values()], where);
+    return indexedWeights(indexPath, index, opened);
   } catch (e) {
     for (const f of opened.values()) f.close();
     throw e;
