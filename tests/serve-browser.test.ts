@@ -9,20 +9,19 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { closeDevice, gpuDevice } from './gpu.ts';
+import type { Browser, Page } from 'puppeteer-core';
 import { endTokenIds } from '../model/tokenizer.ts';
 import { trimEnd } from '../sample/generate.ts';
 import {
   assertAgrees,
-  browserPath,
+  closePageFixture,
   firmPositions,
+  openPageFixture,
   root,
-  startServe,
-  tinyCheckpoint,
+  type PageFixture,
   type ServeProcess,
   type TinyCheckpoint,
 } from './serve.test-util.ts';
@@ -31,22 +30,12 @@ const tmp = mkdtempSync(join(tmpdir(), 'serve-browser-'));
 let ck: TinyCheckpoint;
 let srv: ServeProcess;
 let browser: Browser | undefined;
+let fx: PageFixture | null = null;
 const stats = async () => (await (await fetch(`${srv.url}/v1/dllm/stats`)).json()) as Record<string, number>;
 
 test('setup: a browser with WebGPU, a tiny checkpoint, a server', async () => {
-  const rt = await gpuDevice();
-  if (!rt) return;
-  const exe = browserPath();
-  if (!exe) return;
-  ck = await tinyCheckpoint(rt, join(tmp, 'ck'));
-  await closeDevice();
-  srv = await startServe(['--checkpoint', ck.dir]);
-  browser = await puppeteer.launch({
-    executablePath: exe,
-    headless: true,
-    args: ['--no-sandbox', '--enable-unsafe-webgpu'],
-    timeout: 120_000,
-  });
+  fx = await openPageFixture(tmp, ['--enable-unsafe-webgpu']);
+  if (fx) ({ ck, srv, browser } = fx);
 });
 
 test('the bundle: engine, kernels and tokenizers, nothing of Node, Dawn, fast-check or uvu', async () => {
@@ -130,11 +119,5 @@ test("greedy samples in the browser and on the server equal sample --json's; in-
   await page.close();
 });
 
-test.after(async () => {
-  await browser?.close();
-  srv?.proc.kill('SIGTERM');
-  if (srv) await srv.exited;
-  await closeDevice();
-  rmSync(tmp, { recursive: true, force: true });
-});
+test.after(() => closePageFixture(fx, tmp));
 test.run();

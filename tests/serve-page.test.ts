@@ -6,17 +6,16 @@
 // Without a browser the tests skip visibly, except under CI=true.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { closeDevice, gpuDevice } from './gpu.ts';
-import { browserPath, startServe, tinyCheckpoint, type ServeProcess, type TinyCheckpoint } from './serve.test-util.ts';
+import type { Browser, Page } from 'puppeteer-core';
+import { closePageFixture, openPageFixture, type PageFixture, type ServeProcess } from './serve.test-util.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'serve-page-'));
-let ck: TinyCheckpoint;
 let srv: ServeProcess;
 let browser: Browser | undefined;
+let fx: PageFixture | null = null;
 
 async function setKnobs(page: Page, knobs: Record<string, string>): Promise<void> {
   for (const [id, v] of Object.entries(knobs))
@@ -24,14 +23,8 @@ async function setKnobs(page: Page, knobs: Record<string, string>): Promise<void
 }
 
 test('setup: a browser, a tiny checkpoint, a server', async () => {
-  const rt = await gpuDevice();
-  if (!rt) return;
-  const exe = browserPath();
-  if (!exe) return;
-  ck = await tinyCheckpoint(rt, join(tmp, 'ck'));
-  await closeDevice();
-  srv = await startServe(['--checkpoint', ck.dir]);
-  browser = await puppeteer.launch({ executablePath: exe, headless: true, args: ['--no-sandbox'] });
+  fx = await openPageFixture(tmp);
+  if (fx) ({ srv, browser } = fx);
 });
 
 test('mid-run the canvas shows masked and committed cells (the screenshot)', async () => {
@@ -53,11 +46,5 @@ test('mid-run the canvas shows masked and committed cells (the screenshot)', asy
   await page.close();
 });
 
-test.after(async () => {
-  await browser?.close();
-  srv?.proc.kill('SIGTERM');
-  if (srv) await srv.exited;
-  await closeDevice();
-  rmSync(tmp, { recursive: true, force: true });
-});
+test.after(() => closePageFixture(fx, tmp));
 test.run();

@@ -5,7 +5,10 @@
 // neighbour) by 1e-3 or less.
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Browser } from 'puppeteer-core';
+import { closeDevice, gpuDevice } from './gpu.ts';
 import type { Device } from '../engine/device.ts';
 import { createConfig, tokenizerConfigFields, type ModelConfig } from '../model/config.ts';
 import { createModel, saveModel } from '../model/io.ts';
@@ -115,4 +118,47 @@ export function browserPath(): string | null {
   if (process.env.CI === 'true') throw new Error(`no browser for the browser tests:\n${r.stderr}`);
   console.warn(`SKIP browser tests: ${r.stderr.trim()}`);
   return null;
+}
+
+export interface PageFixture {
+  ck: TinyCheckpoint;
+  srv: ServeProcess;
+  browser: Browser;
+}
+
+/**
+ * What the page tests drive: a tiny checkpoint under `tmp`, `serve` on it, and a headless Chromium
+ * started with `args` (beside --no-sandbox). Null where there is no GPU adapter or no browser (the
+ * tests then skip). The device used to write the checkpoint is closed before the server starts.
+ */
+export async function openPageFixture(tmp: string, args: string[] = []): Promise<PageFixture | null> {
+  const rt = await gpuDevice();
+  if (!rt) return null;
+  const exe = browserPath();
+  if (!exe) return null;
+  const ck = await tinyCheckpoint(rt, join(tmp, 'ck'));
+  await closeDevice();
+  const srv = await startServe(['--checkpoint', ck.dir]);
+  try {
+    const { default: puppeteer } = await import('puppeteer-core');
+    const browser = await puppeteer.launch({
+      executablePath: exe,
+      headless: true,
+      args: ['--no-sandbox', ...args],
+      timeout: 120_000,
+    });
+    return { ck, srv, browser };
+  } catch (e) {
+    srv.proc.kill('SIGTERM');
+    throw e;
+  }
+}
+
+/** Closes what openPageFixture opened and removes `tmp`. */
+export async function closePageFixture(f: PageFixture | null, tmp: string): Promise<void> {
+  await f?.browser.close();
+  f?.srv.proc.kill('SIGTERM');
+  if (f) await f.srv.exited;
+  await closeDevice();
+  rmSync(tmp, { recursive: true, force: true });
 }
